@@ -1,0 +1,89 @@
+"""Aggregates over per-face rows: emotion means, dominant shares, interest verdict, time windows.
+
+Works on a pandas DataFrame with the ``faces.csv`` columns (see
+:data:`feelinvideo.schema.FACE_COLUMNS`), so ``analyze`` and ``report`` compute the same
+numbers from the same rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .schema import EMOTIONS, NEGATIVE, POSITIVE, verdict
+
+
+def emotion_totals(df: pd.DataFrame) -> dict:
+    """Mean score per emotion, share of each dominant emotion, positive/negative totals, verdict.
+
+    Args:
+        df: rows with the seven EMOTIONS columns (scores in [0, 1]) and ``dominant_emotion``.
+
+    Returns:
+        dict with ``mean_scores`` ({emotion: mean in [0, 1]}), ``dominant_share``
+        ({emotion: fraction of faces in [0, 1]}), ``positive`` and ``negative`` (sums of
+        scores over all faces, >= 0) and ``verdict`` (see :func:`feelinvideo.schema.verdict`).
+        With no rows, means and shares are 0 and the verdict is ``"neutral"``.
+    """
+    n = len(df)
+    means = {e: float(df[e].mean()) if n else 0.0 for e in EMOTIONS}
+    counts = df["dominant_emotion"].value_counts() if n else pd.Series(dtype=int)
+    share = {e: float(counts.get(e, 0)) / n if n else 0.0 for e in EMOTIONS}
+    positive = float(df[list(POSITIVE)].to_numpy().sum()) if n else 0.0
+    negative = float(df[list(NEGATIVE)].to_numpy().sum()) if n else 0.0
+    return {
+        "mean_scores": means,
+        "dominant_share": share,
+        "positive": positive,
+        "negative": negative,
+        "verdict": verdict(positive, negative),
+    }
+
+
+def weighted_dominant(df: pd.DataFrame) -> str | None:
+    """Dominant emotion of a group of faces, each face's scores weighted by its detection confidence.
+
+    Returns None for an empty group.
+    """
+    if not len(df):
+        return None
+    weights = df["detection_confidence"].to_numpy(dtype=float)
+    totals = (df[list(EMOTIONS)].to_numpy(dtype=float) * weights[:, None]).sum(axis=0)
+    return EMOTIONS[int(np.argmax(totals))]
+
+
+def time_windows(df: pd.DataFrame, window_s: float, duration_s: float) -> list[dict]:
+    """Split faces into consecutive windows of ``window_s`` seconds covering ``[0, duration_s]``.
+
+    Returns:
+        one dict per window: ``start_s``, ``end_s``, ``faces`` (count), ``frames`` (sampled
+        frames with a face), ``mean_scores``, ``dominant_emotion`` (confidence-weighted; None
+        when the window has no face), ``positive``, ``negative``, ``verdict``.
+    """
+    if window_s <= 0:
+        raise ValueError(f"window_s must be > 0, got {window_s}")
+    end = max(float(duration_s), float(df["timestamp_s"].max()) if len(df) else 0.0)
+    count = max(1, math.ceil(end / window_s - 1e-9))
+    index = (df["timestamp_s"].to_numpy(dtype=float) // window_s).astype(int) if len(df) else []
+    windows = []
+    for k in range(count):
+        part = df[np.asarray(index) == k] if len(df) else df
+        if k == count - 1 and len(df):
+            part = df[np.asarray(index) >= k]
+        totals = emotion_totals(part)
+        windows.append(
+            {
+                "start_s": round(k * window_s, 3),
+                "end_s": round(min((k + 1) * window_s, end) if end > 0 else window_s, 3),
+                "faces": int(len(part)),
+                "frames": int(part["frame_index"].nunique()) if len(part) else 0,
+                "mean_scores": totals["mean_scores"],
+                "dominant_emotion": weighted_dominant(part),
+                "positive": totals["positive"],
+                "negative": totals["negative"],
+                "verdict": totals["verdict"],
+            }
+        )
+    return windows

@@ -1,0 +1,180 @@
+"""Reading videos: probing their facts and streaming frames sampled by video time.
+
+Decoding uses PyAV, whose wheel carries FFmpeg, so no ``ffmpeg`` binary is needed.
+Frames are yielded one at a time from a generator; nothing holds the whole video.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import VideoError
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Facts about a video file.
+
+    Attributes:
+        path: the file.
+        width, height: frame size in pixels.
+        fps: average frame rate in frames per second (> 0).
+        duration_s: duration of the video stream in seconds.
+        frame_count: number of frames (from the container; estimated from
+            ``duration_s * fps`` when the container does not say).
+        codec: video codec name (e.g. ``h264``).
+        audio_codec: codec of the first audio stream, or None when there is none.
+    """
+
+    path: str
+    width: int
+    height: int
+    fps: float
+    duration_s: float
+    frame_count: int
+    codec: str
+    audio_codec: str | None
+
+    def as_dict(self) -> dict:
+        """Return the facts as a JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass
+class Frame:
+    """One decoded frame.
+
+    Attributes:
+        frame_index: 0-based position of the frame in decode order.
+        timestamp_s: presentation time in seconds from the start of the stream (>= 0).
+        image: uint8 array (height, width, 3), RGB.
+    """
+
+    frame_index: int
+    timestamp_s: float
+    image: np.ndarray
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise VideoError(f"{path}: no such file")
+    if path.is_dir():
+        raise VideoError(f"{path}: is a directory, expected a video file")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{path}: file is empty, expected a video")
+    if not os.access(path, os.R_OK):
+        raise VideoError(f"{path}: cannot read file (permission denied)")
+
+
+def _open(path: Path):
+    import av
+
+    _check_file(path)
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise VideoError(
+            f"{path}: not a readable video, or corrupt or truncated ({_reason(exc)})"
+        ) from None
+    if not container.streams.video:
+        container.close()
+        raise VideoError(f"{path}: holds no video stream")
+    return container
+
+
+def _reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return str(text).split(":")[0].strip() or type(exc).__name__
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Read a video's facts without decoding it.
+
+    Raises:
+        VideoError: the file is missing, a directory, empty, unreadable, or not a video.
+    """
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000
+        else:
+            duration = 0.0
+        frames = int(stream.frames or 0) or (int(round(duration * fps)) if fps else 0)
+        width, height = int(ctx.width or 0), int(ctx.height or 0)
+        if width <= 0 or height <= 0 or fps <= 0:
+            raise VideoError(
+                f"{path}: not a usable video (size {width}x{height}, {fps:g} fps)"
+            )
+        audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
+        return VideoInfo(str(path), width, height, fps, duration, frames, ctx.name, audio)
+    finally:
+        container.close()
+
+
+def iter_frames(path: str | os.PathLike, every_s: float = 0.0) -> Iterator[Frame]:
+    """Yield decoded RGB frames, sampled every ``every_s`` seconds of video time.
+
+    Sampling follows presentation timestamps, so variable-frame-rate video is sampled
+    evenly: a frame is yielded when its timestamp reaches the next sampling time
+    (0, every_s, 2*every_s, ...). ``every_s=0`` yields every frame.
+
+    Raises:
+        VideoError: the file cannot be opened, a frame cannot be decoded, or the stream
+            ends well before its stated duration (a truncated file).
+    """
+    import av
+
+    if every_s < 0 or not math.isfinite(every_s):
+        raise ValueError(f"every_s must be >= 0, got {every_s}")
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        stated = float(stream.duration * stream.time_base) if stream.duration else None
+        if stated is None and container.duration:
+            stated = container.duration / 1_000_000
+        start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        next_t = 0.0
+        last_t = 0.0
+        index = -1
+        eps = 1e-6
+        try:
+            for frame in container.decode(stream):
+                index += 1
+                t = (float(frame.pts * stream.time_base) - start) if frame.pts is not None else None
+                if t is None:
+                    t = index / float(stream.average_rate or 25)
+                t = max(t, 0.0)
+                last_t = t
+                if every_s > 0:
+                    if t + eps < next_t:
+                        continue
+                    next_t = (math.floor((t + eps) / every_s) + 1) * every_s
+                yield Frame(index, t, frame.to_ndarray(format="rgb24"))
+        except av.error.FFmpegError as exc:
+            raise VideoError(
+                f"{path}: corrupt or truncated video, decoding failed after "
+                f"{last_t:.2f} s ({_reason(exc)})"
+            ) from None
+        if index < 0:
+            raise VideoError(f"{path}: no frame could be decoded (corrupt or truncated video)")
+        if stated and stated > 2.0 and last_t < 0.8 * stated - 1.0:
+            raise VideoError(
+                f"{path}: truncated video, frames stop at {last_t:.2f} s of {stated:.2f} s"
+            )
+    finally:
+        container.close()

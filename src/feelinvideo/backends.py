@@ -21,10 +21,13 @@ class Backend(Protocol):
     Attributes:
         name: short name written to ``summary.json`` (``"local"``, ``"rekognition"``).
         batch_size: how many frames the pipeline should hand over per call.
+        extra_columns: names of the ``Faces.extra`` columns the backend always adds, written
+            to ``faces.csv`` after the standard columns (also when no face is found).
     """
 
     name: str
     batch_size: int
+    extra_columns: tuple[str, ...]
 
     def analyze(self, images: list[np.ndarray]) -> list[Faces]:
         """Return one :class:`Faces` per RGB uint8 image (H, W, 3), boxes in its pixels.
@@ -45,6 +48,7 @@ class LocalBackend:
     """
 
     name = "local"
+    extra_columns: tuple[str, ...] = ()
 
     def __init__(self, min_face_px: float = 40, batch_size: int = 16):
         from .detect import MtcnnDetector

@@ -23,7 +23,7 @@ DEFAULT_MIN_FACE_PX = 40
 
 
 def detection_scale(min_face_px: float) -> float:
-    """Scale factor (0, 1] applied to frames before MTCNN so faces of ``min_face_px`` stay findable."""
+    """Scale (0, 1] applied to frames before MTCNN so faces of ``min_face_px`` stay findable."""
     if min_face_px <= 0:
         raise ValueError(f"min_face_px must be > 0, got {min_face_px}")
     return min(1.0, MTCNN_MIN_FACE / float(min_face_px))
@@ -88,13 +88,20 @@ class MtcnnDetector:
             h, w = image.shape[:2]
             found = [f for f in found if f["confidence"] >= self.min_confidence]
             if not found:
-                out.append((np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32)))
+                out.append(
+                    (
+                        np.zeros((0, 4), np.float32),
+                        np.zeros(0, np.float32),
+                        np.zeros((0, 5, 2), np.float32),
+                    )
+                )
                 continue
             xyxy = np.array([f["box"] for f in found], dtype=np.float32) / self.scale
             conf = np.array([f["confidence"] for f in found], dtype=np.float32)
             keys = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
-            marks = np.array(
-                [[f["keypoints"][k] for k in keys] for f in found], dtype=np.float32
-            ) / self.scale
+            marks = (
+                np.array([[f["keypoints"][k] for k in keys] for f in found], dtype=np.float32)
+                / self.scale
+            )
             out.append((clip_xyxy(xyxy, w, h), conf, marks))
         return out

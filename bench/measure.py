@@ -14,10 +14,15 @@ import time
 
 def run_fer(video: str, outdir: str) -> None:
     """fer 22.4.0's own pipeline: MTCNN + emotion model on every frame, annotated video written."""
+    import os
+
     from fer import FER, Video
 
+    os.makedirs(outdir, exist_ok=True)
+    video = os.path.abspath(video)
+    os.chdir(outdir)  # fer writes data.csv into the working folder
     detector = FER(mtcnn=True)
-    Video(video, outdir=outdir).analyze(
+    Video(video, outdir=".").analyze(
         detector,
         display=False,
         frequency=1,

@@ -40,6 +40,7 @@ def main() -> None:
     Examples:
       feelinvideo analyze lecture.mp4
       feelinvideo analyze lecture.mp4 --every 0.5 --out lecture_out
+      feelinvideo report lecture_out/ other_lecture_feelinvideo/ --out term_report
     """
 
 
@@ -75,7 +76,87 @@ def main() -> None:
 )
 @click.option("--no-video", is_flag=True, help="Do not write overlay.mp4.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def analyze(video, out_dir, every, min_face, window, no_video, quiet):
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "rekognition"]),
+    default="local",
+    show_default=True,
+    help="Where faces and emotions come from: the local models, or Amazon Rekognition "
+    "(needs pip install 'feelinvideo[aws]' and AWS credentials; sends frames to AWS).",
+)
+@click.option("--region", help="AWS region (rekognition). Default: AWS_DEFAULT_REGION/profile.")
+@click.option("--profile", help="AWS named profile (rekognition). Default: AWS_PROFILE/default.")
+@click.option(
+    "--collection",
+    help="Rekognition face collection to name faces from (rekognition; see enroll).",
+)
+@click.option(
+    "--face-match-threshold",
+    type=click.FloatRange(0, 100),
+    default=None,
+    help="Smallest SearchFacesByImage similarity (0-100) that names a face. [default: 70]",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print how many API calls the run would make and their cost; call and write nothing.",
+)
+@click.option(
+    "--gallery",
+    type=click.Path(path_type=Path),
+    help="Face gallery (made by `feelinvideo enroll`) whose enrolled names faces can take. "
+    "Default: $FEELINVIDEO_GALLERY, else the default gallery if it exists. Without one, "
+    "every face is an unknown person (unknown-1, unknown-2, ... by first appearance).",
+)
+@click.option("--no-gallery", is_flag=True, help="Use no gallery: everyone is unknown-N.")
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(0, 2),
+    default=0.6,
+    show_default=True,
+    help="Largest distance between a face's dlib embedding and an enrolled one for the face "
+    "to take that name (euclidean, 0-2). dlib's 0.6 default: lower is stricter (fewer wrong "
+    "names, more unknowns), higher names more faces but may confuse look-alikes.",
+)
+@click.option(
+    "--min-frames",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Leave people seen in fewer sampled frames out of people.json and people.png "
+    "(they are counted in the summary).",
+)
+@click.option(
+    "--no-thumbnails",
+    is_flag=True,
+    help="No face thumbnails in people.png (then no face crops are written anywhere).",
+)
+@click.option(
+    "--no-identity",
+    is_flag=True,
+    help="Skip who-is-who (no person columns, people.json or people.png); a little faster.",
+)
+def analyze(
+    video,
+    out_dir,
+    every,
+    min_face,
+    window,
+    no_video,
+    quiet,
+    backend,
+    region,
+    profile,
+    collection,
+    face_match_threshold,
+    dry_run,
+    gallery,
+    no_gallery,
+    tolerance,
+    min_frames,
+    no_thumbnails,
+    no_identity,
+):
     """Find faces in VIDEO, score their emotions, write faces.csv, summary.json, overlay.mp4.
 
     \b
@@ -83,16 +164,332 @@ def analyze(video, out_dir, every, min_face, window, no_video, quiet):
       feelinvideo analyze lecture.mp4
       feelinvideo analyze lecture.mp4 --every 0 --out results/
       feelinvideo analyze class.mov --every 2 --min-face 24 --no-video
-    """
-    from .backends import LocalBackend
-    from .pipeline import AnalyzeOptions, analyze as run_analysis, describe
+      feelinvideo analyze lecture.mp4 --backend rekognition --region eu-west-1 --dry-run
+      feelinvideo analyze lecture.mp4 --backend rekognition --collection class
+      feelinvideo analyze class.mp4 --gallery students.sqlite --min-frames 5
 
+    \b
+    Who is who: faces are followed across sampled frames (overlapping boxes), embedded with
+    dlib's 128-d face descriptor about once a second per face track, named from the gallery
+    when within --tolerance, and the rest grouped into distinct unknown people. faces.csv
+    gains person, match_distance, track_id; people.json and people.png list who was seen
+    when. Nothing leaves the machine.
+    """
+    from .pipeline import AnalyzeOptions, describe
+    from .pipeline import analyze as run_analysis
+
+    aws_only = {
+        "--region": region,
+        "--profile": profile,
+        "--collection": collection,
+        "--face-match-threshold": face_match_threshold,
+    }
+    if backend != "rekognition" and any(v is not None for v in aws_only.values()):
+        given = ", ".join(k for k, v in aws_only.items() if v is not None)
+        raise click.UsageError(f"{given} only apply to --backend rekognition")
+    if dry_run:
+        if backend == "rekognition":
+            from .rekognition import dry_run_plan
+
+            click.echo(dry_run_plan(video, every, collection).describe())
+        else:
+            from .rekognition import estimate_sampled_frames
+            from .video import probe
+
+            info = probe(video)
+            frames = estimate_sampled_frames(info.duration_s, info.fps, info.frame_count, every)
+            click.echo(
+                f"dry run: {video.name}: {frames} sampled frames; the local backend makes no "
+                "API calls (US$0); nothing was written"
+            )
+        return
+    if gallery is not None and no_gallery:
+        raise click.UsageError("--gallery and --no-gallery exclude each other")
+    if gallery is None and not no_gallery and not no_identity:
+        gallery = _implicit_gallery()
     options = AnalyzeOptions(
-        every_s=every, window_s=window, write_video=not no_video, progress=not quiet
+        every_s=every,
+        window_s=window,
+        write_video=not no_video,
+        progress=not quiet,
+        identity=not no_identity,
+        gallery=None if no_identity else gallery,
+        tolerance=tolerance,
+        min_frames=min_frames,
+        thumbnails=not no_thumbnails,
     )
-    backend = LocalBackend(min_face_px=min_face)
-    result = run_analysis(video, out_dir, backend=backend, options=options)
+    if backend == "rekognition":
+        from .rekognition import DEFAULT_FACE_MATCH_THRESHOLD, RekognitionBackend
+
+        if face_match_threshold is None:
+            face_match_threshold = DEFAULT_FACE_MATCH_THRESHOLD
+        engine = RekognitionBackend(
+            collection=collection,
+            face_match_threshold=face_match_threshold,
+            region=region,
+            profile=profile,
+        )
+    else:
+        from .backends import LocalBackend
+
+        engine = LocalBackend(min_face_px=min_face)
+    result = run_analysis(video, out_dir, backend=engine, options=options)
     click.echo(describe(result))
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("feelinvideo_report"),
+    show_default=True,
+    help="Output folder for class_summary.csv, windows.csv, the PNG plots and report.html.",
+)
+@click.option(
+    "--window",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Length of the time windows in seconds.",
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    help="Also append the runs to this SQLite database (tables runs, faces); a run already "
+    "in it is not added again.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "csv", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Format of the class summary printed on stdout.",
+)
+def report(inputs, out_dir, window, db_path, fmt):
+    """Class summary, time windows, plots and an offline HTML page over one or many runs.
+
+    INPUTS are faces.csv files written by `analyze`, run folders holding one, or folders of
+    run folders (a term of lectures). Each run's summary.json beside its CSV gives the video
+    facts. People come from the CSV's person column; without one, each run's faces count
+    as one unknown person. Unknown people are per video (<video>:unknown-N).
+
+    \b
+    Examples:
+      feelinvideo report lecture_feelinvideo/
+      feelinvideo report term/ --out term_report --window 300
+      feelinvideo report week1/faces.csv week2/faces.csv --db term.sqlite
+      feelinvideo report term/ --format markdown > summary.md
+    """
+    from .report import format_summary, make_report
+
+    result = make_report(inputs, out_dir, window_s=window, db_path=db_path)
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(format_summary(result, fmt))
+    if fmt != "text":
+        click.echo("wrote: " + ", ".join(str(p) for p in result.files.values()), err=True)
+
+
+def _implicit_gallery() -> Path | None:
+    """$FEELINVIDEO_GALLERY when set, else the default gallery file when it exists."""
+    import os
+
+    from .gallery import GALLERY_ENV, default_gallery_path
+
+    path = default_gallery_path()
+    if os.environ.get(GALLERY_ENV) or path.exists():
+        return path
+    return None
+
+
+GALLERY_HELP = (
+    "Gallery file. Default: $FEELINVIDEO_GALLERY, else gallery.sqlite in the user data "
+    "folder (platformdirs)."
+)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("folder", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--gallery", type=click.Path(path_type=Path), help=GALLERY_HELP)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace each person's earlier photos instead of adding to them.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No per-person lines on stdout.")
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "rekognition"]),
+    default="local",
+    show_default=True,
+    help="Enrol into the local gallery, or into an Amazon Rekognition face collection "
+    "(IndexFaces; needs --collection, pip install 'feelinvideo[aws]' and AWS credentials).",
+)
+@click.option("--collection", help="Rekognition collection, created if needed (rekognition).")
+@click.option("--region", help="AWS region (rekognition). Default: AWS_DEFAULT_REGION/profile.")
+@click.option("--profile", help="AWS named profile (rekognition). Default: AWS_PROFILE/default.")
+def enroll(folder, gallery, replace, quiet, backend, collection, region, profile):
+    """Enrol the people photographed in DIR into the local face gallery.
+
+    DIR/<name>.jpg (one photo a person: the file name is the person) and
+    DIR/<name>/*.jpg (several photos a person) both work, mixed; .jpeg and .png too.
+    Each photo must show a face: a photo with none is skipped with a warning, a photo
+    with several uses the largest face, with a warning. The gallery keeps names and dlib
+    128-d face embeddings only, never the photos or face images. Enrolling again adds
+    photos; --replace replaces the person. Exits 1 when nobody could be enrolled.
+
+    \b
+    Examples:
+      feelinvideo enroll students/
+      feelinvideo enroll students/ --gallery class.sqlite
+      feelinvideo enroll new_photos/ --gallery class.sqlite --replace
+      feelinvideo enroll students/ --backend rekognition --collection class
+    """
+    if _rekognition_options(backend, collection, region, profile, gallery=gallery, replace=replace):
+        _enroll_rekognition(folder, collection, region, profile, quiet)
+        return
+    from .gallery import Gallery, default_gallery_path, find_photos
+    from .gallery import enroll as enroll_folder
+
+    path = gallery or default_gallery_path()
+    find_photos(folder)  # a bad folder fails before the gallery file is created
+    with Gallery(path, create=True) as store:
+        report = enroll_folder(folder, store, replace=replace)
+    for warning in report.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    if not report.enrolled:
+        raise click.ClickException(f"{folder}: nobody enrolled (no photo held a usable face)")
+    if not quiet:
+        for name, used in report.enrolled.items():
+            click.echo(f"{name}\t{used} photo(s) enrolled\t{report.totals[name]} in gallery")
+    skipped = report.skipped
+    note = f"; {len(skipped)} not enrolled: {', '.join(skipped)}" if skipped else ""
+    click.echo(f"enrolled {len(report.enrolled)} people into {path}{note}", err=True)
+
+
+def _rekognition_options(backend, collection, region, profile, **local_only) -> bool:
+    """Check the --backend/--collection/--region/--profile combination; True for rekognition.
+
+    ``local_only`` maps option names (``gallery``, ``replace``) to their values, which must be
+    unset with --backend rekognition.
+    """
+    aws = {"--collection": collection, "--region": region, "--profile": profile}
+    if backend != "rekognition":
+        given = ", ".join(k for k, v in aws.items() if v is not None)
+        if given:
+            raise click.UsageError(f"{given} only apply to --backend rekognition")
+        return False
+    if not collection:
+        raise click.UsageError("--backend rekognition needs --collection NAME")
+    given = ", ".join(f"--{k}" for k, v in local_only.items() if v)
+    if given:
+        raise click.UsageError(f"{given} do not apply to --backend rekognition")
+    return True
+
+
+def _enroll_rekognition(folder, collection, region, profile, quiet) -> None:
+    """``enroll --backend rekognition``: IndexFaces every photo into the collection."""
+    from .gallery import find_photos
+    from .rekognition import RekognitionService, enroll_collection, list_collection
+
+    people = find_photos(folder)
+    service = RekognitionService(region, profile)
+    result = enroll_collection(collection, people, service=service)
+    for path, reason in result.skipped:
+        click.echo(f"Warning: {path}: {reason}; skipped", err=True)
+    enrolled = {name: n for name, n in result.indexed.items() if n}
+    if not enrolled:
+        raise click.ClickException(f"{folder}: nobody enrolled (no photo held a usable face)")
+    totals = list_collection(collection, service=service)
+    if not quiet:
+        for name, used in enrolled.items():
+            click.echo(f"{name}\t{used} photo(s) enrolled\t{totals.get(name, used)} in collection")
+    missing = [name for name in people if name not in enrolled]
+    note = f"; {len(missing)} not enrolled: {', '.join(missing)}" if missing else ""
+    created = " (created)" if result.created else ""
+    click.echo(
+        f"enrolled {len(enrolled)} people into Rekognition collection {collection}{created} "
+        f"in {service.region}{note}",
+        err=True,
+    )
+
+
+@main.group(name="gallery", context_settings=CONTEXT)
+def gallery_group() -> None:
+    """List or edit the local face gallery (names and embeddings, no images).
+
+    \b
+    Examples:
+      feelinvideo gallery list
+      feelinvideo gallery list --gallery class.sqlite
+      feelinvideo gallery remove obama --gallery class.sqlite
+    """
+
+
+@gallery_group.command(name="list", context_settings=CONTEXT)
+@click.option("--gallery", type=click.Path(path_type=Path), help=GALLERY_HELP)
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "rekognition"]),
+    default="local",
+    show_default=True,
+    help="List the local gallery, or an Amazon Rekognition face collection (--collection).",
+)
+@click.option("--collection", help="Rekognition collection to list (rekognition).")
+@click.option("--region", help="AWS region (rekognition). Default: AWS_DEFAULT_REGION/profile.")
+@click.option("--profile", help="AWS named profile (rekognition). Default: AWS_PROFILE/default.")
+def gallery_list(gallery, backend, collection, region, profile):
+    """Print each enrolled person and their photo count (tab-separated) on stdout.
+
+    \b
+    Examples:
+      feelinvideo gallery list
+      feelinvideo gallery list --gallery class.sqlite
+      feelinvideo gallery list --backend rekognition --collection class
+    """
+    if _rekognition_options(backend, collection, region, profile, gallery=gallery):
+        from .rekognition import list_collection
+
+        counts = list_collection(collection, region=region, profile=profile)
+        click.echo("name\tphotos")
+        for name, count in counts.items():
+            click.echo(f"{name}\t{count}")
+        if not counts:
+            click.echo(f"Rekognition collection {collection}: the collection is empty", err=True)
+        return
+    from .gallery import Gallery, default_gallery_path
+
+    path = gallery or default_gallery_path()
+    with Gallery(path) as store:
+        people = store.people()
+    click.echo("name\tphotos")
+    for name, count in people:
+        click.echo(f"{name}\t{count}")
+    if not people:
+        click.echo(f"{path}: the gallery is empty", err=True)
+
+
+@gallery_group.command(name="remove", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--gallery", type=click.Path(path_type=Path), help=GALLERY_HELP)
+def gallery_remove(name, gallery):
+    """Remove NAME and all their embeddings from the gallery.
+
+    \b
+    Examples:
+      feelinvideo gallery remove obama
+      feelinvideo gallery remove obama --gallery class.sqlite
+    """
+    from .gallery import Gallery, default_gallery_path
+
+    path = gallery or default_gallery_path()
+    with Gallery(path) as store:
+        count = store.remove(name)
+    click.echo(f"removed {name} ({count} photo(s)) from {path}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,13 +21,15 @@ import pandas as pd
 from .atomic import atomic_path, prepare_dir, write_json
 from .backends import Backend
 from .faces import Faces
-from .schema import EMOTIONS, FACE_COLUMNS, format_time
+from .schema import EMOTIONS, FACE_COLUMNS, IDENTITY_COLUMNS, format_time
 from .summary import emotion_totals, time_windows
 from .video import VideoInfo, iter_frames, probe
 
 FACES_CSV = "faces.csv"
 SUMMARY_JSON = "summary.json"
 OVERLAY_MP4 = "overlay.mp4"
+#: upper bound on the decoded RGB frames held for one backend call, in bytes
+BATCH_BYTES = 50_000_000
 
 
 @dataclass
@@ -39,12 +41,25 @@ class AnalyzeOptions:
         window_s: length of the summary's time windows in seconds (> 0).
         write_video: write ``overlay.mp4``.
         progress: show tqdm progress bars on stderr.
+        identity: tell people apart (tracks, dlib embeddings, gallery names, unknown-N)
+            and write ``people.json`` / ``people.png`` (see :mod:`feelinvideo.people`).
+        gallery: gallery file whose enrolled names faces may take (None: everyone is an
+            unknown person).
+        tolerance: largest euclidean embedding distance (0-2; dlib's 0.6) to take a name.
+        min_frames: people seen in fewer sampled frames are left out of people.json,
+            people.png and the per-person summary (>= 1).
+        thumbnails: draw face thumbnails in people.png (the only face crops written).
     """
 
     every_s: float = 1.0
     window_s: float = 10.0
     write_video: bool = True
     progress: bool = True
+    identity: bool = True
+    gallery: str | os.PathLike | None = None
+    tolerance: float = 0.6
+    min_frames: int = 1
+    thumbnails: bool = True
 
 
 @dataclass
@@ -147,12 +162,33 @@ def _run(video_path: Path, out: Path, info: VideoInfo, backend, options: Analyze
     rows: list[dict] = []
     overlays = []
     sampled = 0
+    tracker = known = None
+    overlay_tracks: list[np.ndarray] = []
+    if options.identity:
+        from .people import IdentityTracker
+
+        if options.gallery is not None:
+            from .gallery import read_gallery
+
+            known = read_gallery(options.gallery)
+        tracker = IdentityTracker(thumbnails=options.thumbnails)
     batch = []
+    # frames per backend call: the backend's batch size, capped so one batch of decoded
+    # frames stays under BATCH_BYTES (32 frames at 640x360, 8 at 1920x1080)
+    batch_limit = max(1, min(backend.batch_size, BATCH_BYTES // (info.width * info.height * 3)))
 
     def flush() -> None:
         results = backend.analyze([f.image for f in batch])
         for frame, faces in zip(batch, results):
-            rows.extend(_face_rows(frame.frame_index, frame.timestamp_s, faces))
+            frame_rows = _face_rows(frame.frame_index, frame.timestamp_s, faces)
+            if tracker is not None:
+                # who is who: link faces to tracks, embedding only the tracks that need it
+                track_ids = tracker.update(frame.timestamp_s, frame.image, faces)
+                for row, track_id in zip(frame_rows, track_ids):
+                    row["track_id"] = int(track_id)
+                if options.write_video:
+                    overlay_tracks.append(track_ids)
+            rows.extend(frame_rows)
             if options.write_video:
                 from .render import FrameOverlay
 
@@ -172,16 +208,40 @@ def _run(video_path: Path, out: Path, info: VideoInfo, backend, options: Analyze
         for frame in iter_frames(video_path, options.every_s):
             sampled += 1
             batch.append(frame)
-            if len(batch) >= backend.batch_size:
+            if len(batch) >= batch_limit:
                 flush()
             bar.update(max(0.0, min(frame.timestamp_s, bar.total) - bar.n))
         if batch:
             flush()
         bar.update(max(0.0, bar.total - bar.n))
 
-    df = pd.DataFrame(rows, columns=list(FACE_COLUMNS) + _extra_columns(rows))
+    identity_columns: list[str] = []
+    if tracker is not None:
+        from .people import apply_identities
+
+        identities = tracker.resolve(known, options.tolerance)
+        apply_identities(rows, identities)
+        for overlay, track_ids in zip(overlays, overlay_tracks):
+            overlay.names = [identities[int(t)].person for t in track_ids]
+        identity_columns = list(IDENTITY_COLUMNS)
+    extra = _extra_columns(rows, getattr(backend, "extra_columns", ()))
+    extra = [c for c in extra if c not in IDENTITY_COLUMNS]
+    df = pd.DataFrame(rows, columns=list(FACE_COLUMNS) + identity_columns + extra)
     summary = build_summary(df, info, sampled, backend.name, options)
     files = {}
+    if tracker is not None:
+        from .people import write_people
+
+        block, written = write_people(
+            out, df, identities, tracker, info.width, info.height, info.duration_s,
+            min_frames=options.min_frames, thumbnails=options.thumbnails,
+        )
+        block["identity"] |= {
+            "gallery": str(Path(options.gallery).resolve()) if options.gallery else None,
+            "tolerance": options.tolerance,
+        }
+        summary.update(block)
+        files.update({key: out / name for key, name in written.items()})
     if options.write_video:
         from .render import write_overlay
 
@@ -200,10 +260,17 @@ def _run(video_path: Path, out: Path, info: VideoInfo, backend, options: Analyze
     return Analysis(out, df, summary, files)
 
 
-def _extra_columns(rows: list[dict]) -> list[str]:
-    extra: list[str] = []
-    for row in rows[:1]:
-        extra = [k for k in row if k not in FACE_COLUMNS]
+def _extra_columns(rows: list[dict], declared=()) -> list[str]:
+    """Columns after FACE_COLUMNS: the backend's declared ``extra_columns`` first (present even
+    when no face was found, so a backend's CSV always has the same header), then any other
+    key found in any row, in order of first appearance."""
+    extra = [k for k in declared if k not in FACE_COLUMNS]
+    seen = set(FACE_COLUMNS) | set(extra)
+    for row in rows:
+        for key in row:
+            if key not in seen:
+                seen.add(key)
+                extra.append(key)
     return extra
 
 
@@ -256,6 +323,15 @@ def describe(analysis: Analysis) -> str:
             lines.append(
                 f"  {format_time(w['start_s'], False)}-{format_time(w['end_s'], False)}  "
                 f"{w['faces']:4d} faces  {w['dominant_emotion'] or '-'}"
+            )
+    if "people" in s:
+        dropped = s["people_left_out"]
+        left = f" ({dropped} seen too briefly left out)" if dropped else ""
+        lines.append(f"people: {s['people_count']}{left}")
+        for p in s["people"]:
+            lines.append(
+                f"  {p['person']:<20} {p['frames']:5d} frames  "
+                f"{p['dominant_emotion'] or '-':<9} {p['verdict']}"
             )
     lines.append("wrote: " + ", ".join(str(analysis.out_dir / p) for p in s["outputs"].values()))
     return "\n".join(lines)

@@ -31,6 +31,11 @@ FACE_COLUMNS: tuple[str, ...] = (
     "dominant_emotion",
 )
 
+#: Identity columns ``analyze`` adds after FACE_COLUMNS (issue 3): the person's name
+#: (enrolled name or ``unknown-N``), the euclidean distance to the enrolled match (blank for
+#: unknowns) and the face's track (0-based, in order of first appearance).
+IDENTITY_COLUMNS: tuple[str, ...] = ("person", "match_distance", "track_id")
+
 INTERESTED = "interested"
 NOT_INTERESTED = "not interested"
 NEUTRAL = "neutral"

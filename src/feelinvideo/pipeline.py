@@ -88,7 +88,8 @@ def _bar(total: float, desc: str, enabled: bool):
         file=sys.stderr,
         disable=not enabled,
         dynamic_ncols=True,
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s video [{elapsed}<{remaining}]",
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s video "
+        "[{elapsed}<{remaining}]",
     )
 
 
@@ -154,7 +155,9 @@ def analyze(
         raise
 
 
-def _run(video_path: Path, out: Path, info: VideoInfo, backend, options: AnalyzeOptions) -> Analysis:
+def _run(
+    video_path: Path, out: Path, info: VideoInfo, backend, options: AnalyzeOptions
+) -> Analysis:
     if backend is None:
         from .backends import LocalBackend
 
@@ -233,8 +236,15 @@ def _run(video_path: Path, out: Path, info: VideoInfo, backend, options: Analyze
         from .people import write_people
 
         block, written = write_people(
-            out, df, identities, tracker, info.width, info.height, info.duration_s,
-            min_frames=options.min_frames, thumbnails=options.thumbnails,
+            out,
+            df,
+            identities,
+            tracker,
+            info.width,
+            info.height,
+            info.duration_s,
+            min_frames=options.min_frames,
+            thumbnails=options.thumbnails,
         )
         block["identity"] |= {
             "gallery": str(Path(options.gallery).resolve()) if options.gallery else None,
@@ -246,6 +256,7 @@ def _run(video_path: Path, out: Path, info: VideoInfo, backend, options: Analyze
         from .render import write_overlay
 
         with _bar(info.duration_s, "rendering", options.progress) as bar:
+
             def tick(t: float) -> None:
                 bar.update(max(0.0, min(t, bar.total) - bar.n))
 
@@ -274,7 +285,9 @@ def _extra_columns(rows: list[dict], declared=()) -> list[str]:
     return extra
 
 
-def build_summary(df: pd.DataFrame, info: VideoInfo, sampled: int, backend: str, options: AnalyzeOptions) -> dict:
+def build_summary(
+    df: pd.DataFrame, info: VideoInfo, sampled: int, backend: str, options: AnalyzeOptions
+) -> dict:
     """The ``summary.json`` dict for one run (see the README's output schema)."""
     totals = emotion_totals(df)
     frames_with_faces = int(df["frame_index"].nunique()) if len(df) else 0
@@ -306,8 +319,9 @@ def describe(analysis: Analysis) -> str:
     s = analysis.summary
     video = s["video"]
     lines = [
-        f"{Path(video['path']).name}: {video['duration_s']:.1f} s, {video['width']}x{video['height']}, "
-        f"{s['sampled_frames']} sampled frames, {s['frames_with_faces']} with faces, {s['faces']} faces",
+        f"{Path(video['path']).name}: {video['duration_s']:.1f} s, "
+        f"{video['width']}x{video['height']}, {s['sampled_frames']} sampled frames, "
+        f"{s['frames_with_faces']} with faces, {s['faces']} faces",
     ]
     if not s["faces"]:
         lines.append("no faces were found")
@@ -317,7 +331,8 @@ def describe(analysis: Analysis) -> str:
             "dominant emotions: " + ", ".join(f"{e} {100 * v:.0f}%" for e, v in shares if v > 0)
         )
         lines.append(
-            f"verdict: {s['verdict']} (positive {s['positive']:.2f} vs negative {s['negative']:.2f})"
+            f"verdict: {s['verdict']} "
+            f"(positive {s['positive']:.2f} vs negative {s['negative']:.2f})"
         )
         for w in s["windows"]:
             lines.append(

@@ -100,7 +100,9 @@ class EmojiAnnotator:
             label = f"{emotion} {score:.2f}"
             if name:
                 label = f"{name}: {label}"
-            font_scale = max(0.4, min(1.2, side / 250))
+            # text grows with the face, but never below a size readable at the frame's height
+            frame_scale = max(1.0, h / 720)
+            font_scale = max(0.45, 0.6 * frame_scale, min(1.2 * frame_scale, side / 250))
             thick = 1 if font_scale < 0.8 else 2
             (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thick)
             tx = int(min(max(0, left), max(0, w - tw - 4)))

@@ -118,6 +118,20 @@ def test_single_face_is_one_person(cli, tmp_path):
     assert (out / "people.png").stat().st_size > 0
 
 
+def test_one_person_through_occlusion_at_one_second_sampling(cli, tmp_path, sample_video):
+    """The demo clip at the default --every 1: one woman, her hands over her face while she
+    cries; box overlap between sampled frames 1 s apart keeps her one track, one person."""
+    out = tmp_path / "out"
+    result = cli("analyze", sample_video, "--no-gallery", "--no-video", "-q", "--out", out)
+    assert result.exit_code == 0, result.stderr
+    df = pd.read_csv(out / "faces.csv")
+    assert len(df) >= 15
+    assert set(df["person"]) == {"unknown-1"}
+    # tracks break only where she is not detected (a sampled frame without a face)
+    gaps = (df["frame_index"].diff() > 30).sum()
+    assert df["track_id"].nunique() <= 1 + gaps
+
+
 def test_distinct_people_count_is_stable_across_sampling(cli, tmp_path):
     video = data_file("facenet-pytorch/video.mp4")
     counts = {}

@@ -37,10 +37,13 @@ class MtcnnDetector:
             faster: frames are scaled by ``min(1, 20 / min_face_px)`` before detection.
         min_confidence: drop detections below this MTCNN confidence in [0, 1] (default 0.9).
 
+    Faces whose box's longer side is under ``min_face_px`` (source pixels) are dropped.
+
     The model is loaded on first use (TensorFlow import takes seconds).
     """
 
     def __init__(self, min_face_px: float = DEFAULT_MIN_FACE_PX, min_confidence: float = 0.9):
+        self.min_face_px = float(min_face_px)
         self.scale = detection_scale(min_face_px)
         self.min_confidence = float(min_confidence)
         self._mtcnn = None
@@ -86,7 +89,15 @@ class MtcnnDetector:
         out = []
         for image, found in zip(images, raw):
             h, w = image.shape[:2]
-            found = [f for f in found if f["confidence"] >= self.min_confidence]
+            # MTCNN's box regression lets through boxes smaller than the pyramid's minimum;
+            # keep the promise of --min-face (their embeddings and emotions are unreliable)
+            found = [
+                f
+                for f in found
+                if f["confidence"] >= self.min_confidence
+                and max(f["box"][2] - f["box"][0], f["box"][3] - f["box"][1])
+                >= self.min_face_px * self.scale
+            ]
             if not found:
                 out.append(
                     (

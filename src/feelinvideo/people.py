@@ -4,8 +4,10 @@ Method (all local):
 
 1. **Tracks.** Faces of consecutive sampled frames are linked when their boxes overlap:
    the pairing maximising total IoU (Hungarian assignment, :func:`scipy.optimize.
-   linear_sum_assignment`) over pairs with IoU >= ``iou_threshold`` (0.3). A face with no
-   such partner in the previous sampled frame starts a new track.
+   linear_sum_assignment`) over pairs with IoU >= ``iou_threshold`` (0.3). Tracks of the
+   previous sampled frame, and tracks lost at most ``relink_s`` (1 s) ago (a missed
+   detection), take part, with their last box or the box moved on at their last velocity.
+   A face with no such partner may re-join a lost track by embedding, else starts a track.
 2. **Embeddings.** A track is embedded (dlib's 128-d descriptor, :mod:`feelinvideo.embed`,
    about 58 ms a face) when it starts and then at most once every ``refresh_s`` seconds
    of video time (1 s), never once per face per frame. Up to :data:`MAX_TRACK_EMBEDDINGS`
@@ -51,7 +53,7 @@ DEFAULT_REFRESH_S = 1.0
 DEFAULT_RELINK_S = 1.0
 #: ... when its embedding is this close (euclidean) to the track's mean embedding.
 DEFAULT_RELINK_DISTANCE = 0.4
-#: A refreshed embedding farther than this from its track's mean splits the track.
+#: A refreshed embedding farther than this from its track's mean splits a contested track.
 DEFAULT_SPLIT_DISTANCE = 0.6
 #: Average-linkage cut between unnamed tracks' mean embeddings (euclidean).
 DEFAULT_CLUSTER_THRESHOLD = 0.55
@@ -188,7 +190,8 @@ class IdentityTracker:
             many seconds ago (a missed detection, fast motion) ...
         relink_distance: ... when its embedding is within this euclidean distance of the
             track's mean embedding.
-        split_distance: a face continuing a track by overlap leaves it when its refreshed
+        split_distance: a face continuing a track by a contested overlap (it overlaps several
+            tracks, or its track overlaps several faces) leaves it when its refreshed
             embedding is farther than this from the track's mean (the boxes swapped people).
     """
 
@@ -240,20 +243,32 @@ class IdentityTracker:
         ids = np.full(n, -1, dtype=int)
         # Tracks seen lately: those of the previous sampled frame continue by box overlap,
         # those lost for at most relink_s seconds may continue by embedding.
-        self._recent = [t for t in self._recent if timestamp_s - t.last_s <= self.relink_s + 1e-6]
+        # (The previous sampled frame's tracks stay whatever the sampling interval.)
+        self._recent = [
+            t
+            for t in self._recent
+            if t.last_sample == sample - 1 or timestamp_s - t.last_s <= self.relink_s + 1e-6
+        ]
         if not n:
             return ids
         assigned: dict[int, Track] = {}
-        prev = [t for t in self._recent if t.last_sample == sample - 1]
+        contested: set[int] = set()
+        # overlap continues tracks of the previous sampled frame and, across a missed
+        # detection, tracks lost at most relink_s ago (their last or predicted box)
+        prev = list(self._recent)
         if prev:
             iou = np.maximum(
                 box_iou(faces.xyxy, np.array([t.box for t in prev])),
                 box_iou(faces.xyxy, np.array([t.predicted_box(timestamp_s) for t in prev])),
             )
             rows, cols = linear_sum_assignment(-iou)
+            overlaps = iou >= self.iou_threshold
             for r, c in zip(rows, cols, strict=True):
-                if iou[r, c] >= self.iou_threshold:
+                if overlaps[r, c]:
                     assigned[int(r)] = prev[int(c)]
+                    # contested: the face overlaps several tracks, or the track several faces
+                    if overlaps[r].sum() > 1 or overlaps[:, c].sum() > 1:
+                        contested.add(int(r))
         vectors: dict[int, np.ndarray] = {}
         chips: dict[int, np.ndarray] = {}
         need = [
@@ -266,11 +281,13 @@ class IdentityTracker:
             self.embeddings_computed += len(need)
             vectors = {i: got[k] for k, i in enumerate(need)}
             chips = {i: got_chips[k] for k, i in enumerate(need)}
-        # A refreshed embedding far from its track's mean means the boxes swapped people
-        # (two faces crossing): the face leaves the track.
+        # Where boxes overlap ambiguously (two faces crossing), a refreshed embedding far from
+        # its track's mean means the boxes swapped people: the face leaves the track. An
+        # uncontested overlap always continues the track (a hand over the face, a turned head
+        # change the embedding, not the person).
         for i in need:
             track = assigned.get(i)
-            if track is not None and track.emb_count:
+            if track is not None and track.emb_count and i in contested:
                 if np.linalg.norm(vectors[i] - track.mean_embedding) > self.split_distance:
                     del assigned[i]
         # Faces not continued by overlap: re-link to a lately lost track whose mean

@@ -35,6 +35,17 @@ def measure(out: Path, name: str, *args: str) -> dict:
     return json.loads(result.read_text())
 
 
+def sample_video() -> Path:
+    """Path of WolfgangLanger_Pexels.mp4, fetched and checked by sample_videos/fetch_sample.py."""
+    fetched = subprocess.run(
+        [sys.executable, str(ROOT / "sample_videos" / "fetch_sample.py")],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return Path(fetched.stdout.strip())
+
+
 def concat_video(src: Path, dst: Path, times: int) -> Path:
     """Write ``src`` repeated ``times`` times into ``dst`` (video stream copied, no re-encode)."""
     import av
@@ -71,13 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    fetched = subprocess.run(
-        [sys.executable, str(ROOT / "sample_videos" / "fetch_sample.py")],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    video = Path(fetched.stdout.strip())
+    video = sample_video()
     print(f"video: {video}")
 
     ours = measure(

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_analyze import ROOT, measure  # noqa: E402
+from bench_analyze import ROOT, measure, sample_video  # noqa: E402
 
 
 def main() -> None:
@@ -39,13 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    fetched = subprocess.run(
-        [sys.executable, str(ROOT / "sample_videos" / "fetch_sample.py")],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    video = Path(fetched.stdout.strip())
+    video = sample_video()
     print(f"video: {video}")
     gallery = ["--gallery", str(args.gallery)] if args.gallery else ["--no-gallery"]
     base = ["feelinvideo", "analyze", str(video), "--every", "0", "--quiet"]

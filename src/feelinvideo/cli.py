@@ -31,6 +31,14 @@ class Group(click.Group):
             raise click.ClickException(message) from None
 
 
+aws_region_option = click.option(
+    "--region", help="AWS region (rekognition). Default: AWS_DEFAULT_REGION/profile."
+)
+aws_profile_option = click.option(
+    "--profile", help="AWS named profile (rekognition). Default: AWS_PROFILE/default."
+)
+
+
 @click.group(cls=Group, context_settings=CONTEXT)
 @click.version_option(__version__, "--version", prog_name="feelinvideo")
 def main() -> None:
@@ -84,8 +92,8 @@ def main() -> None:
     help="Where faces and emotions come from: the local models, or Amazon Rekognition "
     "(needs pip install 'feelinvideo[aws]' and AWS credentials; sends frames to AWS).",
 )
-@click.option("--region", help="AWS region (rekognition). Default: AWS_DEFAULT_REGION/profile.")
-@click.option("--profile", help="AWS named profile (rekognition). Default: AWS_PROFILE/default.")
+@aws_region_option
+@aws_profile_option
 @click.option(
     "--collection",
     help="Rekognition face collection to name faces from (rekognition; see enroll).",
@@ -330,8 +338,8 @@ GALLERY_HELP = (
     "(IndexFaces; needs --collection, pip install 'feelinvideo[aws]' and AWS credentials).",
 )
 @click.option("--collection", help="Rekognition collection, created if needed (rekognition).")
-@click.option("--region", help="AWS region (rekognition). Default: AWS_DEFAULT_REGION/profile.")
-@click.option("--profile", help="AWS named profile (rekognition). Default: AWS_PROFILE/default.")
+@aws_region_option
+@aws_profile_option
 def enroll(folder, gallery, replace, quiet, backend, collection, region, profile):
     """Enrol the people photographed in DIR into the local face gallery.
 
@@ -440,8 +448,8 @@ def gallery_group() -> None:
     help="List the local gallery, or an Amazon Rekognition face collection (--collection).",
 )
 @click.option("--collection", help="Rekognition collection to list (rekognition).")
-@click.option("--region", help="AWS region (rekognition). Default: AWS_DEFAULT_REGION/profile.")
-@click.option("--profile", help="AWS named profile (rekognition). Default: AWS_PROFILE/default.")
+@aws_region_option
+@aws_profile_option
 def gallery_list(gallery, backend, collection, region, profile):
     """Print each enrolled person and their photo count (tab-separated) on stdout.
 

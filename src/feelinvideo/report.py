@@ -1031,19 +1031,7 @@ def render_html(report: Report, images: dict[str, bytes], out_dir: Path) -> str:
         people_columns,
         {"videos": "d", "attended": "d", "positive": ".2f", "negative": ".2f", **pct},
     )
-    window_columns = [
-        "video",
-        "start",
-        "end",
-        "faces",
-        "frames",
-        "people",
-        *(f"mean_{e}" for e in EMOTIONS),
-        "dominant_emotion",
-        "positive",
-        "negative",
-        "verdict",
-    ]
+    window_columns = [c for c in WINDOW_COLUMNS if c not in ("window", "start_s", "end_s")]
     windows_table = _table(
         report.windows,
         window_columns,

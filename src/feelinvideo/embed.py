@@ -153,7 +153,8 @@ def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     Returns float64 array (N, M).
     """
+    from scipy.spatial.distance import cdist
+
     a = np.asarray(a, dtype=np.float64).reshape(-1, EMBEDDING_SIZE)
     b = np.asarray(b, dtype=np.float64).reshape(-1, EMBEDDING_SIZE)
-    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
-    return np.sqrt(np.clip(d2, 0.0, None))
+    return cdist(a, b, metric="euclidean")

@@ -504,27 +504,33 @@ def person_summaries(df: pd.DataFrame, keep: list[str]) -> list[dict]:
     ``dominant_emotion`` weights each face's scores by its detection confidence (as the
     summary's time windows do); the verdict is the interest rule over the person's faces.
     """
-    from .summary import emotion_totals, weighted_dominant
+    from .summary import group_totals
 
+    totals = group_totals(df, "person")
+    grouped = df.groupby("person")
+    frames = grouped["frame_index"].nunique()
+    first, last = grouped["timestamp_s"].min(), grouped["timestamp_s"].max()
+    enrolled = grouped["enrolled"].first()
+    distance = pd.to_numeric(df["match_distance"], errors="coerce").groupby(df["person"]).median()
     out = []
     for name in keep:
-        rows = df[df["person"] == name]
-        totals = emotion_totals(rows)
-        dists = pd.to_numeric(rows["match_distance"], errors="coerce").dropna()
+        row = totals.loc[name]
         out.append(
             {
                 "person": name,
-                "enrolled": bool(rows["enrolled"].iloc[0]),
-                "frames": int(rows["frame_index"].nunique()),
-                "faces": int(len(rows)),
-                "first_seen_s": round(float(rows["timestamp_s"].min()), 3),
-                "last_seen_s": round(float(rows["timestamp_s"].max()), 3),
-                "match_distance": round(float(dists.median()), 4) if len(dists) else None,
-                "mean_scores": {e: round(totals["mean_scores"][e], 4) for e in EMOTIONS},
-                "dominant_emotion": weighted_dominant(rows),
-                "positive": round(totals["positive"], 4),
-                "negative": round(totals["negative"], 4),
-                "verdict": totals["verdict"],
+                "enrolled": bool(enrolled[name]),
+                "frames": int(frames[name]),
+                "faces": int(row["faces"]),
+                "first_seen_s": round(float(first[name]), 3),
+                "last_seen_s": round(float(last[name]), 3),
+                "match_distance": None
+                if pd.isna(distance[name])
+                else round(float(distance[name]), 4),
+                "mean_scores": {e: round(float(row[f"mean_{e}"]), 4) for e in EMOTIONS},
+                "dominant_emotion": row["dominant_emotion"],
+                "positive": round(float(row["positive"]), 4),
+                "negative": round(float(row["negative"]), 4),
+                "verdict": row["verdict"],
             }
         )
     return out

@@ -79,28 +79,30 @@ def time_windows(
         raise ValueError(f"window_s must be > 0, got {window_s}")
     end = max(float(duration_s), float(df["timestamp_s"].max()) if len(df) else 0.0)
     count = max(1, math.ceil(end / window_s - 1e-9))
-    index = (df["timestamp_s"].to_numpy(dtype=float) // window_s).astype(int) if len(df) else []
+    index = (df["timestamp_s"].to_numpy(dtype=float) // window_s).astype(int)
+    keyed = df.assign(_window=np.minimum(index, count - 1))
+    totals = group_totals(keyed, "_window")
+    grouped = keyed.groupby("_window")
+    frames = grouped["frame_index"].nunique()
+    people = grouped[person_column].nunique() if person_column is not None else None
     windows = []
     for k in range(count):
-        part = df[np.asarray(index) == k] if len(df) else df
-        if k == count - 1 and len(df):
-            part = df[np.asarray(index) >= k]
-        totals = emotion_totals(part)
-        windows.append(
-            {
-                "start_s": round(k * window_s, 3),
-                "end_s": round(min((k + 1) * window_s, end) if end > 0 else window_s, 3),
-                "faces": int(len(part)),
-                "frames": int(part["frame_index"].nunique()) if len(part) else 0,
-                "mean_scores": totals["mean_scores"],
-                "dominant_emotion": weighted_dominant(part),
-                "positive": totals["positive"],
-                "negative": totals["negative"],
-                "verdict": totals["verdict"],
-            }
-        )
-        if person_column is not None:
-            windows[-1]["people"] = int(part[person_column].nunique()) if len(part) else 0
+        seen = k in totals.index
+        row = totals.loc[k] if seen else None
+        window = {
+            "start_s": round(k * window_s, 3),
+            "end_s": round(min((k + 1) * window_s, end) if end > 0 else window_s, 3),
+            "faces": int(row["faces"]) if seen else 0,
+            "frames": int(frames[k]) if seen else 0,
+            "mean_scores": {e: float(row[f"mean_{e}"]) if seen else 0.0 for e in EMOTIONS},
+            "dominant_emotion": row["dominant_emotion"] if seen else None,
+            "positive": float(row["positive"]) if seen else 0.0,
+            "negative": float(row["negative"]) if seen else 0.0,
+            "verdict": row["verdict"] if seen else verdict(0.0, 0.0),
+        }
+        if people is not None:
+            window["people"] = int(people[k]) if seen else 0
+        windows.append(window)
     return windows
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from .atomic import atomic_path, prepare_dir, write_json
 from .backends import Backend
 from .faces import Faces
+from .render import FrameOverlay
 from .schema import EMOTIONS, FACE_COLUMNS, IDENTITY_COLUMNS, format_time
 from .summary import emotion_totals, time_windows
 from .video import VideoInfo, iter_frames, probe
@@ -193,8 +194,6 @@ def _run(
                     overlay_tracks.append(track_ids)
             rows.extend(frame_rows)
             if options.write_video:
-                from .render import FrameOverlay
-
                 dom = faces.dominant_index
                 overlays.append(
                     FrameOverlay(

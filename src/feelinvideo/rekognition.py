@@ -240,17 +240,6 @@ def face_crop(image: np.ndarray, xyxy: np.ndarray, margin: float = 0.25) -> np.n
     return crop
 
 
-def _read_photo(path: Path) -> np.ndarray:
-    import cv2
-
-    if not path.is_file():
-        raise ImageError(f"{path}: no such file, expected a JPEG or PNG photo")
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ImageError(f"{path}: not a readable image, expected a JPEG or PNG photo")
-    return bgr[:, :, ::-1]
-
-
 # ------------------------------------------------------------------ response adapter
 
 
@@ -782,12 +771,14 @@ def enroll_collection(
         GalleryError: a name cannot be an ExternalImageId (empty, too long).
         BackendError: a request failed (one line).
     """
+    from .gallery import load_photo
+
     jobs = []
     for name, photos in people.items():
         external_id = encode_external_id(name)
         for photo in photos:
             path = Path(photo)
-            jobs.append((name, external_id, path, encode_jpeg(_read_photo(path))))
+            jobs.append((name, external_id, path, encode_jpeg(load_photo(path))))
     service = _service(service, region, profile, endpoint_url)
     result = EnrollResult(collection, create_collection_if_needed(collection, service))
     for name, external_id, path, jpeg in jobs:

@@ -265,9 +265,21 @@ def _run(
         df.to_csv(tmp, index=False)
     files["faces_csv"] = out / FACES_CSV
     summary["outputs"] = {k: v.name for k, v in files.items()} | {"summary": SUMMARY_JSON}
+    summary = _rounded(summary)
     write_json(out / SUMMARY_JSON, summary)
     files["summary"] = out / SUMMARY_JSON
     return Analysis(out, df, summary, files)
+
+
+def _rounded(value, digits: int = 4):
+    """``value`` with every float inside it (dicts, lists) rounded to ``digits`` decimals."""
+    if isinstance(value, float):
+        return round(value, digits)
+    if isinstance(value, dict):
+        return {k: _rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v, digits) for v in value]
+    return value
 
 
 def _extra_columns(rows: list[dict], declared=()) -> list[str]:

@@ -201,8 +201,7 @@ def analyze(
 
             click.echo(dry_run_plan(video, every, collection).describe())
         else:
-            from .rekognition import estimate_sampled_frames
-            from .video import probe
+            from .video import estimate_sampled_frames, probe
 
             info = probe(video)
             frames = estimate_sampled_frames(info.duration_s, info.fps, info.frame_count, every)

@@ -176,3 +176,18 @@ def iter_frames(path: str | os.PathLike, every_s: float = 0.0) -> Iterator[Frame
             )
     finally:
         container.close()
+
+
+def estimate_sampled_frames(duration_s: float, fps: float, frame_count: int, every_s: float) -> int:
+    """Frames ``analyze`` will sample: one per ``every_s`` seconds of video time.
+
+    Follows :func:`feelinvideo.video.iter_frames`: sampling times 0, every, 2*every, ... up
+    to the last frame's timestamp (about ``duration_s - 1/fps``), at most one per frame;
+    ``every_s = 0`` means every frame. An estimate from the container's figures.
+    """
+    frames = max(int(frame_count), 0)
+    if every_s <= 0:
+        return frames
+    last_t = max(float(duration_s) - (1.0 / fps if fps > 0 else 0.0), 0.0)
+    estimate = int(math.floor(last_t / every_s + 1e-6)) + 1
+    return min(estimate, frames) if frames else estimate

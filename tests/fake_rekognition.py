@@ -3,10 +3,11 @@
 It speaks the service's wire protocol (``awsJson1_1``: ``POST /`` with ``X-Amz-Target:
 RekognitionService.<Operation>`` and a JSON body; errors as HTTP 4xx/5xx with
 ``{"__type": code, "message": ...}``) and answers ``DetectFaces``, ``SearchFacesByImage``,
-``IndexFaces``, ``CreateCollection`` and ``ListFaces`` with responses shaped like the
-documented ones (Amazon Rekognition API reference, API version 2016-06-27). Image bytes are
-base64 in the JSON body, as botocore sends them; they are decoded with OpenCV, so a
-non-image answers ``InvalidImageFormatException`` as the service does.
+``IndexFaces``, ``CreateCollection``, ``ListFaces`` (paginated by ``NextToken``) and
+``DeleteFaces`` with responses shaped like the documented ones (Amazon Rekognition API
+reference, API version 2016-06-27). Image bytes are base64 in the JSON body, as botocore
+sends them; they are decoded with OpenCV, so a non-image answers
+``InvalidImageFormatException`` as the service does.
 
 Detections are deterministic: every image gets :data:`DEFAULT_FACES` (ratios of the image,
 one face past the bottom-left edge), or whatever a test puts in ``fake.faces``. Searches
@@ -17,6 +18,8 @@ Usage::
     with FakeRekognition() as fake:          # started on a free port
         os.environ["AWS_ENDPOINT_URL"] = fake.url
         fake.fail("DetectFaces", "ThrottlingException", times=2)
+
+or, in a pytest fixture, :func:`serve_fake` (isolated from any real AWS configuration).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
@@ -78,6 +83,27 @@ DEFAULT_FACES: list[dict] = [
     },
 ]
 
+#: Environment variables through which a real AWS set-up could leak into a test.
+AWS_VARS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_REKOGNITION",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_MAX_ATTEMPTS",
+    "AWS_RETRY_MODE",
+)
+
 _EXTERNAL_ID = re.compile(r"[a-zA-Z0-9_.\-:]+")
 _MAX_BYTES = 5 * 1024 * 1024
 _MODEL = "7.0"
@@ -102,6 +128,10 @@ class FakeRekognition:
         list_page_size: most faces per ListFaces page (to exercise pagination).
         calls: (operation, request JSON without image bytes, image size (w, h) or None).
         collections: collection id -> list of indexed ``Face`` dicts.
+        index_extra_faces: faces IndexFaces reports besides the indexed one
+            (``UnindexedFaces`` with reason ``EXCEEDS_MAX_FACES``, as for a group photo).
+        associated: face ids DeleteFaces refuses to delete (as for faces associated to a
+            Rekognition user: ``ASSOCIATED_TO_AN_EXISTING_USER``).
         max_in_flight: most requests handled at the same time so far.
     """
 
@@ -112,6 +142,8 @@ class FakeRekognition:
         self.list_page_size = 2
         self.calls: list[tuple[str, dict, tuple[int, int] | None]] = []
         self.collections: dict[str, list[dict]] = {}
+        self.associated: set[str] = set()
+        self.index_extra_faces = 0
         self.max_in_flight = 0
         self._in_flight = 0
         self._failures: dict[str, list[FakeError]] = defaultdict(list)
@@ -147,7 +179,9 @@ class FakeRekognition:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -283,9 +317,11 @@ class FakeRekognition:
         with self._lock:
             faces.append(face)
         detail = {"BoundingBox": face["BoundingBox"], "Confidence": 99.9}
+        extra = {"BoundingBox": {"Width": 0.1, "Height": 0.1, "Left": 0.8, "Top": 0.1}}
         return {
             "FaceRecords": [{"Face": face, "FaceDetail": detail}],
-            "UnindexedFaces": [],
+            "UnindexedFaces": [{"Reasons": ["EXCEEDS_MAX_FACES"], "FaceDetail": extra}]
+            * self.index_extra_faces,
             "FaceModelVersion": _MODEL,
         }
 
@@ -304,7 +340,8 @@ class FakeRekognition:
         }
 
     def _op_ListFaces(self, params, image) -> dict:  # noqa: N802
-        faces = self._collection(params)
+        with self._lock:
+            faces = list(self._collection(params))
         start = int(params.get("NextToken") or 0)
         size = min(int(params.get("MaxResults", 1000)), self.list_page_size)
         page = faces[start : start + size]
@@ -312,3 +349,60 @@ class FakeRekognition:
         if start + size < len(faces):
             out["NextToken"] = str(start + size)
         return out
+
+    def _op_DeleteFaces(self, params, image) -> dict:  # noqa: N802
+        faces = self._collection(params)
+        ids = list(params.get("FaceIds") or [])
+        if not 1 <= len(ids) <= 4096:
+            raise FakeError(
+                "ValidationException",
+                f"1 validation error detected: Value at 'faceIds' failed to satisfy constraint: "
+                f"Member must have length less than or equal to 4096 (got {len(ids)})",
+            )
+        deleted, unsuccessful = [], []
+        with self._lock:
+            present = {face["FaceId"] for face in faces}
+            for face_id in ids:
+                if face_id in self.associated:
+                    unsuccessful.append(
+                        {"FaceId": face_id, "Reasons": ["ASSOCIATED_TO_AN_EXISTING_USER"]}
+                    )
+                elif face_id in present:
+                    deleted.append(face_id)
+                    present.discard(face_id)
+                else:
+                    unsuccessful.append({"FaceId": face_id, "Reasons": ["FACE_NOT_FOUND"]})
+            gone = set(deleted)
+            faces[:] = [face for face in faces if face["FaceId"] not in gone]
+        return {"DeletedFaces": deleted, "UnsuccessfulFaceDeletions": unsuccessful}
+
+
+# -------------------------------------------------------------------- test helpers
+
+
+def isolate_aws(monkeypatch, tmp_path) -> None:
+    """Hide any real AWS set-up from boto3: no AWS_* variables, no ``~/.aws`` files, no
+    EC2 metadata service (``monkeypatch`` and ``tmp_path`` are pytest's fixtures)."""
+    for var in AWS_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@contextmanager
+def serve_fake(monkeypatch, tmp_path) -> Iterator[FakeRekognition]:
+    """A started :class:`FakeRekognition` with the environment pointing boto3 at it: fake
+    credentials, region us-east-1, ``AWS_ENDPOINT_URL`` = the fake's URL."""
+    isolate_aws(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with FakeRekognition() as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+        yield server
+
+
+def noise_frame(width: int = 596, height: int = 336, seed: int = 0) -> np.ndarray:
+    """A random RGB uint8 frame (height, width, 3): any image will do for the fake."""
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)

@@ -8,7 +8,7 @@ import pytest
 
 from feelinvideo.faces import box_iou, clip_xyxy
 from feelinvideo.schema import EMOTIONS, format_time, verdict
-from feelinvideo.summary import time_windows
+from feelinvideo.outputs.summary import time_windows
 from feelinvideo.video import iter_frames, probe
 from tests.conftest import data_file
 

@@ -1,6 +1,21 @@
 """feelinvideo: who is in a video and how they feel, frame by frame and overall, offline.
 
-The package imports nothing heavy: TensorFlow, dlib and boto3 load on first use.
+The library API (the ``feelinvideo`` command is a thin layer over it)::
+
+    import feelinvideo
+    a = feelinvideo.analyze("lecture.mp4")                 # writes nothing
+    a.faces            # pandas DataFrame, one row per face per sampled frame (faces.csv)
+    a.summary          # dict (summary.json); a.people: per person
+    a.save("lecture_feelinvideo")                        # the files, all or none
+
+    for frame, faces in feelinvideo.analyze_frames("lecture.mp4"):
+        ...            # feelinvideo.Faces per sampled frame (xyxy, scores, tracker_id, ...)
+
+    with feelinvideo.open_gallery("class.sqlite", create=True) as g:
+        feelinvideo.enroll_folder("students/", g)
+    report = feelinvideo.build_report(["term/"])           # class summary over many runs
+
+The package imports nothing heavy: TensorFlow, dlib, boto3 and matplotlib load on first use.
 """
 
 from __future__ import annotations
@@ -13,5 +28,39 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
 from .errors import FeelinvideoError
+from .faces import Faces
+from .identity.gallery import Gallery, open_gallery
 
-__all__ = ["FeelinvideoError", "__version__"]
+_LAZY = {
+    "analyze": ("pipeline", "analyze"),
+    "analyze_frames": ("pipeline", "analyze_frames"),
+    "AnalyzeOptions": ("pipeline", "AnalyzeOptions"),
+    "Analysis": ("pipeline", "Analysis"),
+    "enroll_folder": ("identity.enroll", "enroll_folder"),
+    "build_report": ("report", "build_report"),
+}
+
+
+def __getattr__(name: str):
+    """Import the API's modules on first use (pandas only when needed)."""
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attr)
+    raise AttributeError(f"module 'feelinvideo' has no attribute {name!r}")
+
+
+__all__ = [
+    "Analysis",
+    "AnalyzeOptions",
+    "Faces",
+    "FeelinvideoError",
+    "Gallery",
+    "__version__",
+    "analyze",
+    "analyze_frames",
+    "build_report",
+    "enroll_folder",
+    "open_gallery",
+]

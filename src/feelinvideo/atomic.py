@@ -28,12 +28,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
     os.close(fd)
     tmp_path = Path(tmp)
+    honour_umask(tmp_path)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def honour_umask(path: str | os.PathLike, folder: bool = False) -> None:
+    """Give a file made by ``tempfile`` (mode 0600, 0700 for a folder) the mode a plain
+    ``open()`` / ``mkdir()`` would have (0644 / 0755 under umask 022), so outputs copied
+    to a shared drive stay readable."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, (0o777 if folder else 0o666) & ~mask)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -1,12 +1,14 @@
-"""The ``feelinvideo`` command line (click).
+"""The ``feelinvideo`` command line (click): options -> backend and gallery -> library API
+-> files and echo.
 
 Library errors (:class:`feelinvideo.errors.FeelinvideoError`) become one-line messages
-on stderr and a non-zero exit here, and only here. stdout carries results; progress
-bars and warnings go to stderr.
+on stderr and exit status 1 here, and only here; click's usage errors exit 2. stdout
+carries results; progress bars and warnings go to stderr.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -15,9 +17,6 @@ from . import __version__
 from .errors import FeelinvideoError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-#: exit codes: 1 = bad input or failed run (click's usage errors use 2)
-EXIT_ERROR = 1
 
 
 class Group(click.Group):
@@ -31,12 +30,67 @@ class Group(click.Group):
             raise click.ClickException(message) from None
 
 
-aws_region_option = click.option(
-    "--region", help="AWS region (rekognition). Default: AWS_DEFAULT_REGION/profile."
+class Finite(click.FloatRange):
+    """``click.FloatRange`` that also refuses ``nan`` and ``inf`` (a usage error, exit 2)."""
+
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+def aws_options(command):
+    """``--region`` and ``--profile`` (AWS; rekognition only)."""
+    command = click.option(
+        "--profile", help="AWS named profile (rekognition). Default: AWS_PROFILE/default."
+    )(command)
+    return click.option(
+        "--region", help="AWS region (rekognition). Default: AWS_DEFAULT_REGION/profile."
+    )(command)
+
+
+GALLERY_HELP = (
+    "Gallery file. Default: $FEELINVIDEO_GALLERY, else gallery.sqlite in the user data "
+    "folder (platformdirs)."
 )
-aws_profile_option = click.option(
-    "--profile", help="AWS named profile (rekognition). Default: AWS_PROFILE/default."
-)
+
+
+def gallery_options(command):
+    """Which gallery: ``--gallery PATH`` (local), or ``--backend rekognition --collection NAME``
+    with ``--region`` / ``--profile``."""
+    command = aws_options(command)
+    command = click.option(
+        "--collection", help="Rekognition face collection (with --backend rekognition)."
+    )(command)
+    command = click.option(
+        "--backend",
+        type=click.Choice(["local", "rekognition"]),
+        default="local",
+        show_default=True,
+        help="The local gallery file, or an Amazon Rekognition face collection (needs "
+        "--collection, pip install 'feelinvideo[aws]' and AWS credentials).",
+    )(command)
+    return click.option("--gallery", type=click.Path(path_type=Path), help=GALLERY_HELP)(command)
+
+
+def open_chosen_gallery(backend, gallery, collection, region, profile, create=False):
+    """The gallery the options name, after checking they fit together (usage errors)."""
+    from .identity.gallery import open_gallery
+
+    aws = {"--collection": collection, "--region": region, "--profile": profile}
+    if backend != "rekognition":
+        given = ", ".join(k for k, v in aws.items() if v is not None)
+        if given:
+            raise click.UsageError(f"{given} only apply to --backend rekognition")
+        return open_gallery(gallery, create=create)
+    if not collection:
+        raise click.UsageError("--backend rekognition needs --collection NAME")
+    if gallery is not None:
+        raise click.UsageError("--gallery does not apply to --backend rekognition")
+    return open_gallery(collection=collection, create=create, region=region, profile=profile)
 
 
 @click.group(cls=Group, context_settings=CONTEXT)
@@ -62,14 +116,14 @@ def main() -> None:
 )
 @click.option(
     "--every",
-    type=click.FloatRange(min=0),
+    type=Finite(min=0),
     default=1.0,
     show_default=True,
     help="Sampling interval in seconds of video time; 0 analyses every frame.",
 )
 @click.option(
     "--min-face",
-    type=click.FloatRange(min=1, min_open=False),
+    type=Finite(min=1, min_open=False),
     default=40,
     show_default=True,
     help="Smallest face side to find, in video pixels. Frames are scaled by 20/PX before "
@@ -77,7 +131,7 @@ def main() -> None:
 )
 @click.option(
     "--window",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Finite(min=0, min_open=True),
     default=10.0,
     show_default=True,
     help="Length of the summary's time windows in seconds.",
@@ -92,15 +146,14 @@ def main() -> None:
     help="Where faces and emotions come from: the local models, or Amazon Rekognition "
     "(needs pip install 'feelinvideo[aws]' and AWS credentials; sends frames to AWS).",
 )
-@aws_region_option
-@aws_profile_option
+@aws_options
 @click.option(
     "--collection",
     help="Rekognition face collection to name faces from (rekognition; see enroll).",
 )
 @click.option(
     "--face-match-threshold",
-    type=click.FloatRange(0, 100),
+    type=Finite(0, 100),
     default=None,
     help="Smallest SearchFacesByImage similarity (0-100) that names a face. [default: 70]",
 )
@@ -119,7 +172,7 @@ def main() -> None:
 @click.option("--no-gallery", is_flag=True, help="Use no gallery: everyone is unknown-N.")
 @click.option(
     "--tolerance",
-    type=click.FloatRange(0, 2),
+    type=Finite(0, 2),
     default=0.6,
     show_default=True,
     help="Largest distance between a face's dlib embedding and an enrolled one for the face "
@@ -183,7 +236,7 @@ def analyze(
     gains person, match_distance, track_id; people.json and people.png list who was seen
     when. Nothing leaves the machine.
     """
-    from .pipeline import AnalyzeOptions, describe
+    from .pipeline import AnalyzeOptions
     from .pipeline import analyze as run_analysis
 
     aws_only = {
@@ -196,52 +249,86 @@ def analyze(
         given = ", ".join(k for k, v in aws_only.items() if v is not None)
         raise click.UsageError(f"{given} only apply to --backend rekognition")
     if dry_run:
-        if backend == "rekognition":
-            from .rekognition import dry_run_plan
-
-            click.echo(dry_run_plan(video, every, collection).describe())
-        else:
-            from .video import estimate_sampled_frames, probe
-
-            info = probe(video)
-            frames = estimate_sampled_frames(info.duration_s, info.fps, info.frame_count, every)
-            click.echo(
-                f"dry run: {video.name}: {frames} sampled frames; the local backend makes no "
-                "API calls (US$0); nothing was written"
-            )
+        click.echo(_dry_run(video, every, backend, collection))
         return
     if gallery is not None and no_gallery:
         raise click.UsageError("--gallery and --no-gallery exclude each other")
-    if gallery is None and not no_gallery and not no_identity:
+    if collection is not None and (gallery is not None or no_identity):
+        given = "--gallery" if gallery is not None else "--no-identity"
+        raise click.UsageError(f"--collection and {given} exclude each other")
+    if gallery is None and collection is None and not no_gallery and not no_identity:
         gallery = _implicit_gallery()
     options = AnalyzeOptions(
         every_s=every,
         window_s=window,
         write_video=not no_video,
-        progress=not quiet,
         identity=not no_identity,
-        gallery=None if no_identity else gallery,
         tolerance=tolerance,
         min_frames=min_frames,
         thumbnails=not no_thumbnails,
     )
-    if backend == "rekognition":
-        from .rekognition import DEFAULT_FACE_MATCH_THRESHOLD, RekognitionBackend
+    engine = _backend(backend, min_face, region, profile)
+    names = None
+    if collection is not None:
+        from .identity.gallery import open_gallery
 
-        if face_match_threshold is None:
-            face_match_threshold = DEFAULT_FACE_MATCH_THRESHOLD
-        engine = RekognitionBackend(
+        names = open_gallery(
             collection=collection,
-            face_match_threshold=face_match_threshold,
             region=region,
             profile=profile,
+            face_match_threshold=face_match_threshold,
         )
-    else:
-        from .backends import LocalBackend
+    elif gallery is not None and not no_identity:
+        from .identity.gallery import open_gallery
 
-        engine = LocalBackend(min_face_px=min_face)
-    result = run_analysis(video, out_dir, backend=engine, options=options)
-    click.echo(describe(result))
+        names = open_gallery(gallery)
+    try:
+        result = run_analysis(
+            video, out_dir, backend=engine, gallery=names, options=options, progress=not quiet
+        )
+    finally:
+        if names is not None:
+            names.close()
+    click.echo(result.describe())
+
+
+def _backend(backend: str, min_face: float, region, profile):
+    """The face/emotion backend the options name."""
+    if backend == "rekognition":
+        from .backends.rekognition import RekognitionBackend
+
+        return RekognitionBackend(region=region, profile=profile)
+    from .backends.local import LocalBackend
+
+    return LocalBackend(min_face_px=min_face)
+
+
+def _dry_run(video: Path, every: float, backend: str, collection) -> str:
+    """What ``--dry-run`` prints: the API calls and their cost; nothing is called or written."""
+    if backend == "rekognition":
+        from .backends.rekognition import dry_run_plan
+
+        return dry_run_plan(video, every, collection).describe()
+    from .video import estimate_sampled_frames, probe
+
+    info = probe(video)
+    frames = estimate_sampled_frames(info.duration_s, info.fps, info.frame_count, every)
+    return (
+        f"dry run: {video.name}: {frames} sampled frames; the local backend makes no "
+        "API calls (US$0); nothing was written"
+    )
+
+
+def _implicit_gallery() -> Path | None:
+    """$FEELINVIDEO_GALLERY when set, else the default gallery file when it exists."""
+    import os
+
+    from .identity.gallery import GALLERY_ENV, default_gallery_path
+
+    path = default_gallery_path()
+    if os.environ.get(GALLERY_ENV) or path.exists():
+        return path
+    return None
 
 
 @main.command(context_settings=CONTEXT)
@@ -256,7 +343,7 @@ def analyze(
 )
 @click.option(
     "--window",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Finite(min=0, min_open=True),
     default=60.0,
     show_default=True,
     help="Length of the time windows in seconds.",
@@ -301,53 +388,25 @@ def report(inputs, out_dir, window, db_path, fmt):
         click.echo("wrote: " + ", ".join(str(p) for p in result.files.values()), err=True)
 
 
-def _implicit_gallery() -> Path | None:
-    """$FEELINVIDEO_GALLERY when set, else the default gallery file when it exists."""
-    import os
-
-    from .gallery import GALLERY_ENV, default_gallery_path
-
-    path = default_gallery_path()
-    if os.environ.get(GALLERY_ENV) or path.exists():
-        return path
-    return None
-
-
-GALLERY_HELP = (
-    "Gallery file. Default: $FEELINVIDEO_GALLERY, else gallery.sqlite in the user data "
-    "folder (platformdirs)."
-)
-
-
 @main.command(context_settings=CONTEXT)
 @click.argument("folder", metavar="DIR", type=click.Path(path_type=Path))
-@click.option("--gallery", type=click.Path(path_type=Path), help=GALLERY_HELP)
+@gallery_options
 @click.option(
     "--replace",
     is_flag=True,
     help="Replace each person's earlier photos instead of adding to them.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No per-person lines on stdout.")
-@click.option(
-    "--backend",
-    type=click.Choice(["local", "rekognition"]),
-    default="local",
-    show_default=True,
-    help="Enrol into the local gallery, or into an Amazon Rekognition face collection "
-    "(IndexFaces; needs --collection, pip install 'feelinvideo[aws]' and AWS credentials).",
-)
-@click.option("--collection", help="Rekognition collection, created if needed (rekognition).")
-@aws_region_option
-@aws_profile_option
-def enroll(folder, gallery, replace, quiet, backend, collection, region, profile):
-    """Enrol the people photographed in DIR into the local face gallery.
+def enroll(folder, gallery, backend, collection, region, profile, replace, quiet):
+    """Enrol the people photographed in DIR into the face gallery.
 
     DIR/<name>.jpg (one photo a person: the file name is the person) and
     DIR/<name>/*.jpg (several photos a person) both work, mixed; .jpeg and .png too.
     Each photo must show a face: a photo with none is skipped with a warning, a photo
-    with several uses the largest face, with a warning. The gallery keeps names and dlib
-    128-d face embeddings only, never the photos or face images. Enrolling again adds
-    photos; --replace replaces the person. Exits 1 when nobody could be enrolled.
+    with several uses the largest face, with a warning. The local gallery keeps names and
+    dlib 128-d face embeddings only, never the photos or face images; --backend
+    rekognition indexes the faces into a Rekognition collection instead. Enrolling again
+    adds photos; --replace replaces the person. Exits 1 when nobody could be enrolled.
 
     \b
     Examples:
@@ -356,16 +415,12 @@ def enroll(folder, gallery, replace, quiet, backend, collection, region, profile
       feelinvideo enroll new_photos/ --gallery class.sqlite --replace
       feelinvideo enroll students/ --backend rekognition --collection class
     """
-    if _rekognition_options(backend, collection, region, profile, gallery=gallery, replace=replace):
-        _enroll_rekognition(folder, collection, region, profile, quiet)
-        return
-    from .gallery import Gallery, default_gallery_path, find_photos
-    from .gallery import enroll as enroll_folder
+    from .identity.enroll import enroll_folder, find_photos
 
-    path = gallery or default_gallery_path()
-    find_photos(folder)  # a bad folder fails before the gallery file is created
-    with Gallery(path, create=True) as store:
+    find_photos(folder)  # a bad folder fails before the gallery is created
+    with open_chosen_gallery(backend, gallery, collection, region, profile, create=True) as store:
         report = enroll_folder(folder, store, replace=replace)
+        location = store.location
     for warning in report.warnings:
         click.echo(f"Warning: {warning}", err=True)
     if not report.enrolled:
@@ -375,80 +430,25 @@ def enroll(folder, gallery, replace, quiet, backend, collection, region, profile
             click.echo(f"{name}\t{used} photo(s) enrolled\t{report.totals[name]} in gallery")
     skipped = report.skipped
     note = f"; {len(skipped)} not enrolled: {', '.join(skipped)}" if skipped else ""
-    click.echo(f"enrolled {len(report.enrolled)} people into {path}{note}", err=True)
-
-
-def _rekognition_options(backend, collection, region, profile, **local_only) -> bool:
-    """Check the --backend/--collection/--region/--profile combination; True for rekognition.
-
-    ``local_only`` maps option names (``gallery``, ``replace``) to their values, which must be
-    unset with --backend rekognition.
-    """
-    aws = {"--collection": collection, "--region": region, "--profile": profile}
-    if backend != "rekognition":
-        given = ", ".join(k for k, v in aws.items() if v is not None)
-        if given:
-            raise click.UsageError(f"{given} only apply to --backend rekognition")
-        return False
-    if not collection:
-        raise click.UsageError("--backend rekognition needs --collection NAME")
-    given = ", ".join(f"--{k}" for k, v in local_only.items() if v)
-    if given:
-        raise click.UsageError(f"{given} do not apply to --backend rekognition")
-    return True
-
-
-def _enroll_rekognition(folder, collection, region, profile, quiet) -> None:
-    """``enroll --backend rekognition``: IndexFaces every photo into the collection."""
-    from .gallery import find_photos
-    from .rekognition import RekognitionService, enroll_collection, list_collection
-
-    people = find_photos(folder)
-    service = RekognitionService(region, profile)
-    result = enroll_collection(collection, people, service=service)
-    for path, reason in result.skipped:
-        click.echo(f"Warning: {path}: {reason}; skipped", err=True)
-    enrolled = {name: n for name, n in result.indexed.items() if n}
-    if not enrolled:
-        raise click.ClickException(f"{folder}: nobody enrolled (no photo held a usable face)")
-    totals = list_collection(collection, service=service)
-    if not quiet:
-        for name, used in enrolled.items():
-            click.echo(f"{name}\t{used} photo(s) enrolled\t{totals.get(name, used)} in collection")
-    missing = [name for name in people if name not in enrolled]
-    note = f"; {len(missing)} not enrolled: {', '.join(missing)}" if missing else ""
-    created = " (created)" if result.created else ""
-    click.echo(
-        f"enrolled {len(enrolled)} people into Rekognition collection {collection}{created} "
-        f"in {service.region}{note}",
-        err=True,
-    )
+    click.echo(f"enrolled {len(report.enrolled)} people into {location}{note}", err=True)
 
 
 @main.group(name="gallery", context_settings=CONTEXT)
 def gallery_group() -> None:
-    """List or edit the local face gallery (names and embeddings, no images).
+    """List or edit a face gallery: the local file (names and embeddings, no images) or a
+    Rekognition collection.
 
     \b
     Examples:
       feelinvideo gallery list
       feelinvideo gallery list --gallery class.sqlite
       feelinvideo gallery remove obama --gallery class.sqlite
+      feelinvideo gallery remove obama --backend rekognition --collection class
     """
 
 
 @gallery_group.command(name="list", context_settings=CONTEXT)
-@click.option("--gallery", type=click.Path(path_type=Path), help=GALLERY_HELP)
-@click.option(
-    "--backend",
-    type=click.Choice(["local", "rekognition"]),
-    default="local",
-    show_default=True,
-    help="List the local gallery, or an Amazon Rekognition face collection (--collection).",
-)
-@click.option("--collection", help="Rekognition collection to list (rekognition).")
-@aws_region_option
-@aws_profile_option
+@gallery_options
 def gallery_list(gallery, backend, collection, region, profile):
     """Print each enrolled person and their photo count (tab-separated) on stdout.
 
@@ -458,45 +458,32 @@ def gallery_list(gallery, backend, collection, region, profile):
       feelinvideo gallery list --gallery class.sqlite
       feelinvideo gallery list --backend rekognition --collection class
     """
-    if _rekognition_options(backend, collection, region, profile, gallery=gallery):
-        from .rekognition import list_collection
-
-        counts = list_collection(collection, region=region, profile=profile)
-        click.echo("name\tphotos")
-        for name, count in counts.items():
-            click.echo(f"{name}\t{count}")
-        if not counts:
-            click.echo(f"Rekognition collection {collection}: the collection is empty", err=True)
-        return
-    from .gallery import Gallery, default_gallery_path
-
-    path = gallery or default_gallery_path()
-    with Gallery(path) as store:
+    with open_chosen_gallery(backend, gallery, collection, region, profile) as store:
         people = store.people()
+        location = store.location
     click.echo("name\tphotos")
-    for name, count in people:
+    for name, count in people.items():
         click.echo(f"{name}\t{count}")
     if not people:
-        click.echo(f"{path}: the gallery is empty", err=True)
+        click.echo(f"{location}: the gallery is empty", err=True)
 
 
 @gallery_group.command(name="remove", context_settings=CONTEXT)
 @click.argument("name")
-@click.option("--gallery", type=click.Path(path_type=Path), help=GALLERY_HELP)
-def gallery_remove(name, gallery):
-    """Remove NAME and all their embeddings from the gallery.
+@gallery_options
+def gallery_remove(name, gallery, backend, collection, region, profile):
+    """Remove NAME and all their embeddings (or collection faces) from the gallery.
 
     \b
     Examples:
       feelinvideo gallery remove obama
       feelinvideo gallery remove obama --gallery class.sqlite
+      feelinvideo gallery remove obama --backend rekognition --collection class
     """
-    from .gallery import Gallery, default_gallery_path
-
-    path = gallery or default_gallery_path()
-    with Gallery(path) as store:
+    with open_chosen_gallery(backend, gallery, collection, region, profile) as store:
         count = store.remove(name)
-    click.echo(f"removed {name} ({count} photo(s)) from {path}", err=True)
+        location = store.location
+    click.echo(f"removed {name} ({count} photo(s)) from {location}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,67 +1,194 @@
 """Columnar face detections: the one data type every pipeline stage passes along.
 
 Modelled on ``supervision.Detections``: one array per attribute, row ``i`` of each array
-describing face ``i``. Boxes are ``xyxy`` in pixels of the source frame everywhere;
-backends convert their own formats once, in their adapter (``Faces.from_...``).
+describing face ``i`` of one frame. Each stage fills what it knows and hands the same type
+on: a backend gives boxes, confidences and emotion scores; the tracker sets
+``tracker_id`` (and ``embedding`` where it computed one); naming sets ``person`` and
+``match_distance``; the overlay and the table writer read it. Boxes are ``xyxy`` in pixels
+of the source frame everywhere; each backend's format is converted once, in its
+``Faces.from_...`` adapter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .schema import EMOTIONS
 
+#: Length of a face embedding (dlib's descriptor, :mod:`feelinvideo.models.dlib`).
+EMBEDDING_SIZE = 128
+#: The five MTCNN landmarks, in the order of :attr:`Faces.landmarks`.
+LANDMARK_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
 
 @dataclass
 class Faces:
-    """Faces found in one frame.
+    """Faces found in one frame, one row per face.
 
     Attributes:
-        xyxy: float32 array (N, 4): ``x_min, y_min, x_max, y_max`` in pixels of the
-            source frame, clipped to ``[0, width] x [0, height]``.
-        confidence: float32 array (N,): detection confidence in [0, 1].
-        scores: float32 array (N, 7): emotion probabilities in [0, 1] in
-            :data:`feelinvideo.schema.EMOTIONS` order; each row sums to 1.
-        landmarks: float32 array (N, 5, 2) of (x, y) pixels (left eye, right eye, nose,
-            mouth left, mouth right) or None when the backend gives none.
-        extra: optional per-face columns a backend adds (name -> array (N,)), e.g. the
-            Rekognition backend's raw ``rek_*`` scores. Written to ``faces.csv`` as is.
+        xyxy: float32 (N, 4): ``x_min, y_min, x_max, y_max`` in pixels of the source frame,
+            clipped to ``[0, width] x [0, height]``.
+        confidence: float32 (N,): detection confidence in [0, 1].
+        scores: float32 (N, 7): emotion probabilities in [0, 1], in
+            :data:`feelinvideo.schema.EMOTIONS` order, each row summing to 1; NaN until an
+            emotion model scored the faces.
+        landmarks: float32 (N, 5, 2) pixel (x, y) of :data:`LANDMARK_NAMES`, or None.
+        tracker_id: int64 (N,): the face's track (0-based, in order of first appearance),
+            -1 until a tracker saw it.
+        person: object (N,) of str: who the face is (an enrolled name or ``unknown-N``),
+            ``""`` until naming.
+        match_distance: float32 (N,): distance to the enrolled person that named the face
+            (euclidean between embeddings, 0-2), NaN for unknowns and backend-given names.
+        embedding: float64 (N, 128) face embeddings, NaN rows for faces not embedded in
+            this frame; None when none was computed. Never written to ``faces.csv``.
+        data: per-face columns (name -> array (N,)) a backend or gallery adds, e.g.
+            Rekognition's raw ``rek_*`` scores; written to ``faces.csv`` as they are.
+
+    Raises:
+        ValueError: the arrays do not all have N rows.
     """
 
     xyxy: np.ndarray
     confidence: np.ndarray
-    scores: np.ndarray
+    scores: np.ndarray | None = None
     landmarks: np.ndarray | None = None
-    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    tracker_id: np.ndarray | None = None
+    person: np.ndarray | None = None
+    match_distance: np.ndarray | None = None
+    embedding: np.ndarray | None = None
+    data: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
         n = len(self.xyxy)
         self.confidence = np.asarray(self.confidence, dtype=np.float32).reshape(n)
-        self.scores = np.asarray(self.scores, dtype=np.float32).reshape(n, len(EMOTIONS))
+        self.scores = (
+            np.full((n, len(EMOTIONS)), np.nan, np.float32)
+            if self.scores is None
+            else np.asarray(self.scores, dtype=np.float32).reshape(n, len(EMOTIONS))
+        )
         if self.landmarks is not None:
             self.landmarks = np.asarray(self.landmarks, dtype=np.float32).reshape(n, 5, 2)
+        self.tracker_id = (
+            np.full(n, -1, np.int64)
+            if self.tracker_id is None
+            else np.asarray(self.tracker_id, dtype=np.int64).reshape(n)
+        )
+        self.person = (
+            np.full(n, "", dtype=object)
+            if self.person is None
+            else np.asarray(self.person, dtype=object).reshape(n)
+        )
+        self.match_distance = (
+            np.full(n, np.nan, np.float32)
+            if self.match_distance is None
+            else np.asarray(self.match_distance, dtype=np.float32).reshape(n)
+        )
+        if self.embedding is not None:
+            self.embedding = np.asarray(self.embedding, dtype=np.float64).reshape(n, EMBEDDING_SIZE)
+        for name, values in self.data.items():
+            values = np.asarray(values)
+            if values.shape[:1] != (n,):
+                raise ValueError(f"Faces.data[{name!r}] has shape {values.shape}, expected ({n},)")
+            self.data[name] = values
 
     def __len__(self) -> int:
         return len(self.xyxy)
 
+    def __getitem__(self, index) -> Faces:
+        """The faces selected by ``index`` (int, slice, int array or bool mask (N,))."""
+        if isinstance(index, (int, np.integer)):
+            index = [int(index)]
+
+        def take(values):
+            return None if values is None else values[index]
+
+        return Faces(
+            xyxy=self.xyxy[index],
+            confidence=self.confidence[index],
+            scores=self.scores[index],
+            landmarks=take(self.landmarks),
+            tracker_id=self.tracker_id[index],
+            person=self.person[index],
+            match_distance=self.match_distance[index],
+            embedding=take(self.embedding),
+            data={k: v[index] for k, v in self.data.items()},
+        )
+
     @classmethod
     def empty(cls) -> Faces:
-        """Return a Faces with no rows."""
+        """A Faces with no rows."""
         return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, len(EMOTIONS))))
+
+    # ------------------------------------------------------------------ adapters
+
+    @classmethod
+    def from_mtcnn(
+        cls, detections: Sequence[Mapping], width: int, height: int, scale: float = 1.0
+    ) -> Faces:
+        """Faces from one image's result of ``mtcnn.MTCNN.detect_faces(..., box_format="xyxy")``.
+
+        Args:
+            detections: MTCNN's dicts ``{"box": [x1, y1, x2, y2], "confidence": float,
+                "keypoints": {name: (x, y)}}`` in pixels of the image MTCNN saw.
+            width, height: size in pixels of the source frame.
+            scale: how the image MTCNN saw was scaled from the source frame (0, 1]; boxes
+                and landmarks are divided by it, then clipped to the frame.
+
+        Returns:
+            Faces with ``xyxy``, ``confidence`` and ``landmarks``; scores NaN.
+        """
+        if not detections:
+            return cls(np.zeros((0, 4)), np.zeros(0), landmarks=np.zeros((0, 5, 2)))
+        xyxy = np.array([d["box"] for d in detections], dtype=np.float32) / scale
+        marks = np.array(
+            [[d["keypoints"][k] for k in LANDMARK_NAMES] for d in detections], dtype=np.float32
+        )
+        return cls(
+            xyxy=clip_xyxy(xyxy, width, height),
+            confidence=np.array([d["confidence"] for d in detections], dtype=np.float32),
+            landmarks=marks / scale,
+        )
+
+    @classmethod
+    def from_rekognition(cls, response: Mapping, width: int, height: int) -> Faces:
+        """Faces from an Amazon Rekognition ``DetectFaces`` response for a frame of
+        ``width`` x ``height`` pixels: ratio boxes become clipped ``xyxy`` pixels, emotions
+        are mapped to the seven labels and the raw ``rek_*`` confidences kept in ``data``
+        (see :func:`feelinvideo.backends.rekognition.adapter.faces_from_detect_faces`)."""
+        from .backends.rekognition.adapter import faces_from_detect_faces
+
+        return faces_from_detect_faces(response, width, height)
+
+    # ------------------------------------------------------------------ derived
 
     @property
     def dominant_index(self) -> np.ndarray:
-        """int array (N,): index into EMOTIONS of each face's highest score."""
-        return np.argmax(self.scores, axis=1) if len(self) else np.zeros(0, dtype=int)
+        """int64 (N,): index into EMOTIONS of each face's highest score."""
+        if not len(self):
+            return np.zeros(0, dtype=np.int64)
+        return np.argmax(np.nan_to_num(self.scores, nan=-1.0), axis=1)
+
+    @property
+    def dominant_score(self) -> np.ndarray:
+        """float32 (N,): each face's highest emotion score, in [0, 1]."""
+        return self.scores[np.arange(len(self)), self.dominant_index]
 
     @property
     def area(self) -> np.ndarray:
-        """float32 array (N,): box area in square pixels."""
+        """float32 (N,): box area in square pixels."""
         wh = np.clip(self.xyxy[:, 2:] - self.xyxy[:, :2], 0, None)
         return wh[:, 0] * wh[:, 1]
+
+    @property
+    def embedded(self) -> np.ndarray:
+        """bool (N,): which faces carry an embedding computed in this frame."""
+        if self.embedding is None:
+            return np.zeros(len(self), dtype=bool)
+        return ~np.isnan(self.embedding).any(axis=1)
 
 
 def clip_xyxy(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -75,7 +202,7 @@ def clip_xyxy(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection over union of every box in ``a`` (N, 4) with every box in ``b`` (M, 4).
 
-    Both in ``xyxy`` pixels. Returns float array (N, M) in [0, 1].
+    Both in ``xyxy`` pixels. Returns float array (N, M) in [0, 1]; 0 where a box is empty.
     """
     a = np.asarray(a, dtype=np.float32).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float32).reshape(-1, 4)

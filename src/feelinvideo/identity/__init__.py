@@ -1,0 +1,63 @@
+"""Who is who: face tracks (:mod:`.tracker`), naming from a gallery and distinct unknown
+people (:mod:`.naming`), the gallery interface (:mod:`.gallery`) with its local SQLite
+implementation (:mod:`.sqlite`), and enrolment (:mod:`.enroll`).
+
+:class:`IdentityStage` chains the tracker and naming for the pipeline:
+``update(frame, faces) -> faces`` per sampled frame, then :meth:`IdentityStage.resolve`.
+"""
+
+from __future__ import annotations
+
+from ..faces import Faces
+from ..video import Frame
+from .gallery import Gallery
+from .naming import DEFAULT_TOLERANCE, Identity, Naming
+from .tracker import FaceTracker
+
+
+class IdentityStage:
+    """Tracks faces and names them, frame by frame, for one video.
+
+    Args:
+        gallery: an open gallery for enrolled names, or None (everyone is unknown-N).
+        tolerance: largest embedding distance naming a face (euclidean, 0-2; dlib's 0.6).
+        thumbnails: keep small face thumbnails per track (for people.png).
+        tracker: a ready :class:`FaceTracker` (default: one with the defaults above).
+    """
+
+    def __init__(
+        self,
+        gallery: Gallery | None = None,
+        tolerance: float = DEFAULT_TOLERANCE,
+        thumbnails: bool = True,
+        tracker: FaceTracker | None = None,
+    ):
+        self.tracker = tracker or FaceTracker(thumbnails=thumbnails)
+        self.naming = Naming(gallery, tolerance)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """``faces.csv`` columns the gallery adds (e.g. ``rek_person``), or ``()``."""
+        return self.naming.columns
+
+    def update(self, frame: Frame, faces: Faces) -> Faces:
+        """Set ``tracker_id`` (and provisional ``person``) on one sampled frame's faces."""
+        return self.naming.update(frame, self.tracker.update(frame, faces))
+
+    def resolve(self) -> dict[int, Identity]:
+        """``{tracker_id: Identity}`` for every track seen (call after the last frame)."""
+        return self.naming.resolve(self.tracker.tracks)
+
+    def stats(self) -> dict:
+        """``tracks, faces_seen, embeddings_computed, embeddings_per_face`` so far."""
+        t = self.tracker
+        per_face = round(t.embeddings_computed / t.faces_seen, 4) if t.faces_seen else 0.0
+        return {
+            "tracks": len(t.tracks),
+            "faces_seen": t.faces_seen,
+            "embeddings_computed": t.embeddings_computed,
+            "embeddings_per_face": per_face,
+        }
+
+
+__all__ = ["FaceTracker", "Identity", "IdentityStage", "Naming"]

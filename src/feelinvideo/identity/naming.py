@@ -1,0 +1,182 @@
+"""Naming: who each face track is, the same way for every gallery.
+
+1. **Gallery votes.** Each sampled frame, the gallery
+   (:class:`~feelinvideo.identity.gallery.Gallery`) matches the faces the tracker embedded
+   (a track's first face, then about one a second). Each match is a vote for a name on that
+   face's track. A track takes the name with the most votes when at least half of its
+   looked-at faces voted for it (so one look-alike frame cannot name a track), with the
+   median distance of those votes as ``match_distance``. The local gallery votes when a
+   face's nearest enrolled embedding is within ``tolerance`` (dlib's 0.6); a Rekognition
+   collection when ``SearchFacesByImage`` finds the face above its similarity threshold.
+2. **Distinct unknown people.** Tracks without a name are grouped by agglomerative
+   clustering with *average* linkage (:func:`scipy.cluster.hierarchy.linkage`) over the
+   tracks' mean embeddings, cut at ``cluster_threshold`` (0.55). Average linkage joins two
+   groups only when their faces are close on average, so one look-alike pair cannot chain
+   two different people together (single linkage would; the seed joined A and B only when
+   at least two other faces matched both). Two tracks seen in the same frame are never the
+   same person (their distance is set to :data:`CANNOT_LINK`). Groups are numbered
+   ``unknown-1``, ``unknown-2``, ... in order of first appearance.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..faces import Faces
+from ..models.dlib import DEFAULT_TOLERANCE
+from ..schema import unknown_name
+from ..video import Frame
+from .gallery import Gallery
+from .tracker import Track
+
+#: Average-linkage cut between unnamed tracks' mean embeddings (euclidean).
+DEFAULT_CLUSTER_THRESHOLD = 0.55
+#: Distance given to two tracks seen in the same frame (they cannot be one person).
+CANNOT_LINK = 1e6
+
+
+@dataclass
+class Identity:
+    """Who a track is.
+
+    Attributes:
+        person: enrolled name, or ``unknown-N``.
+        enrolled: True when the name comes from the gallery.
+        match_distance: median embedding distance of the gallery's votes for the name
+            (euclidean, 0-2, within the tolerance), or None for unknowns and for galleries
+            that give a similarity instead (Rekognition).
+        source: ``"gallery"`` or ``"cluster"``.
+    """
+
+    person: str
+    enrolled: bool
+    match_distance: float | None
+    source: str
+
+
+class Naming:
+    """Collects a gallery's votes per track, frame by frame, and resolves who tracks are.
+
+    Args:
+        gallery: an open gallery, or None (everyone is an unknown person).
+        tolerance: largest embedding distance (euclidean, 0-2; dlib's 0.6) for a vote.
+    """
+
+    def __init__(self, gallery: Gallery | None = None, tolerance: float = DEFAULT_TOLERANCE):
+        self.gallery = gallery
+        self.tolerance = float(tolerance)
+        self._checked: dict[int, int] = defaultdict(int)
+        self._votes: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The gallery's extra ``faces.csv`` columns (e.g. ``rek_person``), or ``()``."""
+        return tuple(self.gallery.columns) if self.gallery is not None else ()
+
+    def update(self, frame: Frame, faces: Faces) -> Faces:
+        """Match one frame's tracked faces against the gallery and record the votes.
+
+        Args:
+            frame: the sampled frame (``image`` RGB uint8 (H, W, 3)).
+            faces: its faces, ``tracker_id`` set by the tracker.
+
+        Returns:
+            ``faces`` with the gallery's columns added to ``data`` and a provisional
+            ``person`` / ``match_distance``: the name each track has won so far, ``""`` for
+            tracks not (yet) named. Unknown people are numbered by :meth:`resolve` only.
+        """
+        if self.gallery is not None and len(faces):
+            matches = self.gallery.match(frame.image, faces, self.tolerance)
+            faces.data.update(matches.data)
+            for tid, checked, name, dist in zip(
+                faces.tracker_id, matches.checked, matches.name, matches.distance, strict=True
+            ):
+                if checked:
+                    self._checked[int(tid)] += 1
+                    if name:
+                        self._votes[int(tid)][str(name)].append(float(dist))
+        for i, tid in enumerate(faces.tracker_id):
+            won = self._winner(int(tid))
+            if won is not None:
+                faces.person[i] = won[0]
+                faces.match_distance[i] = np.nan if won[1] is None else won[1]
+        return faces
+
+    def _winner(self, tracker_id: int) -> tuple[str, float | None] | None:
+        """The name a track has won (``(name, median distance or None)``), or None."""
+        votes = self._votes.get(tracker_id)
+        if not votes:
+            return None
+
+        def rank(item):
+            name, dists = item
+            finite = [d for d in dists if np.isfinite(d)]
+            return (-len(dists), float(np.median(finite)) if finite else np.inf, name)
+
+        name, dists = min(votes.items(), key=rank)
+        if 2 * len(dists) < self._checked[tracker_id]:
+            return None
+        finite = [d for d in dists if np.isfinite(d)]
+        return name, round(float(np.median(finite)), 4) if finite else None
+
+    def resolve(
+        self, tracks: list[Track], cluster_threshold: float = DEFAULT_CLUSTER_THRESHOLD
+    ) -> dict[int, Identity]:
+        """Decide who every track is (see the module docstring for the method).
+
+        Args:
+            tracks: every track of the run (:attr:`FaceTracker.tracks`).
+            cluster_threshold: average-linkage cut for grouping unnamed tracks.
+
+        Returns:
+            ``{tracker_id: Identity}`` for every track.
+        """
+        out: dict[int, Identity] = {}
+        for track in tracks:
+            won = self._winner(track.tracker_id)
+            if won is not None:
+                out[track.tracker_id] = Identity(won[0], True, won[1], "gallery")
+        rest = [t for t in tracks if t.tracker_id not in out]
+        labels = cluster_tracks(rest, cluster_threshold)
+        first: dict[int, tuple] = {}
+        for track, label in zip(rest, labels, strict=True):
+            key = (track.first_sample, track.first_x, track.tracker_id)
+            first[label] = min(first.get(label, key), key)
+        order = {label: k + 1 for k, label in enumerate(sorted(first, key=first.get))}
+        for track, label in zip(rest, labels, strict=True):
+            out[track.tracker_id] = Identity(unknown_name(order[label]), False, None, "cluster")
+        return out
+
+
+def seen_together(tracks: list[Track]) -> np.ndarray:
+    """bool (T, T): whether two tracks were seen in the same sampled frame."""
+    seg = np.array([(k, a, b) for k, t in enumerate(tracks) for a, b in t.segments], dtype=int)
+    hit = (seg[:, None, 1] <= seg[None, :, 2]) & (seg[None, :, 1] <= seg[:, None, 2])
+    out = np.zeros((len(tracks), len(tracks)), dtype=bool)
+    i, j = np.nonzero(hit)
+    out[seg[i, 0], seg[j, 0]] = True
+    return out
+
+
+def cluster_tracks(tracks: list[Track], threshold: float) -> list[int]:
+    """Average-linkage cluster labels (one int per track) by mean embedding, never joining
+    two tracks seen in the same frame (scipy's ``linkage(method="average")``, cut by
+    ``fcluster(criterion="distance")`` at ``threshold``)."""
+    if not tracks:
+        return []
+    if len(tracks) == 1:
+        return [0]
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    from ..models.dlib import pairwise_distances
+
+    means = np.array([t.mean_embedding for t in tracks])
+    dist = pairwise_distances(means, means)
+    dist[seen_together(tracks)] = CANNOT_LINK
+    np.fill_diagonal(dist, 0.0)
+    tree = linkage(squareform(dist, checks=False), method="average")
+    return [int(v) for v in fcluster(tree, t=threshold, criterion="distance")]

@@ -1,0 +1,295 @@
+"""Face tracks: the same face followed across sampled frames, embedded at intervals.
+
+Method (all local):
+
+1. **Links.** Faces of consecutive sampled frames are linked when their boxes overlap:
+   the pairing maximising total IoU (Hungarian assignment, :func:`scipy.optimize.
+   linear_sum_assignment`) over pairs with IoU >= ``iou_threshold`` (0.3). Tracks of the
+   previous sampled frame, and tracks lost at most ``relink_s`` (1 s) ago (a missed
+   detection), take part, with their last box or the box moved on at their last velocity.
+   A face with no such partner may re-join a lost track by embedding, else starts a track.
+2. **Embeddings.** A track is embedded (dlib's 128-d descriptor, :mod:`feelinvideo.models.
+   dlib`, about 58 ms a face) when it starts and then at most once every ``refresh_s``
+   seconds of video time (1 s), never once per face per frame. Up to
+   :data:`MAX_TRACK_EMBEDDINGS` are kept per track (evenly thinned), plus the running mean.
+3. **Splits.** Where overlaps are ambiguous (a face overlaps several tracks, or a track
+   several faces: two faces crossing), a refreshed embedding farther than
+   ``split_distance`` from its track's mean starts a new track.
+
+The tracker follows supervision's interface: :meth:`FaceTracker.update` takes a frame's
+:class:`~feelinvideo.faces.Faces` and returns them with ``tracker_id`` set (and
+``embedding`` rows for the faces it embedded). Naming is :mod:`feelinvideo.identity.naming`.
+
+Memory is constant per track: a few embeddings, a running sum and up to
+:data:`MAX_TRACK_THUMBNAILS` small face thumbnails (only when thumbnails are wanted).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..faces import EMBEDDING_SIZE, Faces, box_iou
+from ..video import Frame
+
+#: Boxes of consecutive sampled frames with at least this IoU continue the same track.
+DEFAULT_IOU = 0.3
+#: A track is re-embedded at most once per this many seconds of video time.
+DEFAULT_REFRESH_S = 1.0
+#: A face may re-join a track lost at most this long ago (seconds of video time) ...
+DEFAULT_RELINK_S = 1.0
+#: ... when its embedding is this close (euclidean) to the track's mean embedding.
+DEFAULT_RELINK_DISTANCE = 0.4
+#: A refreshed embedding farther than this from its track's mean splits a contested track.
+DEFAULT_SPLIT_DISTANCE = 0.6
+#: Embeddings and thumbnails kept per track (evenly thinned as the track grows).
+MAX_TRACK_EMBEDDINGS = 16
+MAX_TRACK_THUMBNAILS = 8
+#: Side in pixels of the face thumbnails kept for people.png.
+THUMB_SIZE = 72
+
+#: ``(image RGB uint8 (H, W, 3), xyxy (K, 4)) -> (chips uint8 (K, 150, 150, 3),
+#: embeddings float64 (K, 128))``
+Encoder = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _thin(items: list, limit: int) -> list:
+    """Keep every other item once ``items`` exceeds ``limit`` (even spacing over time)."""
+    return items[::2] if len(items) > limit else items
+
+
+@dataclass
+class Track:
+    """One face followed across sampled frames.
+
+    Attributes:
+        tracker_id: 0-based, in order of creation (= first appearance).
+        first_sample, last_sample: sampled-frame counters (0-based) of its first and last face.
+        first_s, last_s: video times in seconds of its first and last face.
+        first_x: left edge (pixels) of its first box, to order people who appear together.
+        box: float32 (4,) ``xyxy`` of its latest box.
+        velocity: float32 (4,) change of ``box`` per second between its last two sampled
+            frames (zero until it has been seen in two consecutive ones).
+        segments: ``[first, last]`` sampled-frame ranges it was seen in (more than one
+            when it was re-linked across a short gap).
+        faces: faces on the track.
+        embeddings: float64 (128,) arrays kept (at most MAX_TRACK_EMBEDDINGS).
+        emb_sum, emb_count: sum and number of all embeddings computed for it.
+        last_embed_s: video time of its latest embedding.
+        thumbs: uint8 (THUMB_SIZE, THUMB_SIZE, 3) aligned face thumbnails, RGB.
+    """
+
+    tracker_id: int
+    first_sample: int
+    last_sample: int
+    first_s: float
+    last_s: float
+    first_x: float
+    box: np.ndarray
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
+    segments: list[list[int]] = field(default_factory=list)
+    faces: int = 0
+    embeddings: list[np.ndarray] = field(default_factory=list)
+    emb_sum: np.ndarray = field(default_factory=lambda: np.zeros(EMBEDDING_SIZE))
+    emb_count: int = 0
+    last_embed_s: float = -math.inf
+    thumbs: list[np.ndarray] = field(default_factory=list)
+    _thumb_every: int = 1
+
+    def predicted_box(self, timestamp_s: float) -> np.ndarray:
+        """float32 (4,): the box moved on at its last velocity to ``timestamp_s``."""
+        return self.box + self.velocity * np.float32(timestamp_s - self.last_s)
+
+    def observe(self, sample: int, timestamp_s: float, box: np.ndarray) -> None:
+        """Extend the track with its face ``box`` (4,) in sampled frame ``sample``."""
+        if self.segments and self.segments[-1][1] == sample - 1 and timestamp_s > self.last_s:
+            self.velocity = ((box - self.box) / np.float32(timestamp_s - self.last_s)).astype(
+                np.float32
+            )
+            self.segments[-1][1] = sample
+        else:
+            self.velocity = np.zeros(4, np.float32)
+            self.segments.append([sample, sample])
+        self.last_sample, self.last_s = sample, timestamp_s
+        self.box = np.asarray(box, np.float32).copy()
+        self.faces += 1
+
+    @property
+    def mean_embedding(self) -> np.ndarray:
+        """float64 (128,): mean of every embedding computed for the track."""
+        return self.emb_sum / max(1, self.emb_count)
+
+    def add_embedding(self, vector: np.ndarray, chip: np.ndarray | None, t: float) -> None:
+        """Record an embedding (128,) computed at video time ``t``, and its aligned chip."""
+        self.emb_sum = self.emb_sum + vector
+        self.emb_count += 1
+        self.last_embed_s = t
+        self.embeddings = _thin([*self.embeddings, vector], MAX_TRACK_EMBEDDINGS)
+        if chip is not None and (self.emb_count - 1) % self._thumb_every == 0:
+            import cv2
+
+            small = cv2.resize(chip, (THUMB_SIZE, THUMB_SIZE), interpolation=cv2.INTER_AREA)
+            self.thumbs.append(small)
+            if len(self.thumbs) > MAX_TRACK_THUMBNAILS:
+                self.thumbs = self.thumbs[::2]
+                self._thumb_every *= 2
+
+
+def dlib_encoder(image: np.ndarray, xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The default :data:`Encoder`: dlib's aligned chips and 128-d descriptors."""
+    from ..models.dlib import chip_encodings, face_chips
+
+    chips = face_chips(image, xyxy)
+    return chips, chip_encodings(chips)
+
+
+class FaceTracker:
+    """Follows faces across sampled frames and embeds each track at intervals.
+
+    Feed every sampled frame, in time order, to :meth:`update`; :attr:`tracks` holds what
+    it learnt (for naming, unknown clustering and thumbnails).
+
+    Args:
+        refresh_s: re-embed a track at most once per this many seconds of video time (> 0).
+        iou_threshold: smallest IoU in (0, 1] linking a face to a track of the previous
+            sampled frame.
+        thumbnails: keep small aligned face thumbnails for people.png.
+        encoder: an :data:`Encoder`; default :func:`dlib_encoder`.
+        relink_s: a face that overlaps no track may continue a track lost at most this
+            many seconds ago (a missed detection, fast motion) ...
+        relink_distance: ... when its embedding is within this euclidean distance of the
+            track's mean embedding.
+        split_distance: a face continuing a track by a contested overlap leaves it when its
+            refreshed embedding is farther than this from the track's mean.
+
+    Raises:
+        ValueError: ``refresh_s`` <= 0.
+    """
+
+    def __init__(
+        self,
+        refresh_s: float = DEFAULT_REFRESH_S,
+        iou_threshold: float = DEFAULT_IOU,
+        thumbnails: bool = True,
+        encoder: Encoder | None = None,
+        relink_s: float = DEFAULT_RELINK_S,
+        relink_distance: float = DEFAULT_RELINK_DISTANCE,
+        split_distance: float = DEFAULT_SPLIT_DISTANCE,
+    ):
+        if not refresh_s > 0:
+            raise ValueError(f"refresh_s must be > 0, got {refresh_s}")
+        self.refresh_s = float(refresh_s)
+        self.iou_threshold = float(iou_threshold)
+        self.relink_s = float(relink_s)
+        self.relink_distance = float(relink_distance)
+        self.split_distance = float(split_distance)
+        self.thumbnails = thumbnails
+        self._encoder = encoder or dlib_encoder
+        self.tracks: list[Track] = []
+        self._recent: list[Track] = []
+        self._sample = -1
+        #: faces seen and embeddings computed so far.
+        self.faces_seen = 0
+        self.embeddings_computed = 0
+
+    def update(self, frame: Frame, faces: Faces) -> Faces:
+        """Link one sampled frame's faces to tracks, embedding those that need it.
+
+        Args:
+            frame: the sampled frame (:class:`feelinvideo.video.Frame`): ``timestamp_s``
+                (video time in seconds, non-decreasing between calls) and ``image``
+                (uint8 (H, W, 3) RGB).
+            faces: its faces (boxes in pixels of ``frame.image``).
+
+        Returns:
+            ``faces`` (the same object) with ``tracker_id`` set, and ``embedding`` rows set
+            for the faces embedded in this frame (NaN rows for the others).
+
+        Raises:
+            BackendError: dlib or its model files are missing.
+        """
+        from scipy.optimize import linear_sum_assignment
+
+        timestamp_s, image = float(frame.timestamp_s), frame.image
+        self._sample += 1
+        sample, n = self._sample, len(faces)
+        self.faces_seen += n
+        faces.tracker_id = np.full(n, -1, dtype=np.int64)
+        faces.embedding = np.full((n, EMBEDDING_SIZE), np.nan)
+        # Tracks seen lately: those of the previous sampled frame continue by box overlap,
+        # those lost for at most relink_s seconds may continue by embedding.
+        self._recent = [
+            t
+            for t in self._recent
+            if t.last_sample == sample - 1 or timestamp_s - t.last_s <= self.relink_s + 1e-6
+        ]
+        if not n:
+            return faces
+        assigned: dict[int, Track] = {}
+        contested: set[int] = set()
+        prev = list(self._recent)
+        if prev:
+            iou = np.maximum(
+                box_iou(faces.xyxy, np.array([t.box for t in prev])),
+                box_iou(faces.xyxy, np.array([t.predicted_box(timestamp_s) for t in prev])),
+            )
+            rows, cols = linear_sum_assignment(-iou)
+            overlaps = iou >= self.iou_threshold
+            for r, c in zip(rows, cols, strict=True):
+                if overlaps[r, c]:
+                    assigned[int(r)] = prev[int(c)]
+                    if overlaps[r].sum() > 1 or overlaps[:, c].sum() > 1:
+                        contested.add(int(r))
+        chips: dict[int, np.ndarray] = {}
+        need = [
+            i
+            for i in range(n)
+            if i not in assigned or timestamp_s - assigned[i].last_embed_s >= self.refresh_s - 1e-6
+        ]
+        if need:
+            got_chips, got = self._encoder(image, faces.xyxy[need])
+            self.embeddings_computed += len(need)
+            faces.embedding[need] = got
+            chips = {i: got_chips[k] for k, i in enumerate(need)}
+        # A refreshed embedding far from its track's mean on a contested overlap means the
+        # boxes swapped people: the face leaves the track. An uncontested overlap continues
+        # it (a hand over the face, a turned head change the embedding, not the person).
+        for i in need:
+            track = assigned.get(i)
+            if track is not None and track.emb_count and i in contested:
+                if np.linalg.norm(faces.embedding[i] - track.mean_embedding) > self.split_distance:
+                    del assigned[i]
+        # Faces not continued by overlap: re-link to a lately lost track whose mean
+        # embedding is within relink_distance (one face per track), else a new track.
+        loose = [i for i in range(n) if i not in assigned]
+        taken = {id(t) for t in assigned.values()}
+        lost = [t for t in self._recent if id(t) not in taken and t.emb_count]
+        if loose and lost:
+            from ..models.dlib import pairwise_distances
+
+            dist = pairwise_distances(
+                faces.embedding[loose], np.array([t.mean_embedding for t in lost])
+            )
+            rows, cols = linear_sum_assignment(dist)
+            for r, c in zip(rows, cols, strict=True):
+                if dist[r, c] <= self.relink_distance:
+                    assigned[loose[int(r)]] = lost[int(c)]
+        for i in range(n):
+            track = assigned.get(i)
+            if track is None:
+                box = faces.xyxy[i]
+                track = Track(
+                    len(self.tracks), sample, sample, timestamp_s, timestamp_s, float(box[0]), box
+                )
+                self.tracks.append(track)
+                self._recent.append(track)
+            track.observe(sample, timestamp_s, faces.xyxy[i])
+            faces.tracker_id[i] = track.tracker_id
+            if i in chips:
+                track.add_embedding(
+                    faces.embedding[i], chips[i] if self.thumbnails else None, timestamp_s
+                )
+        return faces

@@ -1,0 +1,227 @@
+"""People outputs: ``people.json`` (who was seen when, the seed's shape), the per-person
+summary block of ``summary.json`` and ``people.png`` (thumbnails and a timeline per person).
+
+All read the ``faces.csv`` table with its identity columns; whether a person is enrolled
+comes from the name (:func:`feelinvideo.schema.is_unknown`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from ..schema import EMOTIONS, format_time, is_unknown
+
+#: Thumbnails shown per person in people.png.
+THUMBS_PER_PERSON = 4
+
+
+def with_enrolled(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` (with a ``person`` column) plus a bool ``enrolled`` column: not ``unknown-N``."""
+    return df.assign(enrolled=~df["person"].astype(str).map(is_unknown).astype(bool))
+
+
+def people_frames(df: pd.DataFrame) -> pd.DataFrame:
+    """Per person: sampled frames seen, first time, enrolled flag; ordered by first appearance.
+
+    Args:
+        df: ``faces.csv`` rows with ``person``, ``frame_index``, ``timestamp_s``, ``x_min``
+            and ``enrolled`` (bool) columns.
+
+    Returns:
+        DataFrame indexed by person with ``frames`` (int), ``first_s``, ``last_s``, ``enrolled``.
+    """
+    if not len(df):
+        return pd.DataFrame(columns=["frames", "first_s", "last_s", "enrolled"])
+    ordered = df.sort_values(["frame_index", "x_min"], kind="stable")
+    grouped = ordered.groupby("person", sort=False)
+    table = pd.DataFrame(
+        {
+            "frames": grouped["frame_index"].nunique(),
+            "first_s": grouped["timestamp_s"].min(),
+            "last_s": grouped["timestamp_s"].max(),
+            "enrolled": grouped["enrolled"].first(),
+        }
+    )
+    return table
+
+
+def people_json(df: pd.DataFrame, width: int, height: int, keep: list[str]) -> dict:
+    """The ``people.json`` dict, in the seed's shape.
+
+    ``{"People": [{"Person": name, "Enrolled": bool, "Frames": [{"FrameNumber": int,
+    "FrameTimePosition": "HH:MM:SS", "BoundingBox": {"Height", "Left", "Top", "Width"}}]}]}``
+    with the box as fractions of the frame (0-1). People appear in ``keep`` order.
+
+    Args:
+        df: ``faces.csv`` rows with ``person`` and ``enrolled`` columns.
+        width, height: frame size in pixels.
+        keep: the people to write (those seen in at least ``--min-frames`` frames).
+    """
+    people = []
+    for name in keep:
+        rows = df[df["person"] == name].sort_values(["frame_index", "face_index"])
+        frames = [
+            {
+                "FrameNumber": int(r.frame_index),
+                "FrameTimePosition": format_time(r.timestamp_s, millis=False),
+                "BoundingBox": {
+                    "Height": round((r.y_max - r.y_min) / height, 5),
+                    "Left": round(r.x_min / width, 5),
+                    "Top": round(r.y_min / height, 5),
+                    "Width": round((r.x_max - r.x_min) / width, 5),
+                },
+            }
+            for r in rows.itertuples(index=False)
+        ]
+        enrolled = bool(rows["enrolled"].iloc[0]) if len(rows) else False
+        people.append({"Person": name, "Enrolled": enrolled, "Frames": frames})
+    return {"People": people}
+
+
+def person_summaries(df: pd.DataFrame, keep: list[str]) -> list[dict]:
+    """Per person: frames attended, first/last seen, mean scores, dominant emotion, verdict.
+
+    ``dominant_emotion`` weights each face's scores by its detection confidence (as the
+    summary's time windows do); the verdict is the interest rule over the person's faces.
+    """
+    from .summary import group_totals
+
+    totals = group_totals(df, "person")
+    grouped = df.groupby("person")
+    frames = grouped["frame_index"].nunique()
+    first, last = grouped["timestamp_s"].min(), grouped["timestamp_s"].max()
+    enrolled = grouped["enrolled"].first()
+    distance = pd.to_numeric(df["match_distance"], errors="coerce").groupby(df["person"]).median()
+    out = []
+    for name in keep:
+        row = totals.loc[name]
+        out.append(
+            {
+                "person": name,
+                "enrolled": bool(enrolled[name]),
+                "frames": int(frames[name]),
+                "faces": int(row["faces"]),
+                "first_seen_s": round(float(first[name]), 3),
+                "last_seen_s": round(float(last[name]), 3),
+                "match_distance": None
+                if pd.isna(distance[name])
+                else round(float(distance[name]), 4),
+                "mean_scores": {e: round(float(row[f"mean_{e}"]), 4) for e in EMOTIONS},
+                "dominant_emotion": row["dominant_emotion"],
+                "positive": round(float(row["positive"]), 4),
+                "negative": round(float(row["negative"]), 4),
+                "verdict": row["verdict"],
+            }
+        )
+    return out
+
+
+def draw_people(
+    path: str | os.PathLike,
+    df: pd.DataFrame,
+    keep: list[str],
+    duration_s: float,
+    thumbnails: dict[str, list[np.ndarray]] | None,
+) -> None:
+    """Write ``people.png``: one row per person, thumbnails then a timeline.
+
+    Each row shows up to four face thumbnails (left; omitted when ``thumbnails`` is None)
+    and a time axis from 0 to ``duration_s`` seconds with a red mark at every sampled frame
+    where the person appears (the seed's picture). Written atomically.
+
+    Raises:
+        OutputError: the file cannot be written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from ..atomic import atomic_path
+
+    rows = max(1, len(keep))
+    thumb_cols = THUMBS_PER_PERSON if thumbnails is not None else 0
+    fig_w = 10.0
+    row_h = 0.9
+    fig = plt.figure(figsize=(fig_w, 0.6 + row_h * rows), dpi=100)
+    label_w, thumb_w = 0.16, 0.075
+    timeline_left = label_w + thumb_cols * thumb_w + 0.01
+    top, bottom = 1 - 0.25 / fig.get_figheight(), 0.45 / fig.get_figheight()
+    h = (top - bottom) / rows
+    end = max(float(duration_s), float(df["timestamp_s"].max()) if len(df) else 0.0, 1e-3)
+    if not keep:
+        fig.text(0.5, 0.5, "no people found", ha="center", va="center")
+    for k, name in enumerate(keep):
+        y0 = top - (k + 1) * h
+        times = df.loc[df["person"] == name, "timestamp_s"].to_numpy(dtype=float)
+        enrolled = bool(df.loc[df["person"] == name, "enrolled"].iloc[0])
+        fig.text(
+            0.01,
+            y0 + h / 2,
+            name,
+            ha="left",
+            va="center",
+            fontsize=10,
+            fontweight="bold" if enrolled else "normal",
+        )
+        for j, thumb in enumerate((thumbnails or {}).get(name, [])[:thumb_cols]):
+            ax = fig.add_axes([label_w + j * thumb_w, y0 + 0.08 * h, thumb_w * 0.95, 0.84 * h])
+            ax.imshow(thumb)
+            ax.set_axis_off()
+        ax = fig.add_axes([timeline_left, y0 + 0.3 * h, 0.98 - timeline_left, 0.4 * h])
+        ax.vlines(times, 0, 1, colors="red", linewidth=1.2)
+        ax.set_xlim(-0.01 * end, 1.01 * end)  # marks at 0 and at the end stay visible
+        ax.set_ylim(0, 1)
+        ax.set_yticks([])
+        ax.text(
+            1.0,
+            1.05,
+            f"{len(np.unique(times))} frames",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color="0.3",
+        )
+        if k < len(keep) - 1:
+            ax.set_xticklabels([])
+        else:
+            ax.set_xlabel("video time (s)")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def left_out(frames: pd.Series, min_frames: int) -> list[str]:
+    """People (index of ``frames``) seen in fewer than ``min_frames`` sampled frames."""
+    return [str(p) for p, n in frames.items() if n < min_frames]
+
+
+def kept_people(df: pd.DataFrame, min_frames: int) -> tuple[list[str], list[str]]:
+    """``(kept, left out)``: people in order of first appearance, split by whether they were
+    seen in at least ``min_frames`` sampled frames (``df`` needs ``enrolled``)."""
+    frames = people_frames(df)
+    dropped = left_out(frames["frames"], min_frames)
+    return [str(p) for p in frames.index if str(p) not in dropped], dropped
+
+
+def thumbnails_by_person(tracks, identities: dict) -> dict[str, list[np.ndarray]]:
+    """Up to :data:`THUMBS_PER_PERSON` thumbnails per person, spread over their tracks.
+
+    Args:
+        tracks: :class:`feelinvideo.identity.tracker.Track` objects (with ``thumbs``).
+        identities: ``{tracker_id: Identity}`` from naming.
+    """
+    pooled: dict[str, list[np.ndarray]] = {}
+    for track in tracks:
+        pooled.setdefault(identities[track.tracker_id].person, []).extend(track.thumbs)
+    picked = {}
+    for person, thumbs in pooled.items():
+        if len(thumbs) > THUMBS_PER_PERSON:
+            idx = np.linspace(0, len(thumbs) - 1, THUMBS_PER_PERSON).round().astype(int)
+            thumbs = [thumbs[i] for i in idx]
+        picked[person] = thumbs
+    return picked

@@ -1,0 +1,127 @@
+"""Writing one analysis to its output folder, all files or none.
+
+Every file is first written into a staging folder beside the output folder; only when all
+of them are complete are they moved into place (a new folder is renamed in one step; into
+an existing folder each file replaces its namesake). A failure or an interrupt leaves the
+earlier contents of the folder as they were and removes the staging folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..atomic import honour_umask, prepare_dir, write_json
+from ..errors import OutputError
+from ..schema import FACES_CSV, OVERLAY_MP4, PEOPLE_JSON, PEOPLE_PNG, SUMMARY_JSON
+
+
+def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: bool = False):
+    """Write an :class:`feelinvideo.pipeline.Analysis` into ``out_dir``.
+
+    Files: ``faces.csv`` (text cells made CSV-safe), with identity ``people.json`` and
+    ``people.png``, ``overlay.mp4`` when ``analysis.options.write_video``, and
+    ``summary.json`` (with its ``outputs`` key). Sets ``analysis.out_dir``, ``.files`` and
+    ``summary["outputs"]``.
+
+    Args:
+        analysis: the result of :func:`feelinvideo.analyze`.
+        out_dir: the output folder (default ``<video stem>_feelinvideo/`` beside the video),
+            created if needed.
+        progress: show a tqdm bar on stderr while the overlay is rendered.
+
+    Returns:
+        output key -> path of each file written.
+
+    Raises:
+        OutputError: the folder cannot be created or written, or an output would replace
+            the input video.
+        VideoError: the input cannot be decoded again for the overlay.
+    """
+    from ..pipeline import default_out_dir, progress_bar
+    from .people import draw_people, with_enrolled
+    from .table import csv_ready
+
+    out = Path(out_dir) if out_dir is not None else default_out_dir(analysis.video)
+    names = {"faces_csv": FACES_CSV}
+    if analysis.people_json is not None:
+        names |= {"people_json": PEOPLE_JSON, "people_png": PEOPLE_PNG}
+    if analysis.options.write_video:
+        names["overlay"] = OVERLAY_MP4
+    names["summary"] = SUMMARY_JSON
+    _refuse_overwriting_input(analysis.video, out, names.values())
+    created = not out.exists()
+    prepare_dir(out)
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    except OSError as exc:
+        raise OutputError(f"{out.parent}: cannot write ({exc.strerror or exc})") from None
+    honour_umask(stage, folder=True)
+    summary = dict(analysis.summary)
+    summary["outputs"] = {k: v for k, v in names.items() if k != "summary"} | {
+        "summary": SUMMARY_JSON
+    }
+    try:
+        if analysis.people_json is not None:
+            write_json(stage / PEOPLE_JSON, analysis.people_json)
+            keep = [p["Person"] for p in analysis.people_json["People"]]
+            draw_people(
+                stage / PEOPLE_PNG,
+                with_enrolled(analysis.faces),
+                keep,
+                analysis.info.duration_s,
+                analysis.thumbnails,
+            )
+        if analysis.options.write_video:
+            from .overlay import write_overlay
+
+            with progress_bar(analysis.info.duration_s, "rendering", progress) as bar:
+                write_overlay(
+                    analysis.video,
+                    stage / OVERLAY_MP4,
+                    [(t, faces) for _, t, faces in analysis.samples],
+                    progress=lambda t: bar.update(max(0.0, min(t, bar.total) - bar.n)),
+                )
+        try:
+            csv_ready(analysis.faces).to_csv(stage / FACES_CSV, index=False)
+        except OSError as exc:
+            raise OutputError(f"{out / FACES_CSV}: cannot write ({exc.strerror or exc})") from None
+        write_json(stage / SUMMARY_JSON, summary)
+        _commit(stage, out, list(names.values()), created)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if created and out.exists() and not any(out.iterdir()):
+            out.rmdir()
+    analysis.summary = summary
+    analysis.out_dir = out
+    analysis.files = {key: out / name for key, name in names.items()}
+    return analysis.files
+
+
+def _refuse_overwriting_input(video: Path, out: Path, names) -> None:
+    """Raise OutputError when an output file would be the input video itself."""
+    for name in names:
+        target = out / name
+        try:
+            same = target.exists() and os.path.samefile(target, video)
+        except OSError:
+            same = False
+        if same:
+            raise OutputError(
+                f"{target}: is the input video; choose another --out folder for the outputs"
+            )
+
+
+def _commit(stage: Path, out: Path, names: list[str], created: bool) -> None:
+    """Move the staged files into ``out`` (one rename when ``out`` was created for them)."""
+    try:
+        if created and not any(out.iterdir()):
+            out.rmdir()
+            os.replace(stage, out)
+            return
+        for name in names:
+            os.replace(stage / name, out / name)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write the outputs ({exc.strerror or exc})") from None

@@ -1,0 +1,253 @@
+"""Aggregates over per-face rows: emotion means, dominant shares, interest verdict, time windows.
+
+Works on a pandas DataFrame with the ``faces.csv`` columns (see
+:data:`feelinvideo.schema.FACE_COLUMNS`), so ``analyze`` and ``report`` compute the same
+numbers from the same rows.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..schema import EMOTIONS, NEGATIVE, POSITIVE, format_time, verdict
+
+
+def emotion_totals(df: pd.DataFrame) -> dict:
+    """Mean score per emotion, share of each dominant emotion, positive/negative totals, verdict.
+
+    Args:
+        df: rows with the seven EMOTIONS columns (scores in [0, 1]) and ``dominant_emotion``.
+
+    Returns:
+        dict with ``mean_scores`` ({emotion: mean in [0, 1]}), ``dominant_share``
+        ({emotion: fraction of faces in [0, 1]}), ``positive`` and ``negative`` (sums of
+        scores over all faces, >= 0) and ``verdict`` (see :func:`feelinvideo.schema.verdict`).
+        With no rows, means and shares are 0 and the verdict is ``"neutral"``.
+    """
+    n = len(df)
+    means = {e: float(df[e].mean()) if n else 0.0 for e in EMOTIONS}
+    counts = df["dominant_emotion"].value_counts() if n else pd.Series(dtype=int)
+    share = {e: float(counts.get(e, 0)) / n if n else 0.0 for e in EMOTIONS}
+    positive = float(df[list(POSITIVE)].to_numpy().sum()) if n else 0.0
+    negative = float(df[list(NEGATIVE)].to_numpy().sum()) if n else 0.0
+    return {
+        "mean_scores": means,
+        "dominant_share": share,
+        "positive": positive,
+        "negative": negative,
+        "verdict": verdict(positive, negative),
+    }
+
+
+def weighted_dominant(df: pd.DataFrame) -> str | None:
+    """Dominant emotion of a group of faces, each face's scores weighted by detection confidence.
+
+    Returns None for an empty group.
+    """
+    if not len(df):
+        return None
+    weights = df["detection_confidence"].to_numpy(dtype=float)
+    totals = (df[list(EMOTIONS)].to_numpy(dtype=float) * weights[:, None]).sum(axis=0)
+    return EMOTIONS[int(np.argmax(totals))]
+
+
+def time_windows(
+    df: pd.DataFrame, window_s: float, duration_s: float, person_column: str | None = None
+) -> list[dict]:
+    """Split faces into consecutive windows of ``window_s`` seconds covering ``[0, duration_s]``.
+
+    Args:
+        df: rows with the ``faces.csv`` columns (``timestamp_s`` in seconds >= 0).
+        window_s: window length in seconds (> 0).
+        duration_s: video length in seconds; the windows reach the later of it and the last face.
+        person_column: when given, each window also gets ``people``, the number of distinct
+            values of that column among its faces.
+
+    Returns:
+        one dict per window: ``start_s``, ``end_s``, ``faces`` (count), ``frames`` (sampled
+        frames with a face), ``mean_scores``, ``dominant_emotion`` (confidence-weighted; None
+        when the window has no face), ``positive``, ``negative``, ``verdict`` (and ``people``
+        with ``person_column``).
+
+    Raises:
+        ValueError: ``window_s`` <= 0.
+    """
+    if window_s <= 0:
+        raise ValueError(f"window_s must be > 0, got {window_s}")
+    end = max(float(duration_s), float(df["timestamp_s"].max()) if len(df) else 0.0)
+    count = max(1, math.ceil(end / window_s - 1e-9))
+    index = (df["timestamp_s"].to_numpy(dtype=float) // window_s).astype(int)
+    keyed = df.assign(_window=np.minimum(index, count - 1))
+    totals = group_totals(keyed, "_window")
+    grouped = keyed.groupby("_window")
+    frames = grouped["frame_index"].nunique()
+    people = grouped[person_column].nunique() if person_column is not None else None
+    windows = []
+    for k in range(count):
+        seen = k in totals.index
+        row = totals.loc[k] if seen else None
+        window = {
+            "start_s": round(k * window_s, 3),
+            "end_s": round(min((k + 1) * window_s, end) if end > 0 else window_s, 3),
+            "faces": int(row["faces"]) if seen else 0,
+            "frames": int(frames[k]) if seen else 0,
+            "mean_scores": {e: float(row[f"mean_{e}"]) if seen else 0.0 for e in EMOTIONS},
+            "dominant_emotion": row["dominant_emotion"] if seen else None,
+            "positive": float(row["positive"]) if seen else 0.0,
+            "negative": float(row["negative"]) if seen else 0.0,
+            "verdict": row["verdict"] if seen else verdict(0.0, 0.0),
+        }
+        if people is not None:
+            window["people"] = int(people[k]) if seen else 0
+        windows.append(window)
+    return windows
+
+
+def group_totals(df: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
+    """Per-group emotion totals for many groups at once (e.g. one group per person).
+
+    The vectorised counterpart of :func:`emotion_totals` + :func:`weighted_dominant`: the
+    same sums, means, interest rule and confidence-weighted dominant emotion, computed with
+    one ``groupby`` so that hundreds of groups stay fast.
+
+    Args:
+        df: rows with the seven EMOTIONS columns (scores in [0, 1]), ``detection_confidence``
+            and the ``by`` column(s).
+        by: column name(s) to group by.
+
+    Returns:
+        one row per group (indexed by ``by``, sorted), columns ``faces`` (count),
+        ``sum_<emotion>`` (sum of scores, >= 0) and ``mean_<emotion>`` (in [0, 1]) for the
+        seven emotions, ``dominant_emotion`` (confidence-weighted), ``positive`` and
+        ``negative`` (summed scores, >= 0) and ``verdict``. No rows gives an empty frame
+        with these columns.
+    """
+    emotions = list(EMOTIONS)
+    columns = (
+        ["faces"]
+        + [f"sum_{e}" for e in EMOTIONS]
+        + [f"mean_{e}" for e in EMOTIONS]
+        + ["dominant_emotion", "positive", "negative", "verdict"]
+    )
+    if not len(df):
+        return pd.DataFrame(columns=columns)
+    scores = df[emotions].astype(float)
+    weighted = scores.mul(df["detection_confidence"].astype(float), axis=0)
+    keys = [df[c] for c in ([by] if isinstance(by, str) else by)]
+    grouped = scores.groupby(keys, sort=True)
+    sums = grouped.sum()
+    counts = grouped.size()
+    weighted_sums = weighted.groupby(keys, sort=True).sum().loc[sums.index]
+    out = pd.DataFrame(index=sums.index)
+    out["faces"] = counts.astype(int)
+    for e in EMOTIONS:
+        out[f"sum_{e}"] = sums[e]
+    for e in EMOTIONS:
+        out[f"mean_{e}"] = sums[e] / counts
+    out["dominant_emotion"] = [EMOTIONS[i] for i in np.argmax(weighted_sums.to_numpy(), axis=1)]
+    out["positive"] = sums[list(POSITIVE)].sum(axis=1)
+    out["negative"] = sums[list(NEGATIVE)].sum(axis=1)
+    out["verdict"] = [verdict(p, n) for p, n in zip(out["positive"], out["negative"])]
+    return out[columns]
+
+
+def run_summary(
+    df: pd.DataFrame,
+    info,
+    sampled_frames: int,
+    backend: str,
+    every_s: float,
+    window_s: float,
+) -> dict:
+    """The ``summary.json`` dict of one run, before its people and ``outputs`` keys.
+
+    Args:
+        df: the run's ``faces.csv`` table.
+        info: the video's :class:`feelinvideo.video.VideoInfo`.
+        sampled_frames: frames analysed.
+        backend: the backend's name.
+        every_s, window_s: the sampling interval and window length used, in seconds.
+
+    Returns:
+        ``video, backend, every_s, window_s, sampled_frames, frames_with_faces, faces,
+        mean_scores, dominant_share, positive, negative, verdict, windows`` (and
+        ``message`` when no face was found), as the README's schema describes.
+    """
+    summary = {
+        "video": {
+            "path": str(Path(info.path).resolve()),
+            "duration_s": round(info.duration_s, 3),
+            "fps": round(info.fps, 3),
+            "width": info.width,
+            "height": info.height,
+            "frame_count": info.frame_count,
+        },
+        "backend": backend,
+        "every_s": every_s,
+        "window_s": window_s,
+        "sampled_frames": int(sampled_frames),
+        "frames_with_faces": int(df["frame_index"].nunique()) if len(df) else 0,
+        "faces": int(len(df)),
+        **emotion_totals(df),
+        "windows": time_windows(df, window_s, info.duration_s),
+    }
+    if not len(df):
+        summary["message"] = "no faces were found"
+    return summary
+
+
+def rounded(value, digits: int = 4):
+    """``value`` with every float inside it (dicts, lists) rounded to ``digits`` decimals."""
+    if isinstance(value, float):
+        return round(value, digits)
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v, digits) for v in value]
+    return value
+
+
+def describe(summary: dict, out_dir: str | os.PathLike | None = None) -> str:
+    """A short human summary of a run's ``summary.json`` dict, for stdout: the video, the
+    dominant emotions, the verdict, the windows, the people and (once saved into
+    ``out_dir``) the files written."""
+    s = summary
+    video = s["video"]
+    lines = [
+        f"{Path(video['path']).name}: {video['duration_s']:.1f} s, "
+        f"{video['width']}x{video['height']}, {s['sampled_frames']} sampled frames, "
+        f"{s['frames_with_faces']} with faces, {s['faces']} faces",
+    ]
+    if not s["faces"]:
+        lines.append("no faces were found")
+    else:
+        shares = sorted(s["dominant_share"].items(), key=lambda kv: -kv[1])
+        lines.append(
+            "dominant emotions: " + ", ".join(f"{e} {100 * v:.0f}%" for e, v in shares if v > 0)
+        )
+        lines.append(
+            f"verdict: {s['verdict']} "
+            f"(positive {s['positive']:.2f} vs negative {s['negative']:.2f})"
+        )
+        for w in s["windows"]:
+            lines.append(
+                f"  {format_time(w['start_s'], False)}-{format_time(w['end_s'], False)}  "
+                f"{w['faces']:4d} faces  {w['dominant_emotion'] or '-'}"
+            )
+    if "people" in s:
+        dropped = s["people_left_out"]
+        left = f" ({dropped} seen too briefly left out)" if dropped else ""
+        lines.append(f"people: {s['people_count']}{left}")
+        for p in s["people"]:
+            lines.append(
+                f"  {p['person']:<20} {p['frames']:5d} frames  "
+                f"{p['dominant_emotion'] or '-':<9} {p['verdict']}"
+            )
+    if out_dir is not None and s.get("outputs"):
+        lines.append("wrote: " + ", ".join(str(Path(out_dir) / p) for p in s["outputs"].values()))
+    return "\n".join(lines)

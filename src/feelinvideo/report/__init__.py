@@ -1,0 +1,229 @@
+"""``feelinvideo report``: class summary, time windows, plots, HTML and SQLite over many runs.
+
+Every number comes from the runs' ``faces.csv`` files (and the video facts in the
+``summary.json`` beside each, when present); nothing is recomputed from video.
+
+The package, one concern per module:
+
+- :mod:`~feelinvideo.report.runs`: find, read and check ``faces.csv`` files; name people.
+- :mod:`~feelinvideo.report.tables`: class summary, attendance and time-window tables.
+- :mod:`~feelinvideo.report.db`: the ``--db`` SQLite database.
+- :mod:`~feelinvideo.report.formats`: the summary on stdout (text, json, csv, markdown).
+- :mod:`~feelinvideo.report.html`: ``report.html`` from a Jinja2 template.
+- :mod:`~feelinvideo.report.plots`: the PNG plots (matplotlib, imported only when drawn).
+
+Use :func:`build_report` to compute (writes nothing), :func:`write_report` to write the
+files, or :func:`make_report` for the whole command.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..atomic import atomic_path, prepare_dir, write_text
+from ..outputs.summary import emotion_totals
+from ..schema import CLASS_SUMMARY_CSV, PLOT_FILES, REPORT_HTML, WINDOWS_CSV
+from .db import append_to_db
+from .formats import FORMATS, format_summary
+from .html import render_html
+from .runs import Run, find_csvs, load_runs, read_faces_csv
+from .tables import (
+    CLASS_SUMMARY_COLUMNS,
+    DEFAULT_WINDOW_S,
+    WINDOW_COLUMNS,
+    all_faces,
+    attendance_table,
+    class_summary,
+    safe_for_csv,
+    window_table,
+)
+
+#: Default output folder of ``feelinvideo report``.
+DEFAULT_OUT_DIR = "feelinvideo_report"
+
+
+@dataclass
+class Report:
+    """Everything ``feelinvideo report`` computes, before and after writing.
+
+    Attributes:
+        runs: the runs read.
+        people: the class summary (:func:`class_summary`).
+        windows: the time windows (:func:`window_table`).
+        attendance: persons x videos attended frames (:func:`attendance_table`).
+        totals: :func:`feelinvideo.outputs.summary.emotion_totals` over every face of every run.
+        window_s: the window length used (seconds).
+        warnings: one line per problem that did not stop the report.
+        out_dir: where the files went (after :func:`write_report`).
+        files: name -> path of each file written (``class_summary``, ``windows``, the
+            :data:`feelinvideo.schema.PLOT_FILES` keys, ``html``).
+        db: ``{"path", "added", "already"}`` after :func:`append_to_db`.
+    """
+
+    runs: list[Run]
+    people: pd.DataFrame
+    windows: pd.DataFrame
+    attendance: pd.DataFrame
+    totals: dict
+    window_s: float
+    warnings: list[str] = field(default_factory=list)
+    out_dir: Path | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+    db: dict | None = None
+
+    @property
+    def faces(self) -> int:
+        """Faces (CSV rows) over all runs."""
+        return int(sum(len(r.faces) for r in self.runs))
+
+
+def build_report(inputs: Iterable[str | os.PathLike], window_s: float = DEFAULT_WINDOW_S) -> Report:
+    """Read the runs and compute the tables (writes nothing).
+
+    Args:
+        inputs: ``faces.csv`` files or analysis output folders (see :func:`find_csvs`).
+        window_s: time window length in seconds (> 0).
+
+    Returns:
+        the :class:`Report` (``out_dir``, ``files`` and ``db`` not yet set).
+
+    Raises:
+        CsvError: a bad or missing input (see :func:`read_faces_csv`).
+        ValueError: ``window_s`` <= 0.
+    """
+    if window_s <= 0:
+        raise ValueError(f"window_s must be > 0, got {window_s}")
+    warnings: list[str] = []
+    runs = load_runs(inputs, warnings)
+    people = class_summary(runs)
+    return Report(
+        runs=runs,
+        people=people,
+        windows=window_table(runs, window_s),
+        attendance=attendance_table(runs, list(people["person"])),
+        totals=emotion_totals(all_faces(runs)),
+        window_s=float(window_s),
+        warnings=warnings,
+    )
+
+
+def _write_csv(path: Path, df: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        safe_for_csv(df).to_csv(tmp, index=False, lineterminator="\n")
+
+
+def write_report(report: Report, out_dir: str | os.PathLike, plots: bool = True) -> Report:
+    """Write ``class_summary.csv``, ``windows.csv``, the plots and ``report.html``.
+
+    Each file is written atomically (temporary name, renamed when complete).
+
+    Args:
+        report: from :func:`build_report`.
+        out_dir: output folder, created if needed.
+        plots: draw the PNG plots (and embed them in the HTML).
+
+    Returns:
+        ``report`` with ``out_dir`` and ``files`` filled in.
+
+    Raises:
+        OutputError: the folder or a file cannot be written.
+    """
+    out = prepare_dir(out_dir)
+    report.out_dir = out
+    files: dict[str, Path] = {}
+    _write_csv(out / CLASS_SUMMARY_CSV, report.people)
+    files["class_summary"] = out / CLASS_SUMMARY_CSV
+    _write_csv(out / WINDOWS_CSV, report.windows)
+    files["windows"] = out / WINDOWS_CSV
+    images: dict[str, bytes] = {}
+    if plots:
+        from . import plots as plotting
+
+        drawn = {
+            "emotions_over_time": plotting.emotions_over_time(report.windows),
+            "person_profiles": plotting.person_profiles(report.people),
+            "attendance": plotting.attendance(report.attendance),
+        }
+        for name, png in drawn.items():
+            path = out / PLOT_FILES[name]
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(png)
+            files[name] = path
+            images[name] = png
+    write_text(out / REPORT_HTML, render_html(report, images, out))
+    files["html"] = out / REPORT_HTML
+    report.files = files
+    return report
+
+
+def make_report(
+    inputs: Iterable[str | os.PathLike],
+    out_dir: str | os.PathLike = DEFAULT_OUT_DIR,
+    window_s: float = DEFAULT_WINDOW_S,
+    db_path: str | os.PathLike | None = None,
+    plots: bool = True,
+) -> Report:
+    """The whole ``feelinvideo report`` command: read, compute, append to ``--db``, write files.
+
+    Inputs are all read and checked, and the output folder checked, before anything is
+    written; the database goes before the files so that a bad ``--db`` leaves no report
+    (an output folder this call created is removed again when still empty).
+
+    Args:
+        inputs: ``faces.csv`` files or analysis output folders (see :func:`find_csvs`).
+        out_dir: output folder, created if needed.
+        window_s: time window length in seconds (> 0).
+        db_path: SQLite database to append the runs to, or None.
+        plots: draw the PNG plots.
+
+    Returns:
+        the written :class:`Report` (``files``, ``warnings``, ``db`` set); print it with
+        :func:`format_summary`.
+
+    Raises:
+        CsvError: a bad input. OutputError: an output cannot be written.
+        ValueError: ``window_s`` <= 0.
+    """
+    report = build_report(inputs, window_s)
+    out = Path(out_dir)
+    created = not out.exists()
+    prepare_dir(out)
+    try:
+        if db_path is not None:
+            report.db = append_to_db(report.runs, db_path)
+        write_report(report, out, plots=plots)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    return report
+
+
+__all__ = [
+    "CLASS_SUMMARY_COLUMNS",
+    "DEFAULT_OUT_DIR",
+    "DEFAULT_WINDOW_S",
+    "FORMATS",
+    "WINDOW_COLUMNS",
+    "Report",
+    "Run",
+    "all_faces",
+    "append_to_db",
+    "attendance_table",
+    "build_report",
+    "class_summary",
+    "find_csvs",
+    "format_summary",
+    "load_runs",
+    "make_report",
+    "read_faces_csv",
+    "render_html",
+    "safe_for_csv",
+    "window_table",
+    "write_report",
+]

@@ -1,0 +1,155 @@
+"""The class summary on stdout: ``text``, ``json``, ``csv`` or ``markdown``.
+
+Text and markdown tables are laid out by :mod:`tabulate`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
+
+from .tables import safe_for_csv
+
+if TYPE_CHECKING:
+    from . import Report
+
+#: The ``--format`` choices.
+FORMATS: tuple[str, ...] = ("text", "json", "csv", "markdown")
+
+#: Columns of the short stdout table (text and markdown) and their headers.
+SHORT_COLUMNS: dict[str, str] = {
+    "person": "person",
+    "videos": "videos",
+    "attended": "attended",
+    "dominant_emotion": "dominant",
+    "positive": "positive",
+    "negative": "negative",
+    "verdict": "verdict",
+}
+_ALIGN = ("left", "right", "right", "left", "right", "right", "left")
+
+
+def printable(text: object) -> str:
+    """``str(text)`` with every non-printable character (newline, control) replaced by ``?``."""
+    return "".join(c if c.isprintable() else "?" for c in str(text))
+
+
+def people_count(n: int) -> str:
+    """``"1 person"`` or ``"<n> people"``."""
+    return "1 person" if n == 1 else f"{n} people"
+
+
+def short_rows(people: pd.DataFrame) -> list[list[str]]:
+    """The rows of the short table as text cells, in :data:`SHORT_COLUMNS` order.
+
+    Args:
+        people: the class summary (:func:`feelinvideo.report.tables.class_summary`).
+
+    Returns:
+        one list of 7 strings per person: names made printable, scores with 2 decimals.
+    """
+    return [
+        [
+            printable(rec["person"]),
+            str(rec["videos"]),
+            str(rec["attended"]),
+            str(rec["dominant_emotion"]),
+            f"{rec['positive']:.2f}",
+            f"{rec['negative']:.2f}",
+            str(rec["verdict"]),
+        ]
+        for rec in people.to_dict("records")
+    ]
+
+
+def headline(report: Report) -> str:
+    """One line: the class's verdict, its positive and negative sums, faces, people, videos."""
+    t = report.totals
+    videos = len(report.runs)
+    return (
+        f"class: {t['verdict']} (positive {t['positive']:.2f} vs negative {t['negative']:.2f}) "
+        f"over {report.faces} faces of {people_count(len(report.people))} in {videos} "
+        f"video{'s' if videos != 1 else ''}"
+    )
+
+
+def format_summary(report: Report, fmt: str = "text") -> str:
+    """The class summary as text for stdout (no trailing newline).
+
+    Args:
+        report: a built (and possibly written) report.
+        fmt: ``text`` (headline, aligned table or ``no faces were found``, the ``--db``
+            outcome, files written), ``json`` (headline numbers, one object per person with
+            every class_summary column, files, ``db``), ``csv`` (the ``class_summary.csv``
+            content) or ``markdown`` (a GitHub table of the short columns).
+
+    Raises:
+        ValueError: unknown ``fmt``.
+    """
+    if fmt == "json":
+        return _json(report)
+    if fmt == "csv":
+        buf = io.StringIO()
+        safe_for_csv(report.people).to_csv(buf, index=False, lineterminator="\n")
+        return buf.getvalue().rstrip("\n")
+    headers = list(SHORT_COLUMNS.values())
+    rows = short_rows(report.people)
+    if fmt == "markdown":
+        cells = [[_markdown_cell(c) for c in row] for row in rows]
+        return _tabulate(cells, headers, "github")
+    if fmt != "text":
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    lines = [headline(report)]
+    # the header as a plain first row: aligned like its column, no extra header padding
+    lines.append(_tabulate([headers, *rows], (), "plain") if rows else "no faces were found")
+    if report.db is not None:
+        lines.append(
+            f"database {report.db['path']}: added {len(report.db['added'])} run(s), "
+            f"{len(report.db['already'])} already there"
+        )
+    if report.files:
+        lines.append("wrote: " + ", ".join(str(p) for p in report.files.values()))
+    return "\n".join(lines)
+
+
+def _tabulate(rows: list[list[str]], headers: Sequence[str], tablefmt: str) -> str:
+    text = tabulate(
+        rows,
+        headers=headers,
+        tablefmt=tablefmt,
+        colalign=_ALIGN,
+        disable_numparse=True,
+    )
+    return "\n".join(line.rstrip() for line in text.splitlines())
+
+
+def _markdown_cell(text: str) -> str:
+    """A cell that cannot break the markdown table: ``\\`` and ``|`` escaped."""
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def _json(report: Report) -> str:
+    data = {
+        "verdict": report.totals["verdict"],
+        "positive": report.totals["positive"],
+        "negative": report.totals["negative"],
+        "videos": [r.video for r in report.runs],
+        "faces": report.faces,
+        "people": report.people.to_dict("records"),
+        "outputs": {k: str(v) for k, v in report.files.items()},
+    }
+    if report.db is not None:
+        data["db"] = report.db
+    return json.dumps(data, indent=2, ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

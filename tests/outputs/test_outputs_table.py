@@ -1,0 +1,80 @@
+"""The faces.csv table and the run summary, built from synthetic Faces (no models)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from feelinvideo.faces import Faces
+from feelinvideo.outputs.summary import emotion_totals, run_summary, time_windows
+from feelinvideo.outputs.table import csv_ready, faces_table
+from feelinvideo.schema import EMOTIONS, FACE_COLUMNS, IDENTITY_COLUMNS
+from feelinvideo.video import VideoInfo
+
+
+def samples():
+    happy, sad = np.eye(7)[3], np.eye(7)[4]
+    one = Faces(
+        [[10.04, 20, 50, 60]],
+        [0.91234],
+        [happy * 0.9 + 0.1 / 7],
+        tracker_id=[0],
+        person=["ada"],
+        match_distance=[0.31234],
+    )
+    none = Faces.empty()
+    two = Faces(
+        [[10, 20, 50, 60], [100, 20, 150, 70]],
+        [0.9, 0.8],
+        [happy, sad],
+        tracker_id=[0, 1],
+        person=["ada", "=SUM(1+1)"],
+        data={"rek_similarity": np.array([99.5, np.nan])},
+    )
+    return [(0, 0.0, one), (30, 1.0, none), (60, 2.0004, two)]
+
+
+def test_one_row_per_face_in_the_documented_columns():
+    df = faces_table(samples(), identity=True, data_columns=("rek_person",))
+    assert list(df.columns) == [*FACE_COLUMNS, *IDENTITY_COLUMNS, "rek_person", "rek_similarity"]
+    assert df["frame_index"].tolist() == [0, 60, 60]
+    assert df["face_index"].tolist() == [0, 0, 1]
+    assert df["timestamp_s"].tolist() == [0.0, 2.0, 2.0]
+    assert df["time"].tolist() == ["00:00:00.000", "00:00:02.000", "00:00:02.000"]
+    assert df["x_min"].tolist() == [10.0, 10.0, 100.0]
+    assert df["detection_confidence"].iloc[0] == 0.9123
+    assert df["dominant_emotion"].tolist() == ["happy", "happy", "sad"]
+    assert df["track_id"].tolist() == [0, 0, 1]
+    assert df["match_distance"].iloc[0] == 0.3123 and df["match_distance"].isna().sum() == 2
+    assert df["rek_person"].isna().all()  # declared, never given: present and empty
+    assert np.allclose(df[list(EMOTIONS)].sum(axis=1), 1.0, atol=1e-3)
+
+
+def test_without_identity_and_without_faces():
+    df = faces_table([(0, 0.0, Faces.empty())], identity=False)
+    assert list(df.columns) == list(FACE_COLUMNS) and len(df) == 0
+
+
+def test_csv_ready_defuses_formulas_only_in_text():
+    df = faces_table(samples(), identity=True)
+    safe = csv_ready(df)
+    assert safe["person"].tolist() == ["ada", "ada", "'=SUM(1+1)"]
+    assert safe["x_min"].tolist() == df["x_min"].tolist()
+    assert df["person"].iloc[2] == "=SUM(1+1)"  # the table itself keeps the name
+
+
+def test_summary_totals_and_windows_from_the_table():
+    df = faces_table(samples(), identity=True)
+    info = VideoInfo("v.mp4", 640, 360, 30.0, 4.5, 135, "h264", None)
+    summary = run_summary(df, info, sampled_frames=3, backend="local", every_s=1.0, window_s=2.0)
+    assert summary["faces"] == 3 and summary["frames_with_faces"] == 2
+    assert summary["sampled_frames"] == 3
+    assert summary["dominant_share"]["happy"] == 2 / 3
+    assert summary["verdict"] == "interested"
+    assert [(w["start_s"], w["end_s"], w["faces"]) for w in summary["windows"]] == [
+        (0.0, 2.0, 1),
+        (2.0, 4.0, 2),
+        (4.0, 4.5, 0),
+    ]
+    assert emotion_totals(df.iloc[:0])["verdict"] == "neutral"
+    assert time_windows(pd.DataFrame(columns=df.columns), 10.0, 0.0)[0]["faces"] == 0

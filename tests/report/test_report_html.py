@@ -1,0 +1,112 @@
+"""report.html: the self-contained, escaped report.html rendered from the Jinja2 template."""
+
+from __future__ import annotations
+
+import base64
+import re
+from html.parser import HTMLParser
+
+import pandas as pd
+from report_data import NASTY, synthetic_faces, write_run
+
+from feelinvideo.report import build_report, render_html
+
+
+class _Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(text: str) -> _Page:
+    page = _Page()
+    page.feed(text)
+    page.close()
+    return page
+
+
+def test_html_is_self_contained_and_escaped(tmp_path, cli):
+    people = ["obama", NASTY, "unknown-1"]
+    write_run(tmp_path / "lecture1", synthetic_faces(20, people), duration_s=21.0)
+    write_run(tmp_path / "lecture2", synthetic_faces(10, people, seed=1), duration_s=12.0)
+    (tmp_path / "lecture1" / "overlay.mp4").write_bytes(b"\0")
+    out = tmp_path / "out"
+    result = cli("report", tmp_path, "--out", out, "--window", "5")
+    assert result.exit_code == 0, result.stderr
+    text = (out / "report.html").read_text(encoding="utf-8")
+    page = parse(text)
+    tags = [t for t, _ in page.tags]
+    assert "script" not in tags and "link" not in tags and "iframe" not in tags
+    images = [a["src"] for t, a in page.tags if t == "img"]
+    assert len(images) == 3
+    for src in images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1]).startswith(b"\x89PNG")
+    for _, attrs in page.tags:
+        for value in attrs.values():
+            assert "http://" not in (value or "") and "https://" not in (value or "")
+    assert "http://" not in text and "https://" not in text
+    assert NASTY not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert NASTY in "".join(page.text)
+    links = [a.get("href") for t, a in page.tags if t == "a"]
+    assert links == ["../lecture1/overlay.mp4"]
+    # people: known names across videos, unknowns per video
+    table = pd.read_csv(out / "class_summary.csv", keep_default_na=False)
+    assert list(table["person"]) == [NASTY, "obama", "lecture1:unknown-1", "lecture2:unknown-1"]
+    assert table.set_index("person").loc["obama", "videos"] == 2
+    assert table.set_index("person").loc["obama", "attended"] == 30
+
+
+def test_page_sections_and_policy(tmp_path):
+    summary = {"video": {"width": 640, "height": 360}, "sampled_frames": 12}
+    write_run(tmp_path / "talk", synthetic_faces(10, ["ann", "bob"]), 12.0, summary)
+    old = synthetic_faces(4, ["x"], seed=2).drop(columns=["person"])
+    write_run(tmp_path / "a&b", old)
+    report = build_report([tmp_path / "talk", tmp_path / "a&b"], window_s=5)
+    report.warnings.append("odd <b>warning</b>")
+    text = render_html(report, {}, tmp_path / "out")
+    page = parse(text)
+    metas = [a for t, a in page.tags if t == "meta" and a.get("http-equiv")]
+    assert metas == [
+        {
+            "http-equiv": "Content-Security-Policy",
+            "content": "default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+        }
+    ]
+    assert not [t for t, _ in page.tags if t == "img"]  # no plots given
+    words = " ".join(" ".join(page.text).split())
+    for heading in ("Videos", "Class summary", "Time windows"):
+        assert f"<h2>{heading}</h2>" in text
+    assert "over 24 faces of 3 people in 2 videos" in words
+    assert re.search(r"; \d of 3 time windows with faces interested \(5 s windows\)\.", words)
+    assert "640×360" in words and "12.0 s" in words
+    # the CSV without person column is named, escaped, in the note
+    assert "No person column in the CSV of a&b: all faces" in words
+    assert "a&amp;b" in text and "odd &lt;b&gt;warning&lt;/b&gt;" in text
+    assert "<b>" not in text
+    # numbers right-aligned, the means as percentages
+    cells = [a.get("class") for t, a in page.tags if t == "td"]
+    assert cells.count("n") > 10
+    assert re.search(r'<td class="n">\d{1,3}%</td>', text)
+    assert text.rstrip().endswith("</html>")
+
+
+def test_plots_are_embedded_in_order(tmp_path):
+    write_run(tmp_path / "talk", synthetic_faces(3, ["ann"]))
+    report = build_report([tmp_path / "talk"])
+    images = {"attendance": b"\x89PNG-a", "person_profiles": b"\x89PNG-b"}
+    page = parse(render_html(report, images, tmp_path))
+    shown = [
+        (a["alt"], base64.b64decode(a["src"].split(",", 1)[1])) for t, a in page.tags if t == "img"
+    ]
+    assert shown == [
+        ("Attendance per person and video", b"\x89PNG-a"),
+        ("Each person's emotion profile", b"\x89PNG-b"),
+    ]

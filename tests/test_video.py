@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from feelinvideo.faces import box_iou, clip_xyxy
-from feelinvideo.schema import EMOTIONS, format_time, verdict
 from feelinvideo.outputs.summary import time_windows
+from feelinvideo.schema import EMOTIONS, format_time, verdict
 from feelinvideo.video import iter_frames, probe
 from tests.conftest import data_file
 

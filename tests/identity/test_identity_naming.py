@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from test_identity_tracker import fake_encoder, faces_at, frame, unit
+from test_identity_tracker import faces_at, fake_encoder, frame, unit
 
 from feelinvideo.identity import IdentityStage
 from feelinvideo.identity.gallery import Gallery, Matches

@@ -7,7 +7,7 @@ import pandas as pd
 
 from feelinvideo.faces import Faces
 from feelinvideo.outputs.summary import emotion_totals, run_summary, time_windows
-from feelinvideo.outputs.table import csv_ready, faces_table
+from feelinvideo.outputs.table import faces_table, safe_for_csv
 from feelinvideo.schema import EMOTIONS, FACE_COLUMNS, IDENTITY_COLUMNS
 from feelinvideo.video import VideoInfo
 
@@ -55,9 +55,9 @@ def test_without_identity_and_without_faces():
     assert list(df.columns) == list(FACE_COLUMNS) and len(df) == 0
 
 
-def test_csv_ready_defuses_formulas_only_in_text():
+def test_safe_for_csv_defuses_formulas_only_in_text():
     df = faces_table(samples(), identity=True)
-    safe = csv_ready(df)
+    safe = safe_for_csv(df)
     assert safe["person"].tolist() == ["ada", "ada", "'=SUM(1+1)"]
     assert safe["x_min"].tolist() == df["x_min"].tolist()
     assert df["person"].iloc[2] == "=SUM(1+1)"  # the table itself keeps the name

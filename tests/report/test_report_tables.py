@@ -7,13 +7,13 @@ import pytest
 from report_data import face_rows, synthetic_faces, write_run
 
 from feelinvideo.outputs.summary import emotion_totals, group_totals, weighted_dominant
+from feelinvideo.outputs.table import safe_for_csv
 from feelinvideo.report import class_summary, load_runs
 from feelinvideo.report.tables import (
     CLASS_SUMMARY_COLUMNS,
     WINDOW_COLUMNS,
     attendance_table,
     person_order,
-    safe_for_csv,
     window_table,
 )
 from feelinvideo.schema import EMOTIONS, FACE_COLUMNS

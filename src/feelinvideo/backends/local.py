@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..faces import Faces
-from ..schema import EMOTIONS
 from ..models.mtcnn import DEFAULT_MIN_FACE_PX
+from ..schema import EMOTIONS
 
 
 class LocalBackend:

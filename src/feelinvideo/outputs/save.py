@@ -42,7 +42,7 @@ def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: 
     """
     from ..pipeline import default_out_dir, progress_bar
     from .people import draw_people, with_enrolled
-    from .table import csv_ready
+    from .table import safe_for_csv
 
     out = Path(out_dir) if out_dir is not None else default_out_dir(analysis.video)
     names = {"faces_csv": FACES_CSV}
@@ -85,7 +85,7 @@ def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: 
                     progress=lambda t: bar.update(max(0.0, min(t, bar.total) - bar.n)),
                 )
         try:
-            csv_ready(analysis.faces).to_csv(stage / FACES_CSV, index=False)
+            safe_for_csv(analysis.faces).to_csv(stage / FACES_CSV, index=False)
         except OSError as exc:
             raise OutputError(f"{out / FACES_CSV}: cannot write ({exc.strerror or exc})") from None
         write_json(stage / SUMMARY_JSON, summary)

@@ -83,9 +83,10 @@ def _data_column(faces: Faces, name: str) -> np.ndarray:
     return np.full(len(faces), np.nan, dtype=object)
 
 
-def csv_ready(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` with every text cell passed through :func:`feelinvideo.schema.csv_safe`
-    (a name such as ``=SUM(1+1)`` cannot become a spreadsheet formula); numbers untouched."""
+def safe_for_csv(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` for writing as CSV, the one rule for every CSV the tool writes: the
+    cells of non-numeric columns go through :func:`feelinvideo.schema.csv_safe` (a name such
+    as ``=SUM(1+1)`` gets a leading ``'`` and cannot become a spreadsheet formula)."""
     out = df.copy()
     for column in out.columns:
         if not pd.api.types.is_numeric_dtype(out[column]):

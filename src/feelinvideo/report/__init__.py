@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..atomic import atomic_path, prepare_dir, write_text
 from ..outputs.summary import emotion_totals
+from ..outputs.table import safe_for_csv
 from ..schema import CLASS_SUMMARY_CSV, PLOT_FILES, REPORT_HTML, WINDOWS_CSV
 from .db import append_to_db
 from .formats import FORMATS, format_summary
@@ -39,7 +40,6 @@ from .tables import (
     all_faces,
     attendance_table,
     class_summary,
-    safe_for_csv,
     window_table,
 )
 

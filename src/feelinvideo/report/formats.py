@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from .tables import safe_for_csv
+from ..outputs.table import safe_for_csv
 
 if TYPE_CHECKING:
     from . import Report

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 
 from ..outputs.summary import group_totals, time_windows
-from ..schema import EMOTIONS, FACE_COLUMNS, csv_safe, format_time, is_unknown
+from ..schema import EMOTIONS, FACE_COLUMNS, format_time, is_unknown
 from .runs import Run
 
 #: Default length of the time windows, seconds.
@@ -168,13 +168,3 @@ def window_table(runs: Sequence[Run], window_s: float = DEFAULT_WINDOW_S) -> pd.
             )
             rows.append(row)
     return pd.DataFrame(rows, columns=list(WINDOW_COLUMNS))
-
-
-def safe_for_csv(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` for writing as CSV: the cells of non-numeric columns go through
-    :func:`feelinvideo.schema.csv_safe` (formula-like text gets a leading ``'``)."""
-    out = df.copy()
-    for column in out.columns:
-        if not pd.api.types.is_numeric_dtype(out[column]):
-            out[column] = out[column].map(csv_safe)
-    return out

@@ -339,6 +339,12 @@ class FakeRekognition:
             "FaceModelVersion": _MODEL,
         }
 
+    def _op_DeleteCollection(self, params, image) -> dict:  # noqa: N802
+        self._collection(params)
+        with self._lock:
+            del self.collections[params["CollectionId"]]
+        return {"StatusCode": 200}
+
     def _op_ListFaces(self, params, image) -> dict:  # noqa: N802
         with self._lock:
             faces = list(self._collection(params))

@@ -15,7 +15,7 @@ import pytest
 from conftest import data_file
 
 import feelinvideo
-from feelinvideo.schema import FACE_COLUMNS, IDENTITY_COLUMNS
+from feelinvideo.schema import FACE_COLUMNS, IDENTITY_COLUMNS, SMOOTHED_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,8 @@ def test_analyze_from_python_writes_nothing(clip_dir):
     )
     assert done.returncode == 0, done.stderr
     rows, cols = (int(v) for v in done.stdout.strip().strip("()").split(","))
-    assert 3 <= rows <= 6 and cols == len(FACE_COLUMNS) + len(IDENTITY_COLUMNS)
+    assert 3 <= rows <= 6
+    assert cols == len(FACE_COLUMNS) + len(IDENTITY_COLUMNS) + len(SMOOTHED_COLUMNS)
     assert os.listdir(clip_dir) == ["clip.mp4"]
     assert "analysing" not in done.stderr  # no progress bar unless asked
 

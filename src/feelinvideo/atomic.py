@@ -19,7 +19,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     On any exception the temporary file is removed and ``path`` is left as it was.
 
     Raises:
-        OutputError: the folder is not writable.
+        OutputError: the folder is not writable, or writing failed (a full disk, an I/O
+            error: any OSError inside the block), naming ``path``.
     """
     path = Path(path)
     try:
@@ -30,8 +31,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     honour_umask(tmp_path)
     try:
-        yield tmp_path
-        os.replace(tmp_path, path)
+        try:
+            yield tmp_path
+            os.replace(tmp_path, path)
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

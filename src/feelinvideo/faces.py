@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,8 +21,6 @@ from .schema import EMOTIONS
 
 #: Length of a face embedding (dlib's descriptor, :mod:`feelinvideo.models.dlib`).
 EMBEDDING_SIZE = 128
-#: The five MTCNN landmarks, in the order of :attr:`Faces.landmarks`.
-LANDMARK_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
 @dataclass
@@ -35,7 +34,8 @@ class Faces:
         scores: float32 (N, 7): emotion probabilities in [0, 1], in
             :data:`feelinvideo.schema.EMOTIONS` order, each row summing to 1; NaN until an
             emotion model scored the faces.
-        landmarks: float32 (N, 5, 2) pixel (x, y) of :data:`LANDMARK_NAMES`, or None.
+        smoothed_scores: float32 (N, 7): ``scores`` averaged over the face's track in time
+            (:mod:`feelinvideo.smoothing`); NaN until smoothed.
         tracker_id: int64 (N,): the face's track (0-based, in order of first appearance),
             -1 until a tracker saw it.
         person: object (N,) of str: who the face is (an enrolled name or ``unknown-N``),
@@ -54,7 +54,7 @@ class Faces:
     xyxy: np.ndarray
     confidence: np.ndarray
     scores: np.ndarray | None = None
-    landmarks: np.ndarray | None = None
+    smoothed_scores: np.ndarray | None = None
     tracker_id: np.ndarray | None = None
     person: np.ndarray | None = None
     match_distance: np.ndarray | None = None
@@ -70,8 +70,11 @@ class Faces:
             if self.scores is None
             else np.asarray(self.scores, dtype=np.float32).reshape(n, len(EMOTIONS))
         )
-        if self.landmarks is not None:
-            self.landmarks = np.asarray(self.landmarks, dtype=np.float32).reshape(n, 5, 2)
+        self.smoothed_scores = (
+            np.full((n, len(EMOTIONS)), np.nan, np.float32)
+            if self.smoothed_scores is None
+            else np.asarray(self.smoothed_scores, dtype=np.float32).reshape(n, len(EMOTIONS))
+        )
         self.tracker_id = (
             np.full(n, -1, np.int64)
             if self.tracker_id is None
@@ -110,7 +113,7 @@ class Faces:
             xyxy=self.xyxy[index],
             confidence=self.confidence[index],
             scores=self.scores[index],
-            landmarks=take(self.landmarks),
+            smoothed_scores=self.smoothed_scores[index],
             tracker_id=self.tracker_id[index],
             person=self.person[index],
             match_distance=self.match_distance[index],
@@ -132,25 +135,22 @@ class Faces:
         """Faces from one image's result of ``mtcnn.MTCNN.detect_faces(..., box_format="xyxy")``.
 
         Args:
-            detections: MTCNN's dicts ``{"box": [x1, y1, x2, y2], "confidence": float,
-                "keypoints": {name: (x, y)}}`` in pixels of the image MTCNN saw.
+            detections: MTCNN's dicts ``{"box": [x1, y1, x2, y2], "confidence": float, ...}``
+                in pixels of the image MTCNN saw (its ``keypoints`` are not used: dlib finds
+                its own landmarks for the embedding).
             width, height: size in pixels of the source frame.
             scale: how the image MTCNN saw was scaled from the source frame (0, 1]; boxes
-                and landmarks are divided by it, then clipped to the frame.
+                are divided by it, then clipped to the frame.
 
         Returns:
-            Faces with ``xyxy``, ``confidence`` and ``landmarks``; scores NaN.
+            Faces with ``xyxy`` and ``confidence``; scores NaN.
         """
         if not detections:
-            return cls(np.zeros((0, 4)), np.zeros(0), landmarks=np.zeros((0, 5, 2)))
+            return cls(np.zeros((0, 4)), np.zeros(0))
         xyxy = np.array([d["box"] for d in detections], dtype=np.float32) / scale
-        marks = np.array(
-            [[d["keypoints"][k] for k in LANDMARK_NAMES] for d in detections], dtype=np.float32
-        )
         return cls(
             xyxy=clip_xyxy(xyxy, width, height),
             confidence=np.array([d["confidence"] for d in detections], dtype=np.float32),
-            landmarks=marks / scale,
         )
 
     @classmethod
@@ -178,6 +178,13 @@ class Faces:
         return self.scores[np.arange(len(self)), self.dominant_index]
 
     @property
+    def display_scores(self) -> np.ndarray:
+        """float32 (N, 7): the smoothed scores where known, else the raw ones (what the
+        overlay shows)."""
+        known = np.isfinite(self.smoothed_scores).all(axis=1)
+        return np.where(known[:, None], self.smoothed_scores, self.scores)
+
+    @property
     def area(self) -> np.ndarray:
         """float32 (N,): box area in square pixels."""
         wh = np.clip(self.xyxy[:, 2:] - self.xyxy[:, :2], 0, None)
@@ -189,6 +196,20 @@ class Faces:
         if self.embedding is None:
             return np.zeros(len(self), dtype=bool)
         return ~np.isnan(self.embedding).any(axis=1)
+
+
+class Sample(NamedTuple):
+    """The faces of one sampled frame, without its pixels: what an analysis keeps.
+
+    Attributes:
+        frame_index: 0-based index of the frame in decode order.
+        timestamp_s: its presentation time in seconds from the start.
+        faces: its :class:`Faces`.
+    """
+
+    frame_index: int
+    timestamp_s: float
+    faces: Faces
 
 
 def clip_xyxy(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +22,14 @@ from pathlib import Path
 import pandas as pd
 
 from .backends.base import Backend
-from .faces import Faces
+from .faces import Faces, Sample
 from .identity import IdentityStage
 from .identity.gallery import Gallery
-from .identity.naming import DEFAULT_TOLERANCE, Identity
+from .identity.naming import DEFAULT_TOLERANCE, name_faces
+from .identity.tracker import DEFAULT_REFRESH_S
+from .progress import advance_to, progress_bar
+from .schema import DEFAULT_EVERY_S, DEFAULT_WINDOW_S
+from .smoothing import DEFAULT_SMOOTH_S, EmotionSmoother
 from .video import Frame, VideoInfo, iter_frames, probe
 
 #: upper bound on the decoded RGB frames held for one backend call, in bytes
@@ -47,18 +50,25 @@ class AnalyzeOptions:
         min_frames: people seen in fewer sampled frames are left out of people.json,
             people.png and the per-person summary (>= 1).
         thumbnails: draw face thumbnails in people.png (the only face crops written).
+        reembed_every_s: re-embed a face on a steady track at most once per this many
+            seconds of video time (> 0); tracks are also embedded when they start, after a
+            cut and when their link is weak.
+        smooth_s: time constant in seconds (>= 0) of the per-track moving average of the
+            emotion scores used by the overlay and the per-person summary (0 = raw).
 
     Raises:
         ValueError: a value is out of range (checked when the analysis starts).
     """
 
-    every_s: float = 1.0
-    window_s: float = 10.0
+    every_s: float = DEFAULT_EVERY_S
+    window_s: float = DEFAULT_WINDOW_S
     write_video: bool = True
     identity: bool = True
     tolerance: float = DEFAULT_TOLERANCE
     min_frames: int = 1
     thumbnails: bool = True
+    reembed_every_s: float = DEFAULT_REFRESH_S
+    smooth_s: float = DEFAULT_SMOOTH_S
 
     def check(self) -> None:
         """Raise ValueError naming the first setting out of range."""
@@ -68,6 +78,12 @@ class AnalyzeOptions:
             raise ValueError(f"window_s must be a finite number > 0, got {self.window_s}")
         if not 0 <= self.tolerance <= 2:
             raise ValueError(f"tolerance must be in [0, 2], got {self.tolerance}")
+        if not (math.isfinite(self.reembed_every_s) and self.reembed_every_s > 0):
+            raise ValueError(
+                f"reembed_every_s must be a finite number > 0, got {self.reembed_every_s}"
+            )
+        if not (math.isfinite(self.smooth_s) and self.smooth_s >= 0):
+            raise ValueError(f"smooth_s must be a finite number >= 0, got {self.smooth_s}")
         if self.min_frames < 1:
             raise ValueError(f"min_frames must be >= 1, got {self.min_frames}")
 
@@ -93,8 +109,9 @@ def analyze_frames(
         ``(frame, faces)`` per sampled frame in time order: the
         :class:`~feelinvideo.video.Frame` (``frame_index``, ``timestamp_s``, RGB
         ``image``) and its :class:`~feelinvideo.faces.Faces` (boxes, confidences, scores;
-        with identity, ``tracker_id`` and the provisional ``person``: enrolled names as
-        far as known, ``""`` for the not yet named, who are numbered by :func:`analyze`).
+        with identity, ``tracker_id``, ``smoothed_scores`` and the provisional
+        ``person``: enrolled names as far as known, ``""`` for the not yet named, who are
+        numbered by :func:`analyze`).
 
     Raises:
         VideoError: missing, empty, non-video, corrupt or truncated input.
@@ -109,27 +126,35 @@ def analyze_frames(
 
         backend = LocalBackend()
     if identity is None and options.identity:
-        identity = IdentityStage(tolerance=options.tolerance, thumbnails=options.thumbnails)
+        identity = IdentityStage(
+            tolerance=options.tolerance,
+            thumbnails=options.thumbnails,
+            reembed_s=options.reembed_every_s,
+        )
     # frames per backend call: the backend's batch size, capped so one batch of decoded
     # frames stays under BATCH_BYTES (32 frames at 640x360, 8 at 1920x1080)
     limit = max(1, min(backend.batch_size, BATCH_BYTES // (info.width * info.height * 3)))
+    smoother = EmotionSmoother(options.smooth_s) if identity is not None else None
     batch: list[Frame] = []
     for frame in iter_frames(video, options.every_s):
         batch.append(frame)
         if len(batch) >= limit:
-            yield from _run_batch(batch, backend, identity)
+            yield from _run_batch(batch, backend, identity, smoother)
             batch = []
     if batch:
-        yield from _run_batch(batch, backend, identity)
+        yield from _run_batch(batch, backend, identity, smoother)
 
 
 def _run_batch(
-    batch: list[Frame], backend: Backend, identity: IdentityStage | None
+    batch: list[Frame],
+    backend: Backend,
+    identity: IdentityStage | None,
+    smoother: EmotionSmoother | None,
 ) -> Iterator[tuple[Frame, Faces]]:
     """Backend on the whole batch, then identity frame by frame (tracks need time order)."""
     for frame, faces in zip(batch, backend.analyze([f.image for f in batch]), strict=True):
         if identity is not None:
-            faces = identity.update(frame, faces)
+            faces = smoother.update(frame.timestamp_s, identity.update(frame, faces))
         yield frame, faces
 
 
@@ -144,8 +169,9 @@ class Analysis:
         summary: the ``summary.json`` dict (``outputs`` is added by :meth:`save`).
         people: per person, as in ``summary["people"]`` (empty without identity).
         people_json: the ``people.json`` dict, or None without identity.
-        samples: ``(frame_index, timestamp_s, Faces)`` per sampled frame (for the overlay).
-        identities: ``{tracker_id: Identity}``; thumbnails: face thumbnails per person.
+        samples: one :class:`~feelinvideo.faces.Sample` per sampled frame (the overlay
+            draws them).
+        thumbnails: face thumbnails per person (RGB uint8 (72, 72, 3)), or None.
         out_dir: the folder saved into, None until saved; files: output key -> path.
     """
 
@@ -157,8 +183,7 @@ class Analysis:
     summary: dict
     people: list[dict]
     people_json: dict | None
-    samples: list[tuple[int, float, Faces]]
-    identities: dict[int, Identity] = field(default_factory=dict)
+    samples: list[Sample]
     thumbnails: dict | None = None
     out_dir: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
@@ -185,14 +210,6 @@ class Analysis:
         from .outputs.summary import describe
 
         return describe(self.summary, self.out_dir)
-
-
-def default_out_dir(video: str | os.PathLike) -> Path:
-    """``<video stem>_feelinvideo/`` beside the video."""
-    from .schema import RUN_DIR_SUFFIX
-
-    path = Path(video)
-    return path.with_name(f"{path.stem}{RUN_DIR_SUFFIX}")
 
 
 def analyze(
@@ -232,7 +249,9 @@ def analyze(
     options.check()
     info = probe(video)
     opened = None
-    if gallery is not None and not isinstance(gallery, Gallery):
+    if not options.identity:
+        gallery = None
+    elif gallery is not None and not isinstance(gallery, Gallery):
         from .identity.gallery import open_gallery
 
         gallery = opened = open_gallery(gallery)
@@ -257,24 +276,22 @@ def _analyze(video, info, backend, gallery, options, progress) -> Analysis:
         backend = LocalBackend()
     stage = None
     if options.identity:
-        stage = IdentityStage(gallery, options.tolerance, thumbnails=options.thumbnails)
-    samples: list[tuple[int, float, Faces]] = []
+        stage = IdentityStage(
+            gallery, options.tolerance, options.thumbnails, options.reembed_every_s
+        )
+    samples: list[Sample] = []
     with progress_bar(info.duration_s, "analysing", progress) as bar:
         for frame, faces in analyze_frames(video, backend, options, stage):
             faces.embedding = None  # kept per track, not per face: memory stays small
-            samples.append((frame.frame_index, frame.timestamp_s, faces))
-            bar.update(max(0.0, min(frame.timestamp_s, bar.total) - bar.n))
-        bar.update(max(0.0, bar.total - bar.n))
-    identities: dict[int, Identity] = {}
+            samples.append(Sample(frame.frame_index, frame.timestamp_s, faces))
+            advance_to(bar, frame.timestamp_s)
+        advance_to(bar, bar.total)
+    identities = {}
     if stage is not None:
         identities = stage.resolve()
-        for _, _, faces in samples:
-            for i, tid in enumerate(faces.tracker_id):
-                ident = identities[int(tid)]
-                faces.person[i] = ident.person
-                faces.match_distance[i] = (
-                    float("nan") if ident.match_distance is None else ident.match_distance
-                )
+        name = name_faces(identities)
+        for sample in samples:
+            name(sample.faces)
     columns = tuple(backend.columns) + (stage.columns if stage is not None else ())
     df = faces_table(samples, identity=stage is not None, data_columns=columns)
     summary = run_summary(df, info, len(samples), backend.name, options.every_s, options.window_s)
@@ -303,22 +320,5 @@ def _analyze(video, info, backend, gallery, options, progress) -> Analysis:
         people=people,
         people_json=people_json,
         samples=samples,
-        identities=identities,
         thumbnails=thumbnails,
-    )
-
-
-def progress_bar(total_s: float, desc: str, enabled: bool):
-    """A tqdm bar on stderr counting seconds of video done out of ``total_s``."""
-    from tqdm import tqdm
-
-    return tqdm(
-        total=round(total_s, 2),
-        desc=desc,
-        unit="s",
-        file=sys.stderr,
-        disable=not enabled,
-        dynamic_ncols=True,
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s video "
-        "[{elapsed}<{remaining}]",
     )

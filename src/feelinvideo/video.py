@@ -29,7 +29,6 @@ class VideoInfo:
         frame_count: number of frames (from the container; estimated from
             ``duration_s * fps`` when the container does not say).
         codec: video codec name (e.g. ``h264``).
-        audio_codec: codec of the first audio stream, or None when there is none.
     """
 
     path: str
@@ -39,7 +38,6 @@ class VideoInfo:
     duration_s: float
     frame_count: int
     codec: str
-    audio_codec: str | None
 
 
 @dataclass
@@ -112,8 +110,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         width, height = int(ctx.width or 0), int(ctx.height or 0)
         if width <= 0 or height <= 0 or fps <= 0:
             raise VideoError(f"{path}: not a usable video (size {width}x{height}, {fps:g} fps)")
-        audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
-        return VideoInfo(str(path), width, height, fps, duration, frames, ctx.name, audio)
+        return VideoInfo(str(path), width, height, fps, duration, frames, ctx.name)
     finally:
         container.close()
 

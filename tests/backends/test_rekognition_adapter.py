@@ -58,9 +58,6 @@ def test_box_conversion_and_clipping():
     np.testing.assert_allclose(faces.xyxy[0], [200, 50, 300, 150])
     np.testing.assert_allclose(faces.xyxy[1], [0, 0, 400, 200])
     np.testing.assert_allclose(faces.confidence, [0.995, 0.8], rtol=1e-6)
-    assert faces.landmarks is None  # the second face has no landmarks
-    one = faces_from_detect_faces({"FaceDetails": response["FaceDetails"][:1]}, 400, 200)
-    np.testing.assert_allclose(one.landmarks[0], [[240, 80]] * 5)
 
 
 def test_raw_confidences_go_to_data_also_for_zero_faces():

@@ -39,7 +39,9 @@ def frame(t: float, index: int = 0) -> Frame:
 
 
 def test_update_returns_faces_with_tracker_id_and_embeddings_at_intervals():
-    tracker = FaceTracker(thumbnails=False, encoder=fake_encoder({0: unit(0), 300: unit(1)}))
+    tracker = FaceTracker(
+        thumbnails=False, encoder=fake_encoder({0: unit(0), 300: unit(1)}), refresh_s=1.0
+    )
     for k in range(25):  # 25 frames at 10 fps: 2.5 s, two still faces
         faces = tracker.update(frame(k * 0.1, k), faces_at([0, 300]))
         assert isinstance(faces, Faces)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from feelinvideo.faces import Faces
 from feelinvideo.outputs.summary import emotion_totals, run_summary, time_windows
 from feelinvideo.outputs.table import faces_table, safe_for_csv
-from feelinvideo.schema import EMOTIONS, FACE_COLUMNS, IDENTITY_COLUMNS
+from feelinvideo.schema import EMOTIONS, FACE_COLUMNS, IDENTITY_COLUMNS, SMOOTHED_COLUMNS
 from feelinvideo.video import VideoInfo
 
 
@@ -36,7 +37,14 @@ def samples():
 
 def test_one_row_per_face_in_the_documented_columns():
     df = faces_table(samples(), identity=True, data_columns=("rek_person",))
-    assert list(df.columns) == [*FACE_COLUMNS, *IDENTITY_COLUMNS, "rek_person", "rek_similarity"]
+    assert list(df.columns) == [
+        *FACE_COLUMNS,
+        *IDENTITY_COLUMNS,
+        *SMOOTHED_COLUMNS,
+        "rek_person",
+        "rek_similarity",
+    ]
+    assert df["smoothed_happy"].isna().all()  # these Faces were never smoothed
     assert df["frame_index"].tolist() == [0, 60, 60]
     assert df["face_index"].tolist() == [0, 0, 1]
     assert df["timestamp_s"].tolist() == [0.0, 2.0, 2.0]
@@ -65,7 +73,7 @@ def test_safe_for_csv_defuses_formulas_only_in_text():
 
 def test_summary_totals_and_windows_from_the_table():
     df = faces_table(samples(), identity=True)
-    info = VideoInfo("v.mp4", 640, 360, 30.0, 4.5, 135, "h264", None)
+    info = VideoInfo("v.mp4", 640, 360, 30.0, 4.5, 135, "h264")
     summary = run_summary(df, info, sampled_frames=3, backend="local", every_s=1.0, window_s=2.0)
     assert summary["faces"] == 3 and summary["frames_with_faces"] == 2
     assert summary["sampled_frames"] == 3
@@ -78,3 +86,22 @@ def test_summary_totals_and_windows_from_the_table():
     ]
     assert emotion_totals(df.iloc[:0])["verdict"] == "neutral"
     assert time_windows(pd.DataFrame(columns=df.columns), 10.0, 0.0)[0]["faces"] == 0
+
+
+def test_smoother_follows_video_time_per_track():
+    from feelinvideo.smoothing import EmotionSmoother
+
+    happy, sad = np.eye(7)[3], np.eye(7)[4]
+    smoother = EmotionSmoother(tau_s=1.0)
+    first = smoother.update(0.0, Faces([[0, 0, 9, 9]], [1.0], [happy], tracker_id=[0]))
+    assert first.smoothed_scores[0].tolist() == happy.tolist()
+    # one time constant later the average has moved 1 - 1/e of the way to the new scores
+    later = smoother.update(
+        1.0, Faces([[0, 0, 9, 9], [20, 0, 29, 9]], [1, 1], [sad, sad], tracker_id=[0, 1])
+    )
+    assert later.smoothed_scores[0, 4] == pytest.approx(1 - np.exp(-1), abs=1e-6)
+    assert later.smoothed_scores[0].sum() == pytest.approx(1.0, abs=1e-6)
+    assert later.smoothed_scores[1].tolist() == sad.tolist()  # a new track starts raw
+    assert later.display_scores[0, 3] == pytest.approx(np.exp(-1), abs=1e-6)
+    raw = EmotionSmoother(tau_s=0).update(5.0, Faces([[0, 0, 9, 9]], [1], [sad], tracker_id=[0]))
+    assert raw.smoothed_scores[0].tolist() == sad.tolist()

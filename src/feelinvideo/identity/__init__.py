@@ -12,7 +12,7 @@ from ..faces import Faces
 from ..video import Frame
 from .gallery import Gallery
 from .naming import DEFAULT_TOLERANCE, Identity, Naming
-from .tracker import FaceTracker
+from .tracker import DEFAULT_REFRESH_S, FaceTracker
 
 
 class IdentityStage:
@@ -22,7 +22,8 @@ class IdentityStage:
         gallery: an open gallery for enrolled names, or None (everyone is unknown-N).
         tolerance: largest embedding distance naming a face (euclidean, 0-2; dlib's 0.6).
         thumbnails: keep small face thumbnails per track (for people.png).
-        tracker: a ready :class:`FaceTracker` (default: one with the defaults above).
+        reembed_s: re-embed a face on a steady track at most once per this many seconds.
+        tracker: a ready :class:`FaceTracker` (default: one with the settings above).
     """
 
     def __init__(
@@ -30,9 +31,10 @@ class IdentityStage:
         gallery: Gallery | None = None,
         tolerance: float = DEFAULT_TOLERANCE,
         thumbnails: bool = True,
+        reembed_s: float = DEFAULT_REFRESH_S,
         tracker: FaceTracker | None = None,
     ):
-        self.tracker = tracker or FaceTracker(thumbnails=thumbnails)
+        self.tracker = tracker or FaceTracker(refresh_s=reembed_s, thumbnails=thumbnails)
         self.naming = Naming(gallery, tolerance)
 
     @property
@@ -49,14 +51,19 @@ class IdentityStage:
         return self.naming.resolve(self.tracker.tracks)
 
     def stats(self) -> dict:
-        """``tracks, faces_seen, embeddings_computed, embeddings_per_face`` so far."""
+        """``tracks, cuts, faces_seen, embeddings_computed, embeddings_per_face,
+        embeddings_per_track`` so far."""
         t = self.tracker
         per_face = round(t.embeddings_computed / t.faces_seen, 4) if t.faces_seen else 0.0
+        per_track = round(t.embeddings_computed / len(t.tracks), 4) if t.tracks else 0.0
         return {
             "tracks": len(t.tracks),
+            "cuts": t.cuts.cuts if t.cuts is not None else 0,
             "faces_seen": t.faces_seen,
             "embeddings_computed": t.embeddings_computed,
             "embeddings_per_face": per_face,
+            "embeddings_per_track": per_track,
+            "reembed_every_s": t.refresh_s,
         }
 
 

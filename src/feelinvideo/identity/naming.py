@@ -43,18 +43,15 @@ class Identity:
     """Who a track is.
 
     Attributes:
-        person: enrolled name, or ``unknown-N``.
-        enrolled: True when the name comes from the gallery.
+        person: an enrolled name (from the gallery), or ``unknown-N`` (from clustering; see
+            :func:`feelinvideo.schema.is_unknown`).
         match_distance: median embedding distance of the gallery's votes for the name
             (euclidean, 0-2, within the tolerance), or None for unknowns and for galleries
             that give a similarity instead (Rekognition).
-        source: ``"gallery"`` or ``"cluster"``.
     """
 
     person: str
-    enrolled: bool
     match_distance: float | None
-    source: str
 
 
 class Naming:
@@ -138,7 +135,7 @@ class Naming:
         for track in tracks:
             won = self._winner(track.tracker_id)
             if won is not None:
-                out[track.tracker_id] = Identity(won[0], True, won[1], "gallery")
+                out[track.tracker_id] = Identity(won[0], won[1])
         rest = [t for t in tracks if t.tracker_id not in out]
         labels = cluster_tracks(rest, cluster_threshold)
         first: dict[int, tuple] = {}
@@ -147,8 +144,33 @@ class Naming:
             first[label] = min(first.get(label, key), key)
         order = {label: k + 1 for k, label in enumerate(sorted(first, key=first.get))}
         for track, label in zip(rest, labels, strict=True):
-            out[track.tracker_id] = Identity(unknown_name(order[label]), False, None, "cluster")
+            out[track.tracker_id] = Identity(unknown_name(order[label]), None)
         return out
+
+
+def name_faces(identities: dict[int, Identity]):
+    """A function setting ``person`` and ``match_distance`` of a :class:`Faces` from its
+    ``tracker_id`` (vectorised: one lookup table for the run).
+
+    Args:
+        identities: ``{tracker_id: Identity}`` from :meth:`Naming.resolve`.
+
+    Returns:
+        ``apply(faces) -> faces``.
+    """
+    size = max(identities, default=-1) + 1
+    names = np.full(size, "", dtype=object)
+    distances = np.full(size, np.nan, dtype=np.float32)
+    for tid, ident in identities.items():
+        names[tid] = ident.person
+        distances[tid] = np.nan if ident.match_distance is None else ident.match_distance
+
+    def apply(faces: Faces) -> Faces:
+        faces.person = names[faces.tracker_id]
+        faces.match_distance = distances[faces.tracker_id]
+        return faces
+
+    return apply
 
 
 def seen_together(tracks: list[Track]) -> np.ndarray:

@@ -134,9 +134,6 @@ class SqliteGallery:
             )
         }
 
-    def __contains__(self, name: str) -> bool:
-        return bool(self._query("SELECT 1 FROM people WHERE name = ?", (name,)))
-
     def add(self, name: str, embeddings: np.ndarray, replace: bool = False) -> int:
         """Add a person's embeddings (one per photo); return how many the person now has.
 
@@ -178,6 +175,7 @@ class SqliteGallery:
         Raises:
             GalleryError: nobody of that name is enrolled, or the file cannot be written.
         """
+        name = name.strip()
         rows = self._query(
             "SELECT COUNT(e.id) FROM people p LEFT JOIN embeddings e ON e.person_id = p.id "
             "WHERE p.name = ? GROUP BY p.id",

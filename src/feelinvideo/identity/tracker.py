@@ -2,19 +2,29 @@
 
 Method (all local):
 
+0. **Cuts.** A hard cut between sampled frames (:mod:`feelinvideo.identity.cuts`) ends every
+   track: a face after a cut starts a new track, however well the boxes overlap.
 1. **Links.** Faces of consecutive sampled frames are linked when their boxes overlap:
    the pairing maximising total IoU (Hungarian assignment, :func:`scipy.optimize.
    linear_sum_assignment`) over pairs with IoU >= ``iou_threshold`` (0.3). Tracks of the
    previous sampled frame, and tracks lost at most ``relink_s`` (1 s) ago (a missed
    detection), take part, with their last box or the box moved on at their last velocity.
    A face with no such partner may re-join a lost track by embedding, else starts a track.
-2. **Embeddings.** A track is embedded (dlib's 128-d descriptor, :mod:`feelinvideo.models.
-   dlib`, about 58 ms a face) when it starts and then at most once every ``refresh_s``
-   seconds of video time (1 s), never once per face per frame. Up to
+2. **Embeddings.** A face is embedded (dlib's 128-d descriptor, :mod:`feelinvideo.models.
+   dlib`, 58-100 ms a face here) when its track starts (after a cut too), when its link is
+   weak (IoU under ``weak_iou``, e.g. fast motion; contested: a face overlapping several
+   tracks or a track several faces; or the face's look changed: the correlation of its
+   24x24 grey patch with the track's last one is under ``min_patch_corr``), and otherwise
+   1 s, 2 s, 4 s... after its previous embedding, at most ``refresh_s`` seconds of video time
+   apart: never once per face per frame. Up to
    :data:`MAX_TRACK_EMBEDDINGS` are kept per track (evenly thinned), plus the running mean.
-3. **Splits.** Where overlaps are ambiguous (a face overlaps several tracks, or a track
-   several faces: two faces crossing), a refreshed embedding farther than
-   ``split_distance`` from its track's mean starts a new track.
+3. **Verification.** Every refreshed embedding is checked against its track's mean: farther
+   than ``split_distance`` (dlib's 0.6 tolerance) on a geometrically weak link, or farther
+   than ``strong_split_distance`` (0.7) on a strong one (the box barely moved), means the
+   box now holds someone else, and the face starts a new track instead of carrying the first
+   person's name on. The stricter bar for strong links keeps a face through a hand over it:
+   on the demo clip the crying woman's covered face was 0.63 from her own track, while
+   different people of the knn_examples photos were at least 0.72 apart.
 
 The tracker follows supervision's interface: :meth:`FaceTracker.update` takes a frame's
 :class:`~feelinvideo.faces.Faces` and returns them with ``tracker_id`` set (and
@@ -34,17 +44,30 @@ import numpy as np
 
 from ..faces import EMBEDDING_SIZE, Faces, box_iou
 from ..video import Frame
+from .cuts import CutDetector
 
 #: Boxes of consecutive sampled frames with at least this IoU continue the same track.
 DEFAULT_IOU = 0.3
-#: A track is re-embedded at most once per this many seconds of video time.
-DEFAULT_REFRESH_S = 1.0
+#: A face on a steady track is re-embedded at most once per this many seconds of video time
+#: (``--reembed-every``; see the README's identity benchmark for the measurement).
+DEFAULT_REFRESH_S = 5.0
+#: A young track's second embedding comes this many seconds after its first, the interval
+#: then doubling up to the refresh interval.
+FIRST_REFRESH_S = 1.0
+#: A link with a smaller IoU than this is weak (fast motion): the face is embedded to check it.
+DEFAULT_WEAK_IOU = 0.4
+#: A link whose face patch correlates less than this with the track's last patch is weak.
+DEFAULT_MIN_PATCH_CORR = 0.6
+#: Side in pixels of the grey face patch compared between sampled frames.
+PATCH_SIZE = 24
 #: A face may re-join a track lost at most this long ago (seconds of video time) ...
 DEFAULT_RELINK_S = 1.0
 #: ... when its embedding is this close (euclidean) to the track's mean embedding.
 DEFAULT_RELINK_DISTANCE = 0.4
-#: A refreshed embedding farther than this from its track's mean splits a contested track.
+#: A refreshed embedding farther than this from its track's mean splits a weak link ...
 DEFAULT_SPLIT_DISTANCE = 0.6
+#: ... and farther than this a strong one (uncontested, IoU >= DEFAULT_WEAK_IOU).
+DEFAULT_STRONG_SPLIT_DISTANCE = 0.7
 #: Embeddings and thumbnails kept per track (evenly thinned as the track grows).
 MAX_TRACK_EMBEDDINGS = 16
 MAX_TRACK_THUMBNAILS = 8
@@ -68,34 +91,33 @@ class Track:
     Attributes:
         tracker_id: 0-based, in order of creation (= first appearance).
         first_sample, last_sample: sampled-frame counters (0-based) of its first and last face.
-        first_s, last_s: video times in seconds of its first and last face.
+        last_s: video time in seconds of its latest face.
         first_x: left edge (pixels) of its first box, to order people who appear together.
         box: float32 (4,) ``xyxy`` of its latest box.
         velocity: float32 (4,) change of ``box`` per second between its last two sampled
             frames (zero until it has been seen in two consecutive ones).
         segments: ``[first, last]`` sampled-frame ranges it was seen in (more than one
             when it was re-linked across a short gap).
-        faces: faces on the track.
         embeddings: float64 (128,) arrays kept (at most MAX_TRACK_EMBEDDINGS).
         emb_sum, emb_count: sum and number of all embeddings computed for it.
         last_embed_s: video time of its latest embedding.
+        patch: float32 (PATCH_SIZE, PATCH_SIZE) normalised grey patch of its latest face.
         thumbs: uint8 (THUMB_SIZE, THUMB_SIZE, 3) aligned face thumbnails, RGB.
     """
 
     tracker_id: int
     first_sample: int
     last_sample: int
-    first_s: float
     last_s: float
     first_x: float
     box: np.ndarray
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     segments: list[list[int]] = field(default_factory=list)
-    faces: int = 0
     embeddings: list[np.ndarray] = field(default_factory=list)
     emb_sum: np.ndarray = field(default_factory=lambda: np.zeros(EMBEDDING_SIZE))
     emb_count: int = 0
     last_embed_s: float = -math.inf
+    patch: np.ndarray | None = None
     thumbs: list[np.ndarray] = field(default_factory=list)
     _thumb_every: int = 1
 
@@ -115,7 +137,6 @@ class Track:
             self.segments.append([sample, sample])
         self.last_sample, self.last_s = sample, timestamp_s
         self.box = np.asarray(box, np.float32).copy()
-        self.faces += 1
 
     @property
     def mean_embedding(self) -> np.ndarray:
@@ -138,6 +159,27 @@ class Track:
                 self._thumb_every *= 2
 
 
+def face_patches(image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+    """float32 (N, PATCH_SIZE, PATCH_SIZE): each face box of an RGB uint8 image as a small
+    grey patch normalised to mean 0 and standard deviation 1, so that the mean of the
+    product of two patches is their correlation (-1 to 1; about 1 for the same face a
+    moment later, lower after a cut or a swap)."""
+    import cv2
+
+    out = np.zeros((len(xyxy), PATCH_SIZE, PATCH_SIZE), np.float32)
+    h, w = image.shape[:2]
+    for k, (x1, y1, x2, y2) in enumerate(np.asarray(xyxy, np.float64)):
+        x1, y1 = int(max(0, np.floor(x1))), int(max(0, np.floor(y1)))
+        x2, y2 = int(min(w, np.ceil(x2))), int(min(h, np.ceil(y2)))
+        if x2 - x1 < 2 or y2 - y1 < 2:
+            continue
+        crop = cv2.cvtColor(np.ascontiguousarray(image[y1:y2, x1:x2]), cv2.COLOR_RGB2GRAY)
+        patch = cv2.resize(crop, (PATCH_SIZE, PATCH_SIZE), interpolation=cv2.INTER_AREA)
+        patch = patch.astype(np.float32)
+        out[k] = (patch - patch.mean()) / max(float(patch.std()), 1e-3)
+    return out
+
+
 def dlib_encoder(image: np.ndarray, xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The default :data:`Encoder`: dlib's aligned chips and 128-d descriptors."""
     from ..models.dlib import chip_encodings, face_chips
@@ -153,17 +195,26 @@ class FaceTracker:
     it learnt (for naming, unknown clustering and thumbnails).
 
     Args:
-        refresh_s: re-embed a track at most once per this many seconds of video time (> 0).
+        refresh_s: re-embed a face on a steady track at most once per this many seconds of
+            video time (> 0).
         iou_threshold: smallest IoU in (0, 1] linking a face to a track of the previous
             sampled frame.
+        weak_iou: links with IoU under this (but over ``iou_threshold``) are verified by
+            embedding.
+        min_patch_corr: links whose face patch correlates less than this (-1 to 1) with
+            the track's previous one are verified by embedding.
         thumbnails: keep small aligned face thumbnails for people.png.
         encoder: an :data:`Encoder`; default :func:`dlib_encoder`.
         relink_s: a face that overlaps no track may continue a track lost at most this
             many seconds ago (a missed detection, fast motion) ...
         relink_distance: ... when its embedding is within this euclidean distance of the
             track's mean embedding.
-        split_distance: a face continuing a track by a contested overlap leaves it when its
-            refreshed embedding is farther than this from the track's mean.
+        split_distance: a face on a weak link (contested or IoU under ``weak_iou``) leaves
+            its track when its refreshed embedding is farther than this from the track's
+            mean (euclidean; dlib's 0.6) ...
+        strong_split_distance: ... and a face on a strong link when farther than this.
+        cuts: a :class:`~feelinvideo.identity.cuts.CutDetector` ending every track at a hard
+            cut (default one with its measured thresholds); None: no cut detection.
 
     Raises:
         ValueError: ``refresh_s`` <= 0.
@@ -178,6 +229,10 @@ class FaceTracker:
         relink_s: float = DEFAULT_RELINK_S,
         relink_distance: float = DEFAULT_RELINK_DISTANCE,
         split_distance: float = DEFAULT_SPLIT_DISTANCE,
+        strong_split_distance: float = DEFAULT_STRONG_SPLIT_DISTANCE,
+        weak_iou: float = DEFAULT_WEAK_IOU,
+        min_patch_corr: float = DEFAULT_MIN_PATCH_CORR,
+        cuts: CutDetector | None | str = "default",
     ):
         if not refresh_s > 0:
             raise ValueError(f"refresh_s must be > 0, got {refresh_s}")
@@ -186,6 +241,10 @@ class FaceTracker:
         self.relink_s = float(relink_s)
         self.relink_distance = float(relink_distance)
         self.split_distance = float(split_distance)
+        self.strong_split_distance = float(strong_split_distance)
+        self.weak_iou = float(weak_iou)
+        self.min_patch_corr = float(min_patch_corr)
+        self.cuts = CutDetector() if cuts == "default" else cuts
         self.thumbnails = thumbnails
         self._encoder = encoder or dlib_encoder
         self.tracks: list[Track] = []
@@ -194,6 +253,13 @@ class FaceTracker:
         #: faces seen and embeddings computed so far.
         self.faces_seen = 0
         self.embeddings_computed = 0
+
+    def interval(self, track: Track) -> float:
+        """Seconds until a steady track's next embedding: 1 s after its first, then doubling
+        (2 s, 4 s, ...) up to ``refresh_s``, so that a young track gets a few embeddings
+        for a reliable mean (short tracks of small faces are the noisiest) while a long one
+        costs one every ``refresh_s``."""
+        return min(self.refresh_s, FIRST_REFRESH_S * 2.0 ** max(0, track.emb_count - 1))
 
     def update(self, frame: Frame, faces: Faces) -> Faces:
         """Link one sampled frame's faces to tracks, embedding those that need it.
@@ -219,6 +285,8 @@ class FaceTracker:
         self.faces_seen += n
         faces.tracker_id = np.full(n, -1, dtype=np.int64)
         faces.embedding = np.full((n, EMBEDDING_SIZE), np.nan)
+        if self.cuts is not None and self.cuts.update(image):
+            self._recent = []  # a hard cut ends every track
         # Tracks seen lately: those of the previous sampled frame continue by box overlap,
         # those lost for at most relink_s seconds may continue by embedding.
         self._recent = [
@@ -229,7 +297,8 @@ class FaceTracker:
         if not n:
             return faces
         assigned: dict[int, Track] = {}
-        contested: set[int] = set()
+        weak: set[int] = set()  # geometrically weak links: contested or low overlap
+        check: set[int] = set()  # links to verify by embedding
         prev = list(self._recent)
         if prev:
             iou = np.maximum(
@@ -241,26 +310,35 @@ class FaceTracker:
             for r, c in zip(rows, cols, strict=True):
                 if overlaps[r, c]:
                     assigned[int(r)] = prev[int(c)]
-                    if overlaps[r].sum() > 1 or overlaps[:, c].sum() > 1:
-                        contested.add(int(r))
+                    contested = overlaps[r].sum() > 1 or overlaps[:, c].sum() > 1
+                    if contested or iou[r, c] < self.weak_iou:
+                        weak.add(int(r))
+                        check.add(int(r))
+        patches = face_patches(image, faces.xyxy)
+        for i, track in assigned.items():
+            flat = track.patch is None or not patches[i].any()
+            if not flat and float((patches[i] * track.patch).mean()) < self.min_patch_corr:
+                check.add(i)  # the face looks different: check who it is
         chips: dict[int, np.ndarray] = {}
         need = [
             i
             for i in range(n)
-            if i not in assigned or timestamp_s - assigned[i].last_embed_s >= self.refresh_s - 1e-6
+            if i not in assigned
+            or i in check
+            or timestamp_s - assigned[i].last_embed_s >= self.interval(assigned[i]) - 1e-6
         ]
         if need:
             got_chips, got = self._encoder(image, faces.xyxy[need])
             self.embeddings_computed += len(need)
             faces.embedding[need] = got
             chips = {i: got_chips[k] for k, i in enumerate(need)}
-        # A refreshed embedding far from its track's mean on a contested overlap means the
-        # boxes swapped people: the face leaves the track. An uncontested overlap continues
-        # it (a hand over the face, a turned head change the embedding, not the person).
+        # A refreshed embedding far from its track's mean means the box now holds someone
+        # else (a cut the detector missed, two faces crossing): the face leaves the track.
         for i in need:
             track = assigned.get(i)
-            if track is not None and track.emb_count and i in contested:
-                if np.linalg.norm(faces.embedding[i] - track.mean_embedding) > self.split_distance:
+            if track is not None and track.emb_count:
+                limit = self.split_distance if i in weak else self.strong_split_distance
+                if np.linalg.norm(faces.embedding[i] - track.mean_embedding) > limit:
                     del assigned[i]
         # Faces not continued by overlap: re-link to a lately lost track whose mean
         # embedding is within relink_distance (one face per track), else a new track.
@@ -281,12 +359,11 @@ class FaceTracker:
             track = assigned.get(i)
             if track is None:
                 box = faces.xyxy[i]
-                track = Track(
-                    len(self.tracks), sample, sample, timestamp_s, timestamp_s, float(box[0]), box
-                )
+                track = Track(len(self.tracks), sample, sample, timestamp_s, float(box[0]), box)
                 self.tracks.append(track)
                 self._recent.append(track)
             track.observe(sample, timestamp_s, faces.xyxy[i])
+            track.patch = patches[i] if patches[i].any() else None
             faces.tracker_id[i] = track.tracker_id
             if i in chips:
                 track.add_embedding(

@@ -68,8 +68,8 @@ class MtcnnDetector:
 
         Returns:
             One :class:`~feelinvideo.faces.Faces` per image (``Faces.from_mtcnn``): boxes
-            ``xyxy`` in source pixels clipped to the image, confidences in [0, 1], the five
-            landmarks in pixels; emotion scores not yet set (NaN).
+            ``xyxy`` in source pixels clipped to the image, confidences in [0, 1];
+            emotion scores not yet set (NaN).
 
         Raises:
             BackendError: mtcnn is not installed.

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import OutputError, VideoError
-from ..faces import Faces
+from ..faces import Faces, Sample
 from ..schema import EMOTIONS
 
 EMOJI_DIR = Path(__file__).resolve().parents[1] / "emoji"
@@ -57,15 +57,17 @@ class EmojiAnnotator:
     def annotate(self, scene: np.ndarray, faces: Faces) -> np.ndarray:
         """Draw ``faces`` onto ``scene`` (RGB uint8 (H, W, 3), changed in place); return it.
 
-        Each face box is covered by the emoji of its dominant emotion, with the label
+        Each face box is covered by the emoji of its dominant emotion (of the track-smoothed
+        scores when known, :attr:`Faces.display_scores`), with the label
         ``[person: ]emotion score`` above it (below when there is no room).
         """
         import cv2
 
         h, w = scene.shape[:2]
-        for (x1, y1, x2, y2), idx, score, name in zip(
-            faces.xyxy, faces.dominant_index, faces.dominant_score, faces.person
-        ):
+        shown = faces.display_scores
+        dominant = np.argmax(np.nan_to_num(shown, nan=-1.0), axis=1) if len(faces) else []
+        for (x1, y1, x2, y2), idx, row, name in zip(faces.xyxy, dominant, shown, faces.person):
+            score = float(row[idx])
             emotion = EMOTIONS[int(idx)]
             side = int(round(max(x2 - x1, y2 - y1)))
             if side < 4:
@@ -109,7 +111,7 @@ class EmojiAnnotator:
 def write_overlay(
     video_path: str | os.PathLike,
     out_path: str | os.PathLike,
-    overlays: Sequence[tuple[float, Faces]],
+    overlays: Sequence[Sample],
     progress: Callable[[float], None] | None = None,
 ) -> None:
     """Write the emoji overlay video.
@@ -117,8 +119,9 @@ def write_overlay(
     Args:
         video_path: the input video.
         out_path: the ``.mp4`` to write (written to ``<name>.part.mp4`` then renamed).
-        overlays: ``(timestamp_s, faces)`` per sampled frame, in time order; the faces of
-            the latest one at or before each frame's time are drawn on it.
+        overlays: the analysis's :class:`~feelinvideo.faces.Sample` per sampled frame, in
+            time order; the faces of the latest one at or before each frame's time are
+            drawn on it.
         progress: called with each frame's timestamp in seconds.
 
     Raises:
@@ -193,11 +196,11 @@ def _transcode(src, dst, overlays, annotator, progress) -> None:
             continue
         for frame in packet.decode():
             t = float((frame.pts - start) * vin.time_base) if frame.pts is not None else 0.0
-            while pos + 1 < len(overlays) and overlays[pos + 1][0] <= t + 1e-6:
+            while pos + 1 < len(overlays) and overlays[pos + 1].timestamp_s <= t + 1e-6:
                 pos += 1
             image = frame.to_ndarray(format="rgb24")
             if pos >= 0:
-                annotator.annotate(image, overlays[pos][1])
+                annotator.annotate(image, overlays[pos].faces)
             if image.shape[0] != height or image.shape[1] != width:
                 image = np.ascontiguousarray(image[:height, :width])
             out = av.VideoFrame.from_ndarray(image, format="rgb24")

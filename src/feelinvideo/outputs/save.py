@@ -15,7 +15,14 @@ from pathlib import Path
 
 from ..atomic import honour_umask, prepare_dir, write_json
 from ..errors import OutputError
-from ..schema import FACES_CSV, OVERLAY_MP4, PEOPLE_JSON, PEOPLE_PNG, SUMMARY_JSON
+from ..schema import (
+    FACES_CSV,
+    OVERLAY_MP4,
+    PEOPLE_JSON,
+    PEOPLE_PNG,
+    SUMMARY_JSON,
+    default_run_dir,
+)
 
 
 def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: bool = False):
@@ -40,11 +47,12 @@ def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: 
             the input video.
         VideoError: the input cannot be decoded again for the overlay.
     """
-    from ..pipeline import default_out_dir, progress_bar
-    from .people import draw_people, with_enrolled
+    from ..progress import advance_to, progress_bar
+    from .people import with_enrolled
+    from .people_plot import draw_people
     from .table import safe_for_csv
 
-    out = Path(out_dir) if out_dir is not None else default_out_dir(analysis.video)
+    out = Path(out_dir) if out_dir is not None else default_run_dir(analysis.video)
     names = {"faces_csv": FACES_CSV}
     if analysis.people_json is not None:
         names |= {"people_json": PEOPLE_JSON, "people_png": PEOPLE_PNG}
@@ -81,8 +89,8 @@ def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: 
                 write_overlay(
                     analysis.video,
                     stage / OVERLAY_MP4,
-                    [(t, faces) for _, t, faces in analysis.samples],
-                    progress=lambda t: bar.update(max(0.0, min(t, bar.total) - bar.n)),
+                    analysis.samples,
+                    progress=lambda t: advance_to(bar, t),
                 )
         try:
             safe_for_csv(analysis.faces).to_csv(stage / FACES_CSV, index=False)

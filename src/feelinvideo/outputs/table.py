@@ -12,21 +12,28 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..faces import Faces
-from ..schema import EMOTIONS, FACE_COLUMNS, IDENTITY_COLUMNS, csv_safe, format_time
+from ..faces import Faces, Sample
+from ..schema import (
+    EMOTIONS,
+    FACE_COLUMNS,
+    IDENTITY_COLUMNS,
+    SMOOTHED_COLUMNS,
+    csv_safe,
+    format_time,
+)
 
 
 def faces_table(
-    samples: Iterable[tuple[int, float, Faces]],
+    samples: Iterable[Sample],
     identity: bool = True,
     data_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Build the ``faces.csv`` table.
 
     Args:
-        samples: ``(frame_index, timestamp_s, faces)`` per sampled frame, in time order.
+        samples: one :class:`~feelinvideo.faces.Sample` per sampled frame, in time order.
         identity: add ``person``, ``match_distance`` and ``track_id`` (from
-            ``Faces.tracker_id``).
+            ``Faces.tracker_id``), then the seven ``smoothed_<emotion>`` scores.
         data_columns: ``Faces.data`` columns always present (in this order, empty when no
             face has them); other ``data`` keys follow in order of first appearance.
 
@@ -42,7 +49,7 @@ def faces_table(
             frames.append(np.full(len(faces), frame_index, np.int64))
             times.append(np.full(len(faces), timestamp_s, np.float64))
             chunks.append(faces)
-    columns = list(FACE_COLUMNS) + (list(IDENTITY_COLUMNS) if identity else [])
+    columns = list(FACE_COLUMNS) + (list(IDENTITY_COLUMNS + SMOOTHED_COLUMNS) if identity else [])
     extra = [c for c in data_columns if c not in columns]
     for faces in chunks:
         extra += [k for k in faces.data if k not in extra and k not in columns]
@@ -71,6 +78,9 @@ def faces_table(
         distance = np.concatenate([f.match_distance for f in chunks]).astype(np.float64)
         table["match_distance"] = np.round(distance, 4)
         table["track_id"] = np.concatenate([f.tracker_id for f in chunks])
+        smoothed = np.concatenate([f.smoothed_scores for f in chunks]).astype(np.float64)
+        for j, column in enumerate(SMOOTHED_COLUMNS):
+            table[column] = np.round(smoothed[:, j], 4)
     for name in extra:
         table[name] = np.concatenate([_data_column(f, name) for f in chunks])
     return pd.DataFrame(table, columns=columns + extra)

@@ -28,7 +28,7 @@ import pandas as pd
 from ..atomic import atomic_path, prepare_dir, write_text
 from ..outputs.summary import emotion_totals
 from ..outputs.table import safe_for_csv
-from ..schema import CLASS_SUMMARY_CSV, PLOT_FILES, REPORT_HTML, WINDOWS_CSV
+from ..schema import CLASS_SUMMARY_CSV, DEFAULT_REPORT_DIR, PLOT_FILES, REPORT_HTML, WINDOWS_CSV
 from .db import append_to_db
 from .formats import FORMATS, format_summary
 from .html import render_html
@@ -44,7 +44,7 @@ from .tables import (
 )
 
 #: Default output folder of ``feelinvideo report``.
-DEFAULT_OUT_DIR = "feelinvideo_report"
+DEFAULT_OUT_DIR = DEFAULT_REPORT_DIR
 
 
 @dataclass

@@ -15,12 +15,13 @@ import pandas as pd
 from tabulate import tabulate
 
 from ..outputs.table import safe_for_csv
+from ..schema import REPORT_FORMATS
 
 if TYPE_CHECKING:
     from . import Report
 
 #: The ``--format`` choices.
-FORMATS: tuple[str, ...] = ("text", "json", "csv", "markdown")
+FORMATS: tuple[str, ...] = REPORT_FORMATS
 
 #: Columns of the short stdout table (text and markdown) and their headers.
 SHORT_COLUMNS: dict[str, str] = {

@@ -24,7 +24,7 @@ from ..outputs.summary import emotion_totals
 from ..schema import EMOTIONS, INTERESTED, NOT_INTERESTED
 from .formats import people_count
 from .runs import Run, finite_number
-from .tables import WINDOW_COLUMNS
+from .tables import CLASS_SUMMARY_COLUMNS, WINDOW_COLUMNS
 
 if TYPE_CHECKING:
     from . import Report
@@ -39,16 +39,8 @@ PLOT_TITLES: dict[str, str] = {
 }
 
 _PERCENT = {f"mean_{e}": ".0%" for e in EMOTIONS}
-_PEOPLE_COLUMNS = (
-    "person",
-    "videos",
-    "attended",
-    *(f"mean_{e}" for e in EMOTIONS),
-    "dominant_emotion",
-    "positive",
-    "negative",
-    "verdict",
-)
+#: the class table of the page: class_summary.csv without its sums
+_PEOPLE_COLUMNS = tuple(c for c in CLASS_SUMMARY_COLUMNS if not c.startswith("sum_"))
 _PEOPLE_FORMATS = {"videos": "d", "attended": "d", "positive": ".2f", "negative": ".2f"}
 _WINDOW_FORMATS = {"faces": "d", "frames": "d", "people": "d", "positive": ".2f", "negative": ".2f"}
 

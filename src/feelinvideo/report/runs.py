@@ -28,12 +28,12 @@ from ..schema import (
     OVERLAY_MP4,
     RUN_DIR_SUFFIX,
     SUMMARY_JSON,
+    UNKNOWN,
     is_unknown,
     unknown_name,
 )
 
 #: What a blank ``person`` cell reads as: an unknown person without a number.
-_BLANK_PERSON = "unknown"
 
 _INT_COLUMNS = ("frame_index", "face_index")
 _FLOAT_COLUMNS = (
@@ -242,16 +242,17 @@ def video_name(csv_path: Path, summary: dict | None) -> str:
 def people_of(df: pd.DataFrame, has_person: bool, video: str) -> pd.Series:
     """The report's person name of each row of one run's ``df``.
 
-    Named people keep their name; unknowns (``unknown-N``, ``unknown`` or blank) become
-    ``<video>:unknown-N``; without a ``person`` column every row is ``<video>:unknown-1``.
+    Named people keep their name; unknowns become ``<video>:unknown-N`` (blank or bare
+    ``unknown`` become ``<video>:unknown``); without a ``person`` column every row is
+    ``<video>:unknown-1``.
 
     Returns:
         a str Series (dtype object) aligned with ``df``.
     """
     if not has_person:
         return pd.Series(f"{video}:{unknown_name(1)}", index=df.index, dtype=object)
-    names = df["person"].fillna(_BLANK_PERSON).astype(str).str.strip()
-    names = names.where(names != "", _BLANK_PERSON)
+    names = df["person"].fillna(UNKNOWN).astype(str).str.strip()
+    names = names.where(names != "", UNKNOWN)
     unknown = names.map(is_unknown).astype(bool)
     return names.where(~unknown, video + ":" + names).astype(object)
 

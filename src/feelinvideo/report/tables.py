@@ -12,11 +12,11 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 
 from ..outputs.summary import group_totals, time_windows
-from ..schema import EMOTIONS, FACE_COLUMNS, format_time, is_unknown
+from ..schema import DEFAULT_REPORT_WINDOW_S, EMOTIONS, FACE_COLUMNS, format_time, is_unknown
 from .runs import Run
 
 #: Default length of the time windows, seconds.
-DEFAULT_WINDOW_S = 60.0
+DEFAULT_WINDOW_S = DEFAULT_REPORT_WINDOW_S
 
 #: ``class_summary.csv`` columns, in order.
 CLASS_SUMMARY_COLUMNS: tuple[str, ...] = (

@@ -71,10 +71,6 @@ PERSON_COLUMN = "rek_person"
 #: ``Similarity`` of that match, 0-100 (NaN when no match).
 SIMILARITY_COLUMN = "rek_similarity"
 
-#: Rekognition landmark types, in :class:`feelinvideo.faces.Faces` landmark order (left eye,
-#: right eye, nose, mouth left, mouth right; left/right as seen in the image).
-LANDMARK_TYPES: tuple[str, ...] = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
-
 # ------------------------------------------------------------------ ExternalImageId names
 
 #: Longest ``ExternalImageId`` the service accepts (API reference, ``IndexFaces``).
@@ -136,7 +132,7 @@ def decode_external_id(external_id: str | None) -> str:
 def encode_jpeg(image: np.ndarray, max_bytes: int = MAX_IMAGE_BYTES, quality: int = 90) -> bytes:
     """JPEG-encode an RGB uint8 image (H, W, 3), shrinking it until it fits ``max_bytes``.
 
-    Rekognition's boxes and landmarks are ratios of the image, so a shrunk image gives the same
+    Rekognition's boxes are ratios of the image, so a shrunk image gives the same
     boxes once scaled back by the original size. Each retry scales the sides by
     ``0.9 * sqrt(max_bytes / size)`` (JPEG size grows about with the pixel count).
 
@@ -246,15 +242,14 @@ def faces_from_detect_faces(response: Mapping, width: int, height: int) -> Faces
     clipped to the frame here, once. ``Confidence`` (0-100) becomes ``confidence`` (0-1);
     ``Emotions`` are mapped by :func:`map_emotions`, their raw values (0-100) kept in
     :attr:`Faces.data` as the :data:`REK_COLUMNS` (always all nine float32 (N,) columns,
-    also for zero faces). The five ``Landmarks`` of :data:`LANDMARK_TYPES` (ratios) become
-    pixels, not clipped; when any face lacks one of them, ``landmarks`` is None.
+    also for zero faces).
 
     Args:
         response: the parsed ``DetectFaces`` response (``{"FaceDetails": [...]}``).
         width, height: size in pixels of the frame the boxes refer to (> 0).
 
     Returns:
-        Faces with ``xyxy``, ``confidence``, ``scores``, ``landmarks`` and ``data`` set.
+        Faces with ``xyxy``, ``confidence``, ``scores`` and ``data`` set.
     """
     details = list(response.get("FaceDetails") or [])
     n = len(details)
@@ -262,8 +257,6 @@ def faces_from_detect_faces(response: Mapping, width: int, height: int) -> Faces
     conf = np.zeros(n, dtype=np.float32)
     scores = np.zeros((n, len(EMOTIONS)), dtype=np.float32)
     raw = np.zeros((n, len(REK_EMOTIONS)), dtype=np.float32)
-    marks = np.zeros((n, len(LANDMARK_TYPES), 2), dtype=np.float32)
-    have_marks = True
     for i, face in enumerate(details):
         box = face.get("BoundingBox") or {}
         left, top = float(box.get("Left", 0.0)), float(box.get("Top", 0.0))
@@ -271,17 +264,10 @@ def faces_from_detect_faces(response: Mapping, width: int, height: int) -> Faces
         boxes[i] = (left * width, top * height, (left + bw) * width, (top + bh) * height)
         conf[i] = float(face.get("Confidence", 0.0)) / 100.0
         scores[i], raw[i] = map_emotions(face.get("Emotions") or ())
-        points = {m.get("Type"): m for m in face.get("Landmarks") or ()}
-        for j, kind in enumerate(LANDMARK_TYPES):
-            if kind in points:
-                marks[i, j] = (float(points[kind]["X"]) * width, float(points[kind]["Y"]) * height)
-            else:
-                have_marks = False
     return Faces(
         xyxy=clip_xyxy(boxes, width, height),
         confidence=np.clip(conf, 0.0, 1.0),
         scores=scores,
-        landmarks=marks if have_marks and n else None,
         data={col: raw[:, j].copy() for j, col in enumerate(REK_COLUMNS)},
     )
 

@@ -2,7 +2,7 @@
 
 Each sampled frame is JPEG-encoded (shrunk if needed to stay under the API's 5 MB limit,
 :func:`~.adapter.encode_jpeg`) and sent to ``DetectFaces`` with ``Attributes=["ALL"]``; the
-response becomes :class:`~feelinvideo.faces.Faces` in :func:`~.adapter.faces_from_detect_faces`.
+response becomes :class:`~feelinvideo.faces.Faces` through ``Faces.from_rekognition``.
 Naming faces is not this backend's job: a
 :class:`~feelinvideo.backends.rekognition.collection.RekognitionCollection` does it as a
 gallery. Source: Amazon Rekognition API reference, ``DetectFaces``,
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...faces import Faces
-from .adapter import REK_COLUMNS, encode_jpeg, faces_from_detect_faces
+from .adapter import REK_COLUMNS, encode_jpeg
 from .client import DEFAULT_WORKERS, RekognitionService, map_ordered
 
 
@@ -70,7 +70,7 @@ class RekognitionBackend:
         response = self.service.call(
             "DetectFaces", Image={"Bytes": encode_jpeg(image)}, Attributes=["ALL"]
         )
-        return faces_from_detect_faces(response, image.shape[1], image.shape[0])
+        return Faces.from_rekognition(response, image.shape[1], image.shape[0])
 
     def analyze(self, images: list[np.ndarray]) -> list[Faces]:
         """One :class:`Faces` per RGB uint8 image (H, W, 3), boxes in its pixels, in order.

@@ -269,6 +269,15 @@ class RekognitionCollection:
             )
         return deleted
 
+    def delete_collection(self) -> None:
+        """Delete the whole collection and every face in it (``DeleteCollection``); used for
+        the temporary collection of ``feelinvideo evaluate identity``.
+
+        Raises:
+            BackendError: the collection does not exist, access denied, network (one line).
+        """
+        self.service.call("DeleteCollection", CollectionId=self.collection)
+
     def remove(self, name: str) -> int:
         """Remove a person: delete all their faces (``ListFaces`` + ``DeleteFaces``).
 

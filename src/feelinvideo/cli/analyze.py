@@ -1,0 +1,254 @@
+"""``feelinvideo analyze VIDEO``: options -> backend, gallery and settings ->
+:func:`feelinvideo.analyze` -> files and a summary on stdout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..backends.rekognition.collection import DEFAULT_FACE_MATCH_THRESHOLD
+from ..identity.tracker import DEFAULT_REFRESH_S
+from ..models.dlib import DEFAULT_TOLERANCE
+from ..models.mtcnn import DEFAULT_MIN_FACE_PX
+from ..schema import (
+    DEFAULT_EVERY_S,
+    DEFAULT_WINDOW_S,
+)
+from ..smoothing import DEFAULT_SMOOTH_S
+from .options import (
+    CONTEXT,
+    Finite,
+    aws_options,
+    backend_option,
+    implicit_gallery,
+    make_backend,
+)
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("video", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    help="Output folder. Default: <video stem>_feelinvideo/ beside the video.",
+)
+@click.option(
+    "--every",
+    type=Finite(min=0),
+    default=DEFAULT_EVERY_S,
+    show_default=True,
+    help="Sampling interval in seconds of video time; 0 analyses every frame.",
+)
+@click.option(
+    "--min-face",
+    type=Finite(min=1, min_open=False),
+    default=DEFAULT_MIN_FACE_PX,
+    show_default=True,
+    help="Smallest face side to find, in video pixels. Frames are scaled by 20/PX before "
+    "detection, so larger is faster.",
+)
+@click.option(
+    "--window",
+    type=Finite(min=0, min_open=True),
+    default=DEFAULT_WINDOW_S,
+    show_default=True,
+    help="Length of the summary's time windows in seconds.",
+)
+@click.option("--no-video", is_flag=True, help="Do not write overlay.mp4.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@backend_option(
+    "Where faces and emotions come from: the local models, or Amazon Rekognition "
+    "(needs pip install 'feelinvideo[aws]' and AWS credentials; sends frames to AWS)."
+)
+@aws_options
+@click.option(
+    "--collection",
+    help="Rekognition face collection to name faces from (rekognition; see enroll).",
+)
+@click.option(
+    "--face-match-threshold",
+    type=Finite(0, 100),
+    default=None,
+    help="Smallest SearchFacesByImage similarity (0-100) that names a face (with "
+    f"--collection). [default: {DEFAULT_FACE_MATCH_THRESHOLD:g}]",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print how many API calls the run would make and their cost; call and write nothing.",
+)
+@click.option(
+    "--gallery",
+    type=click.Path(path_type=Path),
+    help="Face gallery (made by `feelinvideo enroll`) whose enrolled names faces can take. "
+    "Default: $FEELINVIDEO_GALLERY, else the default gallery if it exists. Without one, "
+    "every face is an unknown person (unknown-1, unknown-2, ... by first appearance).",
+)
+@click.option("--no-gallery", is_flag=True, help="Use no gallery: everyone is unknown-N.")
+@click.option(
+    "--tolerance",
+    type=Finite(0, 2),
+    default=DEFAULT_TOLERANCE,
+    show_default=True,
+    help="Largest distance between a face's dlib embedding and an enrolled one for the face "
+    "to take that name (euclidean, 0-2). dlib's 0.6 default: lower is stricter (fewer wrong "
+    "names, more unknowns), higher names more faces but may confuse look-alikes.",
+)
+@click.option(
+    "--min-frames",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Leave people seen in fewer sampled frames out of people.json and people.png "
+    "(they are counted in the summary).",
+)
+@click.option(
+    "--reembed-every",
+    type=Finite(min=0, min_open=True),
+    default=DEFAULT_REFRESH_S,
+    show_default=True,
+    help="Re-embed a face on a steady track at most once per this many seconds (tracks are "
+    "also embedded when they start, after a cut and when their link is weak). Lower is "
+    "safer and slower.",
+)
+@click.option(
+    "--smooth",
+    type=Finite(min=0),
+    default=DEFAULT_SMOOTH_S,
+    show_default=True,
+    help="Time constant in seconds of the per-track moving average of emotion scores used by "
+    "the overlay and the per-person summary (raw scores stay in faces.csv); 0 = raw.",
+)
+@click.option(
+    "--no-thumbnails",
+    is_flag=True,
+    help="No face thumbnails in people.png (then no face crops are written anywhere).",
+)
+@click.option(
+    "--no-identity",
+    is_flag=True,
+    help="Skip who-is-who (no person columns, people.json or people.png); a little faster.",
+)
+def analyze(
+    video,
+    out_dir,
+    every,
+    min_face,
+    window,
+    no_video,
+    quiet,
+    backend,
+    region,
+    profile,
+    collection,
+    face_match_threshold,
+    dry_run,
+    gallery,
+    no_gallery,
+    tolerance,
+    min_frames,
+    reembed_every,
+    smooth,
+    no_thumbnails,
+    no_identity,
+):
+    """Find faces in VIDEO, score their emotions, write faces.csv, summary.json, overlay.mp4.
+
+    \b
+    Examples:
+      feelinvideo analyze lecture.mp4
+      feelinvideo analyze lecture.mp4 --every 0 --out results/
+      feelinvideo analyze class.mov --every 2 --min-face 24 --no-video
+      feelinvideo analyze lecture.mp4 --backend rekognition --region eu-west-1 --dry-run
+      feelinvideo analyze lecture.mp4 --backend rekognition --collection class
+      feelinvideo analyze class.mp4 --gallery students.sqlite --min-frames 5
+
+    \b
+    Who is who: faces are followed across sampled frames (overlapping boxes), embedded with
+    dlib's 128-d face descriptor about once a second per face track, named from the gallery
+    when within --tolerance, and the rest grouped into distinct unknown people. faces.csv
+    gains person, match_distance, track_id; people.json and people.png list who was seen
+    when. Nothing leaves the machine.
+    """
+    from ..pipeline import AnalyzeOptions
+    from ..pipeline import analyze as run_analysis
+
+    aws_only = {
+        "--region": region,
+        "--profile": profile,
+        "--collection": collection,
+        "--face-match-threshold": face_match_threshold,
+    }
+    if backend != "rekognition" and any(v is not None for v in aws_only.values()):
+        given = ", ".join(k for k, v in aws_only.items() if v is not None)
+        raise click.UsageError(f"{given} only apply to --backend rekognition")
+    if dry_run:
+        click.echo(_dry_run(video, every, backend, collection))
+        return
+    if gallery is not None and no_gallery:
+        raise click.UsageError("--gallery and --no-gallery exclude each other")
+    if collection is not None and (gallery is not None or no_identity or no_gallery):
+        given = (
+            "--gallery"
+            if gallery is not None
+            else "--no-identity"
+            if no_identity
+            else "--no-gallery"
+        )
+        raise click.UsageError(f"--collection and {given} exclude each other")
+    if face_match_threshold is not None and collection is None:
+        raise click.UsageError("--face-match-threshold needs --collection")
+    if gallery is None and collection is None and not no_gallery and not no_identity:
+        gallery = implicit_gallery()
+    options = AnalyzeOptions(
+        every_s=every,
+        window_s=window,
+        write_video=not no_video,
+        identity=not no_identity,
+        tolerance=tolerance,
+        min_frames=min_frames,
+        reembed_every_s=reembed_every,
+        smooth_s=smooth,
+        thumbnails=not no_thumbnails,
+    )
+    engine = make_backend(backend, min_face, region, profile)
+    names = None
+    if collection is not None:
+        from ..identity.gallery import open_gallery
+
+        names = open_gallery(
+            collection=collection,
+            region=region,
+            profile=profile,
+            face_match_threshold=face_match_threshold,
+        )
+    elif gallery is not None and not no_identity:
+        from ..identity.gallery import open_gallery
+
+        names = open_gallery(gallery)
+    try:
+        result = run_analysis(
+            video, out_dir, backend=engine, gallery=names, options=options, progress=not quiet
+        )
+    finally:
+        if names is not None:
+            names.close()
+    click.echo(result.describe())
+
+
+def _dry_run(video: Path, every: float, backend: str, collection) -> str:
+    """What ``--dry-run`` prints: the API calls and their cost; nothing is called or written."""
+    if backend == "rekognition":
+        from ..backends.rekognition import dry_run_plan
+
+        return dry_run_plan(video, every, collection).describe()
+    from ..video import estimate_sampled_frames, probe
+
+    info = probe(video)
+    frames = estimate_sampled_frames(info.duration_s, info.fps, info.frame_count, every)
+    return (
+        f"dry run: {video.name}: {frames} sampled frames; the local backend makes no "
+        "API calls (US$0); nothing was written"
+    )

@@ -1,0 +1,106 @@
+"""Options shared by several ``feelinvideo`` commands (click decorators), and the backend and
+gallery they choose."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import click
+
+from ..schema import BACKENDS
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class Finite(click.FloatRange):
+    """``click.FloatRange`` that also refuses ``nan`` and ``inf`` (a usage error, exit 2)."""
+
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+def aws_options(command):
+    """``--region`` and ``--profile`` (AWS; rekognition only)."""
+    command = click.option(
+        "--profile", help="AWS named profile (rekognition). Default: AWS_PROFILE/default."
+    )(command)
+    return click.option(
+        "--region", help="AWS region (rekognition). Default: AWS_DEFAULT_REGION/profile."
+    )(command)
+
+
+def backend_option(help_text: str):
+    """``--backend local|rekognition`` (default local)."""
+    return click.option(
+        "--backend",
+        type=click.Choice(BACKENDS),
+        default="local",
+        show_default=True,
+        help=help_text,
+    )
+
+
+GALLERY_HELP = (
+    "Gallery file. Default: $FEELINVIDEO_GALLERY, else gallery.sqlite in the user data "
+    "folder (platformdirs)."
+)
+
+
+def gallery_options(command):
+    """Which gallery: ``--gallery PATH`` (local), or ``--backend rekognition --collection NAME``
+    with ``--region`` / ``--profile``."""
+    command = aws_options(command)
+    command = click.option(
+        "--collection", help="Rekognition face collection (with --backend rekognition)."
+    )(command)
+    command = backend_option(
+        "The local gallery file, or an Amazon Rekognition face collection (needs "
+        "--collection, pip install 'feelinvideo[aws]' and AWS credentials)."
+    )(command)
+    return click.option("--gallery", type=click.Path(path_type=Path), help=GALLERY_HELP)(command)
+
+
+def open_chosen_gallery(backend, gallery, collection, region, profile, create=False):
+    """The gallery the options name, after checking they fit together (usage errors)."""
+    from ..identity.gallery import open_gallery
+
+    aws = {"--collection": collection, "--region": region, "--profile": profile}
+    if backend != "rekognition":
+        given = ", ".join(k for k, v in aws.items() if v is not None)
+        if given:
+            raise click.UsageError(f"{given} only apply to --backend rekognition")
+        return open_gallery(gallery, create=create)
+    if not collection:
+        raise click.UsageError("--backend rekognition needs --collection NAME")
+    if gallery is not None:
+        raise click.UsageError("--gallery does not apply to --backend rekognition")
+    return open_gallery(collection=collection, create=create, region=region, profile=profile)
+
+
+def make_backend(backend: str, min_face: float, region, profile):
+    """The face/emotion backend the options name."""
+    if backend == "rekognition":
+        from ..backends.rekognition import RekognitionBackend
+
+        return RekognitionBackend(region=region, profile=profile)
+    from ..backends.local import LocalBackend
+
+    return LocalBackend(min_face_px=min_face)
+
+
+def implicit_gallery() -> Path | None:
+    """$FEELINVIDEO_GALLERY when set, else the default gallery file when it exists."""
+    import os
+
+    from ..identity.gallery import GALLERY_ENV, default_gallery_path
+
+    path = default_gallery_path()
+    if os.environ.get(GALLERY_ENV) or path.exists():
+        return path
+    return None

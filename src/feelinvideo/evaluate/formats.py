@@ -1,0 +1,79 @@
+"""The evaluation results as text (tables by ``tabulate``), JSON or CSV, for stdout."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from tabulate import tabulate
+
+from ..schema import EMOTIONS, csv_safe
+from .emotions import EmotionEvaluation
+from .identity import IdentityEvaluation
+
+FORMATS: tuple[str, ...] = ("text", "json", "csv")
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def format_emotions(result: EmotionEvaluation, fmt: str = "text") -> str:
+    """``text``: accuracy line, per-class recall and the confusion matrix; ``json``: the
+    :meth:`~EmotionEvaluation.as_dict`; ``csv``: the confusion matrix, one row per true
+    emotion with its count and recall."""
+    if fmt == "json":
+        return json.dumps(result.as_dict(), indent=2)
+    rows = [
+        [e, *result.confusion[k].tolist(), int(result.confusion[k].sum()), result.recall[e]]
+        for k, e in enumerate(EMOTIONS)
+    ]
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["true", *(f"predicted_{e}" for e in EMOTIONS), "images", "recall"])
+        writer.writerows([r[:-1] + ["" if r[-1] is None else round(r[-1], 4)] for r in rows])
+        return buf.getvalue().rstrip("\n")
+    head = (
+        f"accuracy {_pct(result.accuracy)} on {result.scored} images with a face "
+        f"({result.images} images, {result.no_face} with no face found)"
+    )
+    table = tabulate(
+        [r[:-1] + [_pct(r[-1])] for r in rows],
+        headers=["true \\ predicted", *EMOTIONS, "images", "recall"],
+        tablefmt="simple",
+    )
+    return head + "\n\n" + table
+
+
+def format_identity(result: IdentityEvaluation, fmt: str = "text") -> str:
+    """``text``: rank-1 accuracy, counts and distance quantiles, then the wrong names;
+    ``json``: the :meth:`~IdentityEvaluation.as_dict`; ``csv``: one row per probe."""
+    data = result.as_dict()
+    if fmt == "json":
+        return json.dumps(data, indent=2)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["photo", "person", "named", "distance"])
+        for r in data["results"]:
+            writer.writerow([csv_safe(str(r[k]) if r[k] is not None else "") for k in r])
+        return buf.getvalue().rstrip("\n")
+    lines = [
+        f"rank-1 accuracy {_pct(result.accuracy)}: {result.right} of {len(result.probes)} "
+        f"probes named right, {len(result.wrong)} wrong, {result.unknown} unknown "
+        f"({len(result.enrolled)} people enrolled, one photo each; {result.no_face} probes "
+        f"with no face; gallery {result.gallery}, tolerance {result.tolerance:g})",
+        "",
+        tabulate(
+            [[name, *q.values()] for name, q in data["distances"].items()],
+            headers=["distances", "count", "min", "median", "max"],
+            tablefmt="simple",
+            missingval="-",
+        ),
+    ]
+    if result.wrong:
+        lines += ["", "wrong names:"]
+        lines += [f"  {p.path.name}: {p.person} named {p.named}" for p in result.wrong]
+    return "\n".join(lines)

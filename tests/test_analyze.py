@@ -158,3 +158,19 @@ def test_progress_bar_on_stderr(cli, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "analysing" in result.stderr and "s video" in result.stderr
     assert "analysing" not in result.stdout
+
+
+def test_rotated_phone_clip_is_analysed_and_rendered_upright(cli, tmp_path):
+    from test_video import rotated_clip
+
+    clip, _ = rotated_clip(tmp_path / "rot90.mp4", frames=50)
+    out = tmp_path / "out"
+    result = cli("analyze", clip, "--out", out, "-q", "--every", "0.5")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["video"]["width"], summary["video"]["height"]) == (596, 336)
+    faces = pd.read_csv(out / "faces.csv")
+    assert len(faces) >= 3 and (faces["x_max"] <= 596).all() and (faces["y_max"] <= 336).all()
+    with av.open(str(out / "overlay.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (596, 336)

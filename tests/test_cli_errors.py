@@ -128,3 +128,43 @@ def test_no_heavy_import(module):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("signum", "code"), [(2, 130), (15, 143)])
+def test_signals_exit_cleanly_and_leave_no_files(tmp_path, signum, code):
+    """Ctrl-C (SIGINT) and SIGTERM while analysing: exit 130 / 143, nothing left behind,
+    an earlier run's files unchanged."""
+    import subprocess
+    import sys
+    import time
+
+    video = data_file("fer/woman2.mp4")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "faces.csv").write_text("earlier run\n")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "feelinvideo",
+            "analyze",
+            str(video),
+            "--out",
+            str(out),
+            "--every",
+            "0",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = ""
+    deadline = time.monotonic() + 300
+    while "analysing" not in seen and time.monotonic() < deadline:  # the run has started
+        seen += proc.stderr.read(1)
+    proc.send_signal(signum)
+    rest = proc.communicate(timeout=300)[1]
+    assert proc.returncode == code, seen + rest
+    assert "Traceback" not in rest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left
+    assert [p.name for p in out.iterdir()] == ["faces.csv"]
+    assert (out / "faces.csv").read_text() == "earlier run\n"

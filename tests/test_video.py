@@ -76,3 +76,73 @@ def test_windows_cover_video_and_weight_by_confidence():
     assert windows[0]["dominant_emotion"] == "sad" and windows[0]["faces"] == 3
     assert windows[1]["faces"] == 0 and windows[1]["dominant_emotion"] is None
     assert windows[2]["dominant_emotion"] == "fear"
+
+
+def rotated_clip(out, frames: int = 30):
+    """fer's test clip stored sideways (turned 90° counter-clockwise) with a display matrix
+    that turns it back, as a phone records portrait video."""
+    import av
+
+    images = []
+    with av.open(str(data_file("fer/test.mp4"))) as src:
+        for frame in src.decode(video=0):
+            images.append(frame.to_ndarray(format="rgb24"))
+            if len(images) == frames:
+                break
+    h, w = images[0].shape[:2]
+    with av.open(str(out), "w") as dst:
+        stream = dst.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = h, w, "yuv420p"
+        stream.set_display_rotation(-90)
+        for image in images:
+            side = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(image, 1)), "rgb24")
+            for packet in stream.encode(side):
+                dst.mux(packet)
+        for packet in stream.encode(None):
+            dst.mux(packet)
+    return out, images
+
+
+def test_rotated_video_is_read_upright(tmp_path):
+    clip, images = rotated_clip(tmp_path / "rot90.mp4")
+    info = probe(clip)
+    assert (info.width, info.height, info.rotation) == (596, 336, 90)  # the displayed size
+    first = next(iter_frames(clip))
+    assert first.image.shape == images[0].shape
+    assert np.abs(first.image.astype(int) - images[0]).mean() < 8  # upright, not sideways
+
+
+def test_run_ahead_keeps_order_forwards_errors_and_stops_on_close():
+    import threading
+
+    from feelinvideo.errors import VideoError
+    from feelinvideo.video import run_ahead
+
+    assert list(run_ahead(iter(range(100)), max_ahead=3)) == list(range(100))
+
+    def failing():
+        yield 1
+        raise VideoError("x.mp4: corrupt")
+
+    got = []
+    with pytest.raises(VideoError, match="corrupt"):
+        for item in run_ahead(failing()):
+            got.append(item)
+    assert got == [1]
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            n = 0
+            while True:
+                n += 1
+                yield n
+        finally:
+            closed.set()
+
+    stream = run_ahead(endless(), max_ahead=2)
+    assert next(stream) == 1
+    stream.close()
+    assert closed.wait(5)  # the producer's generator was closed too
+    assert not [t for t in threading.enumerate() if t.name == "feelinvideo-ahead"]

@@ -64,6 +64,12 @@ class Faces:
     def __post_init__(self) -> None:
         self.xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
         n = len(self.xyxy)
+        for name in ("confidence", "scores", "smoothed_scores", "tracker_id", "person"):
+            value = getattr(self, name)
+            if value is not None and len(np.asarray(value)) != n:
+                raise ValueError(
+                    f"Faces.{name} has {len(np.asarray(value))} rows, expected {n} (one a box)"
+                )
         self.confidence = np.asarray(self.confidence, dtype=np.float32).reshape(n)
         self.scores = (
             np.full((n, len(EMOTIONS)), np.nan, np.float32)

@@ -5,7 +5,9 @@ is the one pipeline that files, segments and streams reuse. :func:`analyze` runs
 whole video and returns an :class:`Analysis` (the ``faces.csv`` table, the summary, the
 people); files are written only by :meth:`Analysis.save` (or ``analyze(..., out=DIR)``).
 
-Streaming: frames come from a generator and go to the backend in batches of
+Streaming: three stages overlap, each on its own thread and at most one batch ahead of the
+next (:func:`feelinvideo.video.run_ahead`): decoding, the backend's models, and identity
+(tracks, embeddings, names) in time order. Frames go to the backend in batches of
 ``backend.batch_size`` sampled frames (capped at :data:`BATCH_BYTES` of decoded pixels), so
 peak memory depends on the batch and the frame size, not on the video's length. Only the
 per-face numbers are kept (tens of bytes a face).
@@ -30,7 +32,7 @@ from .identity.tracker import DEFAULT_REFRESH_S
 from .progress import advance_to, progress_bar
 from .schema import DEFAULT_EVERY_S, DEFAULT_WINDOW_S
 from .smoothing import DEFAULT_SMOOTH_S, EmotionSmoother
-from .video import Frame, VideoInfo, iter_frames, probe
+from .video import Frame, VideoInfo, iter_frames, probe, run_ahead
 
 #: upper bound on the decoded RGB frames held for one backend call, in bytes
 BATCH_BYTES = 50_000_000
@@ -135,27 +137,26 @@ def analyze_frames(
     # frames stays under BATCH_BYTES (32 frames at 640x360, 8 at 1920x1080)
     limit = max(1, min(backend.batch_size, BATCH_BYTES // (info.width * info.height * 3)))
     smoother = EmotionSmoother(options.smooth_s) if identity is not None else None
-    batch: list[Frame] = []
-    for frame in iter_frames(video, options.every_s):
-        batch.append(frame)
-        if len(batch) >= limit:
-            yield from _run_batch(batch, backend, identity, smoother)
-            batch = []
-    if batch:
-        yield from _run_batch(batch, backend, identity, smoother)
-
-
-def _run_batch(
-    batch: list[Frame],
-    backend: Backend,
-    identity: IdentityStage | None,
-    smoother: EmotionSmoother | None,
-) -> Iterator[tuple[Frame, Faces]]:
-    """Backend on the whole batch, then identity frame by frame (tracks need time order)."""
-    for frame, faces in zip(batch, backend.analyze([f.image for f in batch]), strict=True):
+    # three stages on their own threads, each at most one batch ahead of the next: decoding,
+    # the backend's models (TensorFlow or the service), and here, in time order, identity
+    for frame, faces in run_ahead(_backend_results(video, options, backend, limit), limit):
         if identity is not None:
             faces = smoother.update(frame.timestamp_s, identity.update(frame, faces))
         yield frame, faces
+
+
+def _backend_results(
+    video, options: AnalyzeOptions, backend: Backend, limit: int
+) -> Iterator[tuple[Frame, Faces]]:
+    """``(frame, faces)`` from the backend, one batch of up to ``limit`` frames a call."""
+    batch: list[Frame] = []
+    for frame in run_ahead(iter_frames(video, options.every_s), limit):
+        batch.append(frame)
+        if len(batch) >= limit:
+            yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)
+            batch = []
+    if batch:
+        yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)
 
 
 @dataclass

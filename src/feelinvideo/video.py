@@ -29,6 +29,9 @@ class VideoInfo:
         frame_count: number of frames (from the container; estimated from
             ``duration_s * fps`` when the container does not say).
         codec: video codec name (e.g. ``h264``).
+        rotation: clockwise degrees (0, 90, 180, 270) the stored frames are turned for
+            display (the stream's display matrix, e.g. a phone's ``rotate`` tag); frames
+            are yielded upright and ``width`` / ``height`` are the displayed size.
     """
 
     path: str
@@ -38,6 +41,7 @@ class VideoInfo:
     duration_s: float
     frame_count: int
     codec: str
+    rotation: int = 0
 
 
 @dataclass
@@ -87,8 +91,23 @@ def _reason(exc: Exception) -> str:
     return str(text).split(":")[0].strip() or type(exc).__name__
 
 
+def display_turns(frame) -> int:
+    """Quarter turns counter-clockwise (0-3, for :func:`numpy.rot90`) that make a decoded
+    PyAV frame upright, from its display matrix (``VideoFrame.rotation``: degrees
+    counter-clockwise, FFmpeg's ``av_display_rotation_get``)."""
+    angle = getattr(frame, "rotation", 0) or 0
+    return int(round(float(angle) / 90.0)) % 4
+
+
+def upright(frame) -> np.ndarray:
+    """A decoded PyAV frame as an upright RGB uint8 array (H, W, 3)."""
+    image = frame.to_ndarray(format="rgb24")
+    turns = display_turns(frame)
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """Read a video's facts without decoding it.
+    """Read a video's facts (decoding only its first frame, for the display rotation).
 
     Raises:
         VideoError: the file is missing, a directory, empty, unreadable, or not a video.
@@ -110,9 +129,26 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         width, height = int(ctx.width or 0), int(ctx.height or 0)
         if width <= 0 or height <= 0 or fps <= 0:
             raise VideoError(f"{path}: not a usable video (size {width}x{height}, {fps:g} fps)")
-        return VideoInfo(str(path), width, height, fps, duration, frames, ctx.name)
+        turns = first_frame_turns(container, stream)
+        if turns % 2:
+            width, height = height, width
+        rotation = (360 - 90 * turns) % 360
+        return VideoInfo(str(path), width, height, fps, duration, frames, ctx.name, rotation)
     finally:
         container.close()
+
+
+def first_frame_turns(container, stream) -> int:
+    """:func:`display_turns` of the first decodable frame (0 when none decodes here; the
+    decoding pass then reports the problem)."""
+    import av
+
+    try:
+        for frame in container.decode(stream):
+            return display_turns(frame)
+    except av.error.FFmpegError:
+        return 0
+    return 0
 
 
 def iter_frames(path: str | os.PathLike, every_s: float = 0.0) -> Iterator[Frame]:
@@ -120,7 +156,8 @@ def iter_frames(path: str | os.PathLike, every_s: float = 0.0) -> Iterator[Frame
 
     Sampling follows presentation timestamps, so variable-frame-rate video is sampled
     evenly: a frame is yielded when its timestamp reaches the next sampling time
-    (0, every_s, 2*every_s, ...). ``every_s=0`` yields every frame.
+    (0, every_s, 2*every_s, ...). ``every_s=0`` yields every frame. Frames are turned
+    upright by the stream's display matrix (a phone clip stored sideways).
 
     Raises:
         VideoError: the file cannot be opened, a frame cannot be decoded, or the stream
@@ -155,7 +192,7 @@ def iter_frames(path: str | os.PathLike, every_s: float = 0.0) -> Iterator[Frame
                     if t + eps < next_t:
                         continue
                     next_t = (math.floor((t + eps) / every_s) + 1) * every_s
-                yield Frame(index, t, frame.to_ndarray(format="rgb24"))
+                yield Frame(index, t, upright(frame))
         except av.error.FFmpegError as exc:
             raise VideoError(
                 f"{path}: corrupt or truncated video, decoding failed after "
@@ -184,3 +221,65 @@ def estimate_sampled_frames(duration_s: float, fps: float, frame_count: int, eve
     last_t = max(float(duration_s) - (1.0 / fps if fps > 0 else 0.0), 0.0)
     estimate = int(math.floor(last_t / every_s + 1e-6)) + 1
     return min(estimate, frames) if frames else estimate
+
+
+def run_ahead(items: Iterator, max_ahead: int = 32) -> Iterator:
+    """Run the iterator ``items`` (e.g. :func:`iter_frames`) in a background thread, at
+    most ``max_ahead`` items ahead of the consumer, so that its work overlaps the
+    consumer's (decoding overlaps the models; the models overlap identity).
+
+    PyAV (FFmpeg) and TensorFlow release the GIL while they compute, so on two cores the
+    wall time approaches the largest stage instead of the sum of the stages.
+    The queue is bounded: memory stays flat however long the video. An error in the
+    producer is raised in the consumer; closing the consumer stops the producer. Written
+    by hand because the standard library has no bounded, closable thread-prefetch iterator
+    (``concurrent.futures`` maps over inputs, it does not pull from a generator).
+
+    Raises:
+        whatever ``items`` raises (VideoError for a corrupt file), in the consumer.
+    """
+    import queue
+    import threading
+
+    source = items
+    done = object()
+    pending: queue.Queue = queue.Queue(maxsize=max(1, int(max_ahead)))
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        """Queue ``item`` unless the consumer has gone; False when it has."""
+        while not stop.is_set():
+            try:
+                pending.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in source:
+                if not put(item):
+                    break
+            outcome = done
+        except BaseException as exc:  # forwarded to the consumer and raised there
+            outcome = exc
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+        put(outcome)
+
+    worker = threading.Thread(target=produce, name="feelinvideo-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = pending.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=10)

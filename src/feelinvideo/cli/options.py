@@ -83,7 +83,7 @@ def open_chosen_gallery(backend, gallery, collection, region, profile, create=Fa
     return open_gallery(collection=collection, create=create, region=region, profile=profile)
 
 
-def make_backend(backend: str, min_face: float, region, profile):
+def make_backend(backend: str, min_face: float, region, profile, detector: str = "mtcnn"):
     """The face/emotion backend the options name."""
     if backend == "rekognition":
         from ..backends.rekognition import RekognitionBackend
@@ -91,7 +91,7 @@ def make_backend(backend: str, min_face: float, region, profile):
         return RekognitionBackend(region=region, profile=profile)
     from ..backends.local import LocalBackend
 
-    return LocalBackend(min_face_px=min_face)
+    return LocalBackend(min_face_px=min_face, detector=detector)
 
 
 def implicit_gallery() -> Path | None:

@@ -43,7 +43,12 @@ class IdentityStage:
         return self.naming.columns
 
     def update(self, frame: Frame, faces: Faces) -> Faces:
-        """Set ``tracker_id`` (and provisional ``person``) on one sampled frame's faces."""
+        """Set ``tracker_id`` (and provisional ``person``) on one sampled frame's faces.
+
+        Raises:
+            BackendError: dlib or its models are missing, or the gallery's service failed.
+            GalleryError: the gallery cannot be read.
+        """
         return self.naming.update(frame, self.tracker.update(frame, faces))
 
     def resolve(self) -> dict[int, Identity]:

@@ -68,13 +68,28 @@ def load_photo(path: str | os.PathLike) -> np.ndarray:
     scaled down so its longest side is at most :data:`MAX_PHOTO_SIDE` pixels.
 
     Raises:
-        ImageError: the file is missing or not a readable image.
+        ImageError: the file is missing, not a readable image, or larger than PIL's
+            decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, about 89 million
+            pixels: no camera photo comes near it).
     """
+    import warnings
+
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        limit = Image.MAX_IMAGE_PIXELS
+        raise ImageError(
+            f"{path}: too large (over PIL's limit of {limit:,} pixels for a photo)"
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ImageError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
+    try:
+        with im:
             im = ImageOps.exif_transpose(im).convert("RGB")
             scale = MAX_PHOTO_SIDE / max(im.size)
             if scale < 1:

@@ -7,6 +7,7 @@ place is :func:`feelinvideo.identity.gallery.default_gallery_path`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -20,6 +21,12 @@ from .gallery import Enrolled, Matches, Photo
 _FORMAT = "feelinvideo-gallery"
 _VERSION = "1"
 _MODEL = "dlib_face_recognition_resnet_model_v1"
+_SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+    "CREATE TABLE embeddings (id INTEGER PRIMARY KEY, "
+    "person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE, vector BLOB NOT NULL)",
+)
 
 
 class SqliteGallery:
@@ -32,6 +39,9 @@ class SqliteGallery:
         path: the SQLite file.
         create: create the file (and its folder) when it does not exist; otherwise a
             missing file is an error.
+        detector: the face detector :meth:`enroll` uses (an object with
+            ``detect(images) -> [Faces]``); default :class:`~feelinvideo.models.mtcnn.
+            MtcnnDetector`, loaded on first use.
 
     Raises:
         GalleryError: the file is missing (``create=False``), is not an SQLite file, is an
@@ -60,7 +70,9 @@ class SqliteGallery:
                     f"{self.path}: cannot create the gallery folder ({exc.strerror or exc})"
                 ) from None
         try:
-            self._db = sqlite3.connect(str(self.path))
+            # autocommit mode: every write is an explicit BEGIN IMMEDIATE ... COMMIT, so two
+            # processes enrolling into one new gallery wait for each other (timeout 30 s)
+            self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
         except sqlite3.Error as exc:
             raise GalleryError(f"{self.path}: cannot open the gallery ({exc})") from None
         self._known: tuple[list[str], np.ndarray] | None = None
@@ -70,30 +82,36 @@ class SqliteGallery:
             self._db.close()
             raise
 
+    @contextlib.contextmanager
+    def _write(self):
+        """A write transaction taken at once (``BEGIN IMMEDIATE``): committed when the block
+        ends, rolled back on any error."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
     def _check(self, create: bool) -> None:
         try:
             self._db.execute("PRAGMA foreign_keys = ON")
-            tables = {
-                r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
+            tables = self._tables()
             if not tables and create:
-                with self._db:
-                    self._db.executescript(
-                        """
-                        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                        CREATE TABLE people (
-                            id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-                        CREATE TABLE embeddings (
-                            id INTEGER PRIMARY KEY,
-                            person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
-                            vector BLOB NOT NULL);
-                        """
-                    )
-                    self._db.executemany(
-                        "INSERT INTO meta VALUES (?, ?)",
-                        [("format", _FORMAT), ("version", _VERSION), ("model", _MODEL)],
-                    )
-                return
+                self._db.execute("PRAGMA journal_mode = WAL")
+                with self._write():
+                    if not self._tables():  # another process may have created it meanwhile
+                        for statement in _SCHEMA:
+                            self._db.execute(statement)
+                        self._db.executemany(
+                            "INSERT INTO meta VALUES (?, ?)",
+                            [("format", _FORMAT), ("version", _VERSION), ("model", _MODEL)],
+                        )
+                tables = self._tables()
             meta = dict(self._db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
         except sqlite3.DatabaseError as exc:
             raise GalleryError(
@@ -150,7 +168,7 @@ class SqliteGallery:
             raise GalleryError(f"{self.path}: a person needs a non-empty name")
         vectors = np.asarray(embeddings, dtype=np.float64).reshape(-1, EMBEDDING_SIZE)
         try:
-            with self._db:
+            with self._write():
                 if replace:
                     self._db.execute("DELETE FROM people WHERE name = ?", (name,))
                 self._db.execute("INSERT OR IGNORE INTO people (name) VALUES (?)", (name,))
@@ -185,7 +203,7 @@ class SqliteGallery:
             known = ", ".join(self.people()) or "nobody"
             raise GalleryError(f"{self.path}: {name!r} is not enrolled (enrolled: {known})")
         try:
-            with self._db:
+            with self._write():
                 self._db.execute("DELETE FROM people WHERE name = ?", (name,))
         except sqlite3.Error as exc:
             raise GalleryError(f"{self.path}: cannot write the gallery ({exc})") from None

@@ -50,14 +50,14 @@ from .cuts import CutDetector
 DEFAULT_IOU = 0.3
 #: A face on a steady track is re-embedded at most once per this many seconds of video time
 #: (``--reembed-every``; see the README's identity benchmark for the measurement).
-DEFAULT_REFRESH_S = 5.0
+DEFAULT_REFRESH_S = 20.0
 #: A young track's second embedding comes this many seconds after its first, the interval
 #: then doubling up to the refresh interval.
 FIRST_REFRESH_S = 1.0
 #: A link with a smaller IoU than this is weak (fast motion): the face is embedded to check it.
 DEFAULT_WEAK_IOU = 0.4
 #: A link whose face patch correlates less than this with the track's last patch is weak.
-DEFAULT_MIN_PATCH_CORR = 0.6
+DEFAULT_MIN_PATCH_CORR = 0.4
 #: Side in pixels of the grey face patch compared between sampled frames.
 PATCH_SIZE = 24
 #: A face may re-join a track lost at most this long ago (seconds of video time) ...

@@ -29,7 +29,12 @@ MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"}
 
 
 class EmojiAnnotator:
-    """Covers each face box with the emoji of its dominant emotion, plus a text label."""
+    """Covers each face box with the emoji of its dominant emotion, plus a text label
+    (supervision's annotator style: ``annotate(scene, faces) -> scene``).
+
+    Raises:
+        OutputError: an emoji image is missing from the installed package.
+    """
 
     def __init__(self) -> None:
         import cv2
@@ -158,12 +163,18 @@ def write_overlay(
 def _transcode(src, dst, overlays, annotator, progress) -> None:
     import av
 
+    from ..video import first_frame_turns, upright
+
     vin = src.streams.video[0]
     vin.thread_type = "AUTO"
+    turns = first_frame_turns(src, vin)  # the overlay is written upright
+    src.seek(0)
     rate = vin.average_rate or vin.guessed_rate or Fraction(25)
     vout = dst.add_stream("libx264", rate=rate)
-    width = vin.codec_context.width // 2 * 2
-    height = vin.codec_context.height // 2 * 2
+    width, height = vin.codec_context.width, vin.codec_context.height
+    if turns % 2:
+        width, height = height, width
+    width, height = width // 2 * 2, height // 2 * 2
     vout.width, vout.height = width, height
     vout.pix_fmt = "yuv420p"
     vout.time_base = vin.time_base
@@ -198,7 +209,7 @@ def _transcode(src, dst, overlays, annotator, progress) -> None:
             t = float((frame.pts - start) * vin.time_base) if frame.pts is not None else 0.0
             while pos + 1 < len(overlays) and overlays[pos + 1].timestamp_s <= t + 1e-6:
                 pos += 1
-            image = frame.to_ndarray(format="rgb24")
+            image = upright(frame)
             if pos >= 0:
                 annotator.annotate(image, overlays[pos].faces)
             if image.shape[0] != height or image.shape[1] != width:

@@ -102,7 +102,8 @@ def append_to_db(runs: Sequence[Run], db_path: str | os.PathLike) -> dict:
         ``{"path": str, "added": [video, ...], "already": [video, ...]}``.
 
     Raises:
-        OutputError: the file cannot be opened or written, is not a SQLite database, or has
+        OutputError: the file cannot be opened or written, is not a SQLite database, holds
+            other tables (a face gallery, say) but no ``runs``, or has
             ``runs``/``faces`` tables without the expected columns.
     """
     path = Path(db_path)
@@ -115,6 +116,12 @@ def append_to_db(runs: Sequence[Run], db_path: str | os.PathLike) -> dict:
     except sqlite3.Error as exc:
         raise OutputError(f"{path}: cannot open database ({exc})") from None
     try:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "runs" not in tables:
+            raise OutputError(
+                f"{path}: not a feelinvideo results database (it holds tables "
+                f"{', '.join(sorted(tables))}); give a new file or an earlier report's --db"
+            )
         con.executescript(_DB_SCHEMA)
         for table, expected in (("runs", _DB_RUN_COLUMNS), ("faces", _DB_FACE_COLUMNS)):
             have = {row[1] for row in con.execute(f"PRAGMA table_info({table})")}

@@ -198,7 +198,36 @@ def read_faces_csv(path: str | os.PathLike) -> tuple[pd.DataFrame, bool, str]:
         df["match_distance"] = pd.to_numeric(df["match_distance"], errors="coerce")
     df["dominant_emotion"] = df["dominant_emotion"].fillna("").astype(str)
     df["time"] = df["time"].fillna("").astype(str)
+    _check_ranges(df, path)
     return df, "person" in df.columns, hashlib.sha256(data).hexdigest()
+
+
+#: Largest timestamp accepted in a faces.csv, seconds (a week of video).
+MAX_TIMESTAMP_S = 7 * 24 * 3600.0
+
+
+def _check_ranges(df: pd.DataFrame, path: Path) -> None:
+    """Raise CsvError naming the first row (file line) whose scores are outside [0, 1] or
+    whose timestamp is not finite, negative or beyond :data:`MAX_TIMESTAMP_S`."""
+    import numpy as np
+
+    scores = df[list(EMOTIONS) + ["detection_confidence"]].to_numpy(dtype=float)
+    bad = ~np.isfinite(scores) | (scores < 0) | (scores > 1)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        name = (list(EMOTIONS) + ["detection_confidence"])[col]
+        raise CsvError(
+            f"{path}: line {row + 2}: {name} is {float(scores[row, col])!r}, "
+            "expected a number in [0, 1]"
+        )
+    t = df["timestamp_s"].to_numpy(dtype=float)
+    bad_t = ~np.isfinite(t) | (t < 0) | (t > MAX_TIMESTAMP_S)
+    if bad_t.any():
+        row = int(np.argmax(bad_t))
+        raise CsvError(
+            f"{path}: line {row + 2}: timestamp_s is {float(t[row])!r}, expected seconds in "
+            f"[0, {MAX_TIMESTAMP_S:.0f}]"
+        )
 
 
 def _numeric(values: pd.Series, path: Path, column: str, integer: bool) -> pd.Series:

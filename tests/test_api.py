@@ -91,3 +91,18 @@ def test_options_out_of_range_are_refused_before_any_work(tmp_path):
         feelinvideo.analyze(
             tmp_path / "missing.mp4", options=feelinvideo.AnalyzeOptions(every_s=float("nan"))
         )
+
+
+def test_cli_default_output_folder_is_beside_the_video(cli, tmp_path):
+    video = tmp_path / "lecture.mp4"
+    shutil.copy(data_file("fer/test.mp4"), video)
+    result = cli("analyze", video, "--no-video", "-q")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "lecture_feelinvideo"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "faces.csv",
+        "people.json",
+        "people.png",
+        "summary.json",
+    ]
+    assert f"wrote: {out / 'faces.csv'}" in result.stdout

@@ -299,3 +299,17 @@ def test_importing_the_cli_does_not_import_boto3():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_evaluate_identity_uses_a_temporary_collection_and_deletes_it(fake, cli, tmp_path):
+    folder = _people_folder(tmp_path)  # obama and biden: 2 photos each, Justin B: 1
+    fake.similarity = 99.0
+    result = cli("evaluate", "identity", folder, "--backend", "rekognition", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["gallery"].startswith("temporary rekognition:feelinvideo-evaluate-")
+    assert len(data["enrolled"]) == 3 and data["probes"] == 2
+    # the stand-in names every face as the first face indexed: both probes get a name
+    assert data["right"] + data["wrong"] == 2
+    assert "SearchFacesByImage" in fake.operations()
+    assert fake.collections == {}  # deleted afterwards

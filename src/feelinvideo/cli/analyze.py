@@ -12,10 +12,7 @@ from ..backends.rekognition.collection import DEFAULT_FACE_MATCH_THRESHOLD
 from ..identity.tracker import DEFAULT_REFRESH_S
 from ..models.dlib import DEFAULT_TOLERANCE
 from ..models.mtcnn import DEFAULT_MIN_FACE_PX
-from ..schema import (
-    DEFAULT_EVERY_S,
-    DEFAULT_WINDOW_S,
-)
+from ..schema import DEFAULT_EVERY_S, DEFAULT_WINDOW_S, default_run_dir
 from ..smoothing import DEFAULT_SMOOTH_S
 from .options import (
     CONTEXT,
@@ -241,8 +238,9 @@ def analyze(
 
         names = open_gallery(gallery)
     try:
+        out = out_dir if out_dir is not None else default_run_dir(video)
         result = run_analysis(
-            video, out_dir, backend=engine, gallery=names, options=options, progress=not quiet
+            video, out, backend=engine, gallery=names, options=options, progress=not quiet
         )
     finally:
         if names is not None:

@@ -56,7 +56,7 @@ class AnalyzeOptions:
             seconds of video time (> 0); tracks are also embedded when they start, after a
             cut and when their link is weak.
         smooth_s: time constant in seconds (>= 0) of the per-track moving average of the
-            emotion scores used by the overlay and the per-person summary (0 = raw).
+            emotion scores the overlay shows (0 = raw; sums use the raw scores).
 
     Raises:
         ValueError: a value is out of range (checked when the analysis starts).

@@ -10,7 +10,8 @@ time (so the result does not depend on the sampling interval):
 
 where ``x_k`` is the raw score vector at time ``t_k`` and ``tau`` the time constant in
 seconds (``--smooth``; 0 keeps the raw scores). A track starts at its first raw scores. The
-overlay and the per-person summary use the smoothed scores.
+overlay shows the smoothed scores; sums and verdicts use the raw ones (the average's lag
+would bias a sum towards the previous emotion).
 """
 
 from __future__ import annotations

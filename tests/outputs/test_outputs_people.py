@@ -50,7 +50,7 @@ def test_people_json_in_the_seed_shape_and_min_frames():
     assert len(data["People"][0]["Frames"]) == 4
 
 
-def test_person_summaries_from_the_smoothed_scores():
+def test_person_summaries_from_the_raw_scores():
     df = run_table()
     people = {p["person"]: p for p in person_summaries(df, ["ada", "unknown-1"])}
     assert people["ada"]["frames"] == 4 and people["ada"]["dominant_emotion"] == "happy"

@@ -124,8 +124,8 @@ from .options import (
     type=Finite(min=0),
     default=DEFAULT_SMOOTH_S,
     show_default=True,
-    help="Time constant in seconds of the per-track moving average of emotion scores used by "
-    "the overlay and the per-person summary (raw scores stay in faces.csv); 0 = raw.",
+    help="Time constant in seconds of the per-track moving average of emotion scores the "
+    "overlay shows (raw scores stay in faces.csv and make every sum); 0 = raw.",
 )
 @click.option(
     "--no-thumbnails",

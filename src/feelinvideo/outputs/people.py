@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..schema import EMOTIONS, SMOOTHED_COLUMNS, format_time, is_unknown
+from ..schema import EMOTIONS, format_time, is_unknown
 
 #: Thumbnails shown per person in people.png.
 THUMBS_PER_PERSON = 4
@@ -84,12 +84,12 @@ def person_summaries(df: pd.DataFrame, keep: list[str]) -> list[dict]:
 
     ``dominant_emotion`` weights each face's scores by its detection confidence (as the
     summary's time windows do); the verdict is the interest rule over the person's faces.
-    The track-smoothed scores (``smoothed_<emotion>``) are used when ``df`` has them.
+    The raw scores are summed, not the track-smoothed ones: a sum over a person's faces
+    already averages the flicker out, and the moving average's lag would bias it towards
+    the previous emotion (on the demo clip, crying then laughing, it moved 1.3 of the 9.9
+    positive score to the negative side and turned the verdict round).
     """
     from .summary import group_totals
-
-    if all(c in df for c in SMOOTHED_COLUMNS):
-        df = df.assign(**{e: df[c] for e, c in zip(EMOTIONS, SMOOTHED_COLUMNS, strict=True)})
 
     totals = group_totals(df, "person")
     grouped = df.groupby("person")

@@ -61,14 +61,24 @@ def test_person_summaries_from_the_raw_scores():
 
 
 def test_people_png_is_drawn_without_pyplot(tmp_path):
+    import subprocess
     import sys
 
+    code = (
+        "import sys, pandas as pd; from feelinvideo.outputs.people_plot import draw_people; "
+        "df = pd.DataFrame({'person': ['a'], 'timestamp_s': [0.0], 'enrolled': [True]}); "
+        "draw_people(sys.argv[1], df, ['a'], 1.0, None); "
+        "print('matplotlib.pyplot' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "p.png")], capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "False", done.stderr  # a notebook's pyplot state is left alone
     df = run_table()
     thumbs = {"ada": [np.full((72, 72, 3), 200, np.uint8)]}
     draw_people(tmp_path / "people.png", df, ["ada", "unknown-1"], 4.0, thumbs)
     with Image.open(tmp_path / "people.png") as image:
         assert image.width == 1000 and image.height > 150
-    assert "matplotlib.pyplot" not in sys.modules
 
 
 def test_annotator_covers_the_face_and_labels_it():

@@ -136,10 +136,10 @@ def find_csvs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
         else:
             raise CsvError(f"{path}: no such file or folder")
         for csv_path in csvs:
-            key = csv_path.resolve()
+            key = csv_path.resolve()  # the same file named twice is read once ...
             if key not in seen:
                 seen.add(key)
-                found.append(key)
+                found.append(csv_path)  # ... and named in messages as the user named it
     if not found:
         raise CsvError("no input: give faces.csv files or analysis output folders")
     return found

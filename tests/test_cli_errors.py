@@ -168,3 +168,67 @@ def test_signals_exit_cleanly_and_leave_no_files(tmp_path, signum, code):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left
     assert [p.name for p in out.iterdir()] == ["faces.csv"]
     assert (out / "faces.csv").read_text() == "earlier run\n"
+
+
+def test_too_many_windows_is_a_usage_error_before_any_work(cli, tmp_path):
+    video = data_file("fer/test.mp4")  # 4.6 s
+    result = cli("analyze", video, "--window", "1e-6", "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "at most 10,000" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+    for bad in ("nan", "inf", "-1"):
+        result = cli("analyze", video, "--every", bad, "--out", tmp_path / "out")
+        assert result.exit_code == 2, bad
+        result = cli("report", tmp_path, "--window", bad)
+        assert result.exit_code == 2, bad
+
+
+def test_mildly_truncated_video_is_analysed_with_a_warning(cli, tmp_path):
+    """A streamable MP4 cut at 85% of its bytes: frames stop about 2 s early. The faces up
+    to there are analysed; stderr and summary.json say the file may be truncated."""
+    import json
+
+    source = data_file("fer/woman2.mp4")
+    whole = tmp_path / "faststart.mp4"
+    with (
+        av.open(str(source)) as inp,
+        av.open(str(whole), "w", options={"movflags": "+faststart"}) as outp,
+    ):
+        vin = inp.streams.video[0]
+        vout = outp.add_stream_from_template(vin)
+        for packet in inp.demux(vin):
+            if packet.dts is not None:
+                packet.stream = vout
+                outp.mux(packet)
+    video = tmp_path / "cut.mp4"
+    video.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.85)])
+    out = tmp_path / "out"
+    result = cli("analyze", video, "--out", out, "-q", "--no-video", "--no-identity")
+    assert result.exit_code == 0, result.output
+    assert "Warning:" in result.stderr and "may be truncated" in result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(summary["warnings"]) == 1 and "frames stop at" in summary["warnings"][0]
+    assert summary["faces"] >= 8
+
+
+def test_full_disk_is_one_line_and_leaves_nothing(cli, tmp_path):
+    """A 200 KB tmpfs fills while the overlay is written (needs root to mount; skipped
+    otherwise)."""
+    import subprocess
+
+    disk = tmp_path / "small"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        result = cli("analyze", data_file("fer/test.mp4"), "--out", disk / "out", "-q")
+        assert result.exit_code == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "No space left on device" in lines[0], result.stderr
+        assert lines[0].startswith(f"Error: {disk / 'out'}")
+        assert list(disk.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)

@@ -41,3 +41,7 @@ class BackendError(FeelinvideoError):
 
 class MissingDependencyError(FeelinvideoError):
     """An optional dependency is not installed; the message says how to install it."""
+
+
+class OptionError(FeelinvideoError, ValueError):
+    """A setting is out of range (the CLI reports it as a usage error, exit status 2)."""

@@ -24,13 +24,14 @@ from pathlib import Path
 import pandas as pd
 
 from .backends.base import Backend
+from .errors import OptionError
 from .faces import Faces, Sample
 from .identity import IdentityStage
 from .identity.gallery import Gallery
 from .identity.naming import DEFAULT_TOLERANCE, name_faces
 from .identity.tracker import DEFAULT_REFRESH_S
 from .progress import advance_to, progress_bar
-from .schema import DEFAULT_EVERY_S, DEFAULT_WINDOW_S
+from .schema import DEFAULT_EVERY_S, DEFAULT_WINDOW_S, MAX_WINDOWS
 from .smoothing import DEFAULT_SMOOTH_S, EmotionSmoother
 from .video import Frame, VideoInfo, iter_frames, probe, run_ahead
 
@@ -72,22 +73,30 @@ class AnalyzeOptions:
     reembed_every_s: float = DEFAULT_REFRESH_S
     smooth_s: float = DEFAULT_SMOOTH_S
 
-    def check(self) -> None:
-        """Raise ValueError naming the first setting out of range."""
+    def check(self, duration_s: float | None = None) -> None:
+        """Raise OptionError (a ValueError) naming the first setting out of range; with the
+        video's ``duration_s``, also when ``window_s`` would cut it into more than
+        :data:`MAX_WINDOWS` windows."""
         if not (math.isfinite(self.every_s) and self.every_s >= 0):
-            raise ValueError(f"every_s must be a finite number >= 0, got {self.every_s}")
+            raise OptionError(f"every_s must be a finite number >= 0, got {self.every_s}")
         if not (math.isfinite(self.window_s) and self.window_s > 0):
-            raise ValueError(f"window_s must be a finite number > 0, got {self.window_s}")
+            raise OptionError(f"window_s must be a finite number > 0, got {self.window_s}")
+        if duration_s is not None and duration_s / self.window_s > MAX_WINDOWS:
+            raise OptionError(
+                f"--window {self.window_s:g} s cuts the {duration_s:.1f} s video into "
+                f"{math.ceil(duration_s / self.window_s):,} windows; at most {MAX_WINDOWS:,} "
+                f"(a window of {duration_s / MAX_WINDOWS:.3g} s or more)"
+            )
         if not 0 <= self.tolerance <= 2:
-            raise ValueError(f"tolerance must be in [0, 2], got {self.tolerance}")
+            raise OptionError(f"tolerance must be in [0, 2], got {self.tolerance}")
         if not (math.isfinite(self.reembed_every_s) and self.reembed_every_s > 0):
-            raise ValueError(
+            raise OptionError(
                 f"reembed_every_s must be a finite number > 0, got {self.reembed_every_s}"
             )
         if not (math.isfinite(self.smooth_s) and self.smooth_s >= 0):
-            raise ValueError(f"smooth_s must be a finite number >= 0, got {self.smooth_s}")
+            raise OptionError(f"smooth_s must be a finite number >= 0, got {self.smooth_s}")
         if self.min_frames < 1:
-            raise ValueError(f"min_frames must be >= 1, got {self.min_frames}")
+            raise OptionError(f"min_frames must be >= 1, got {self.min_frames}")
 
 
 def analyze_frames(
@@ -95,6 +104,7 @@ def analyze_frames(
     backend: Backend | None = None,
     options: AnalyzeOptions | None = None,
     identity: IdentityStage | None = None,
+    notes: list[str] | None = None,
 ) -> Iterator[tuple[Frame, Faces]]:
     """Analyse a video's sampled frames one by one; writes nothing.
 
@@ -106,6 +116,8 @@ def analyze_frames(
             ``identity`` stage given, an :class:`IdentityStage` without a gallery is used).
         identity: the identity stage to run (tracks and names); pass one to read its
             tracks afterwards or to name faces from a gallery.
+        notes: gets one line per warning about the input (frames stopping well before
+            the stated duration), once the frames are exhausted.
 
     Yields:
         ``(frame, faces)`` per sampled frame in time order: the
@@ -139,18 +151,19 @@ def analyze_frames(
     smoother = EmotionSmoother(options.smooth_s) if identity is not None else None
     # three stages on their own threads, each at most one batch ahead of the next: decoding,
     # the backend's models (TensorFlow or the service), and here, in time order, identity
-    for frame, faces in run_ahead(_backend_results(video, options, backend, limit), limit):
+    results = _backend_results(video, options, backend, limit, notes)
+    for frame, faces in run_ahead(results, limit):
         if identity is not None:
             faces = smoother.update(frame.timestamp_s, identity.update(frame, faces))
         yield frame, faces
 
 
 def _backend_results(
-    video, options: AnalyzeOptions, backend: Backend, limit: int
+    video, options: AnalyzeOptions, backend: Backend, limit: int, notes: list[str] | None
 ) -> Iterator[tuple[Frame, Faces]]:
     """``(frame, faces)`` from the backend, one batch of up to ``limit`` frames a call."""
     batch: list[Frame] = []
-    for frame in run_ahead(iter_frames(video, options.every_s), limit):
+    for frame in run_ahead(iter_frames(video, options.every_s, notes), limit):
         batch.append(frame)
         if len(batch) >= limit:
             yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)
@@ -249,6 +262,7 @@ def analyze(
     options = options or AnalyzeOptions()
     options.check()
     info = probe(video)
+    options.check(info.duration_s)
     opened = None
     if not options.identity:
         gallery = None
@@ -281,8 +295,9 @@ def _analyze(video, info, backend, gallery, options, progress) -> Analysis:
             gallery, options.tolerance, options.thumbnails, options.reembed_every_s
         )
     samples: list[Sample] = []
+    notes: list[str] = []
     with progress_bar(info.duration_s, "analysing", progress) as bar:
-        for frame, faces in analyze_frames(video, backend, options, stage):
+        for frame, faces in analyze_frames(video, backend, options, stage, notes):
             faces.embedding = None  # kept per track, not per face: memory stays small
             samples.append(Sample(frame.frame_index, frame.timestamp_s, faces))
             advance_to(bar, frame.timestamp_s)
@@ -296,6 +311,8 @@ def _analyze(video, info, backend, gallery, options, progress) -> Analysis:
     columns = tuple(backend.columns) + (stage.columns if stage is not None else ())
     df = faces_table(samples, identity=stage is not None, data_columns=columns)
     summary = run_summary(df, info, len(samples), backend.name, options.every_s, options.window_s)
+    if notes:
+        summary["warnings"] = notes
     people: list[dict] = []
     people_json = thumbnails = None
     if stage is not None:

@@ -82,6 +82,8 @@ DEFAULT_WINDOW_S = 10.0
 DEFAULT_REPORT_WINDOW_S = 60.0
 DEFAULT_REPORT_DIR = "feelinvideo_report"
 REPORT_FORMATS: tuple[str, ...] = ("text", "json", "csv", "markdown")
+#: Most time windows one video may be cut into (``--window 1e-6`` would write gigabytes).
+MAX_WINDOWS = 10_000
 #: Backends and galleries: local models and SQLite file, or Amazon Rekognition.
 BACKENDS: tuple[str, ...] = ("local", "rekognition")
 

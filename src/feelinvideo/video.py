@@ -151,13 +151,22 @@ def first_frame_turns(container, stream) -> int:
     return 0
 
 
-def iter_frames(path: str | os.PathLike, every_s: float = 0.0) -> Iterator[Frame]:
+def iter_frames(
+    path: str | os.PathLike, every_s: float = 0.0, notes: list[str] | None = None
+) -> Iterator[Frame]:
     """Yield decoded RGB frames, sampled every ``every_s`` seconds of video time.
 
     Sampling follows presentation timestamps, so variable-frame-rate video is sampled
     evenly: a frame is yielded when its timestamp reaches the next sampling time
     (0, every_s, 2*every_s, ...). ``every_s=0`` yields every frame. Frames are turned
     upright by the stream's display matrix (a phone clip stored sideways).
+
+    Args:
+        path: the video file.
+        every_s: sampling interval in seconds (finite, >= 0).
+        notes: when given, gets one line when the frames stop well before the container's
+            stated duration (more than 1 s and 5% short: a cut-off download, say) without
+            being short enough to be refused.
 
     Raises:
         VideoError: the file cannot be opened, a frame cannot be decoded, or the stream
@@ -203,6 +212,11 @@ def iter_frames(path: str | os.PathLike, every_s: float = 0.0) -> Iterator[Frame
         if stated and stated > 2.0 and last_t < 0.8 * stated - 1.0:
             raise VideoError(
                 f"{path}: truncated video, frames stop at {last_t:.2f} s of {stated:.2f} s"
+            )
+        if notes is not None and stated and last_t < stated - max(1.0, 0.05 * stated):
+            notes.append(
+                f"{path}: frames stop at {last_t:.2f} s of the stated {stated:.2f} s; the "
+                "file may be truncated (analysed up to where the frames stop)"
             )
     finally:
         container.close()

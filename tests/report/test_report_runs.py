@@ -284,3 +284,11 @@ def test_values_out_of_range_are_one_line_errors(tmp_path, column, value, messag
     rows.to_csv(path, index=False)
     with pytest.raises(CsvError, match="line 3: " + re.escape(message)):
         read_faces_csv(path)
+
+
+def test_report_bounds_the_number_of_windows(tmp_path, cli):
+    run = write_run(tmp_path / "run", synthetic_faces(3, ["ada"]), duration_s=100.0)
+    result = cli("report", run, "--window", "0.001", "--out", tmp_path / "rep")
+    assert result.exit_code == 2
+    assert "at most 10,000" in result.stderr
+    assert not (tmp_path / "rep").exists()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
-from ..errors import FeelinvideoError
+from ..errors import FeelinvideoError, OptionError
 from .options import CONTEXT
 
 
@@ -36,6 +36,8 @@ class Group(click.Group):
         previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
         try:
             return super().invoke(ctx)
+        except OptionError as exc:
+            raise click.UsageError(" ".join(str(exc).split())) from None
         except FeelinvideoError as exc:
             message = " ".join(str(exc).split())
             raise click.ClickException(message) from None

@@ -245,6 +245,8 @@ def analyze(
     finally:
         if names is not None:
             names.close()
+    for warning in result.summary.get("warnings", []):
+        click.echo(f"Warning: {warning}", err=True)
     click.echo(result.describe())
 
 

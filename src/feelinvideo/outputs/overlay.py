@@ -12,6 +12,8 @@ The emoji PNGs in ``feelinvideo/emoji/`` are drawn by this project
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 from collections.abc import Callable, Sequence
 from fractions import Fraction
@@ -24,6 +26,8 @@ from ..faces import Faces, Sample
 from ..schema import EMOTIONS
 
 EMOJI_DIR = Path(__file__).resolve().parents[1] / "emoji"
+#: errno values that mean the output could not be written (not that the input is bad).
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
 #: audio codecs an MP4 file can carry as they are; others are re-encoded to AAC.
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"}
 
@@ -149,10 +153,16 @@ def write_overlay(
             raise OutputError(f"{tmp}: cannot write the overlay video ({exc})") from None
         try:
             _transcode(src, dst, overlays, annotator, progress)
+            dst.close()  # writes the index: a full disk shows here
         except av.error.FFmpegError as exc:
+            if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+                raise OutputError(f"{out_path}: cannot write ({exc.strerror or exc})") from None
             raise VideoError(f"{video_path}: decoding or encoding failed ({exc})") from None
+        except OSError as exc:
+            raise OutputError(f"{out_path}: cannot write ({exc.strerror or exc})") from None
         finally:
-            dst.close()
+            with contextlib.suppress(Exception):
+                dst.close()
         tmp.replace(out_path)
     finally:
         src.close()

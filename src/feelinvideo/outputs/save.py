@@ -98,6 +98,8 @@ def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: 
             raise OutputError(f"{out / FACES_CSV}: cannot write ({exc.strerror or exc})") from None
         write_json(stage / SUMMARY_JSON, summary)
         _commit(stage, out, list(names.values()), created)
+    except OutputError as exc:  # name the output folder, not the staging folder
+        raise OutputError(str(exc).replace(str(stage), str(out))) from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         if created and out.exists() and not any(out.iterdir()):

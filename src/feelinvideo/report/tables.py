@@ -6,13 +6,22 @@ the same helpers as ``analyze``'s ``summary.json`` (:mod:`feelinvideo.outputs.su
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
+from ..errors import OptionError
 from ..outputs.summary import group_totals, time_windows
-from ..schema import DEFAULT_REPORT_WINDOW_S, EMOTIONS, FACE_COLUMNS, format_time, is_unknown
+from ..schema import (
+    DEFAULT_REPORT_WINDOW_S,
+    EMOTIONS,
+    FACE_COLUMNS,
+    MAX_WINDOWS,
+    format_time,
+    is_unknown,
+)
 from .runs import Run
 
 #: Default length of the time windows, seconds.
@@ -143,7 +152,16 @@ def window_table(runs: Sequence[Run], window_s: float = DEFAULT_WINDOW_S) -> pd.
 
     Raises:
         ValueError: ``window_s`` <= 0.
+        OptionError: a video would be cut into more than :data:`~feelinvideo.schema.
+            MAX_WINDOWS` windows.
     """
+    for run in runs:
+        if run.duration_s / window_s > MAX_WINDOWS:
+            raise OptionError(
+                f"--window {window_s:g} s cuts {run.video} ({run.duration_s:.1f} s) into "
+                f"{math.ceil(run.duration_s / window_s):,} windows; at most {MAX_WINDOWS:,} "
+                f"(a window of {run.duration_s / MAX_WINDOWS:.3g} s or more)"
+            )
     rows = []
     for run in runs:
         windows = time_windows(run.faces, window_s, run.duration_s, person_column="person")

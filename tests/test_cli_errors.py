@@ -232,3 +232,17 @@ def test_full_disk_is_one_line_and_leaves_nothing(cli, tmp_path):
         assert list(disk.iterdir()) == []
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_fifo_and_symlink_loop_get_their_own_messages(cli, tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop.mp4"
+    loop.symlink_to(tmp_path / "loop.mp4")
+    for path, message in ((fifo, "not a regular file"), (loop, "symbolic link that leads nowhere")):
+        result = cli("analyze", path, "--out", tmp_path / "out")
+        assert result.exit_code == 1
+        assert result.stderr.startswith(f"Error: {path}: ")
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -60,10 +60,20 @@ class Frame:
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise VideoError(f"{path}: no such file")
-    if path.is_dir():
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if path.is_symlink():
+            raise VideoError(
+                f"{path}: a symbolic link that leads nowhere ({exc.strerror or exc})"
+            ) from None
+        raise VideoError(f"{path}: no such file") from None
+    if stat.S_ISDIR(mode):
         raise VideoError(f"{path}: is a directory, expected a video file")
+    if not stat.S_ISREG(mode):
+        raise VideoError(f"{path}: not a regular file (a pipe or a device), expected a video file")
     if path.stat().st_size == 0:
         raise VideoError(f"{path}: file is empty, expected a video")
     if not os.access(path, os.R_OK):
@@ -80,10 +90,20 @@ def _open(path: Path):
         raise VideoError(
             f"{path}: not a readable video, or corrupt or truncated ({_reason(exc)})"
         ) from None
-    if not container.streams.video:
+    if not video_streams(container):
+        kind = "only cover art" if container.streams.video else "no video stream"
         container.close()
-        raise VideoError(f"{path}: holds no video stream")
+        raise VideoError(f"{path}: holds {kind}, expected a video")
     return container
+
+
+def video_streams(container) -> list:
+    """The container's video streams that are moving pictures (not an mp3's cover art,
+    which FFmpeg lists as a one-frame video stream with the ``attached_pic`` flag)."""
+    import av
+
+    attached = av.stream.Disposition.attached_pic
+    return [s for s in container.streams.video if not (s.disposition & attached)]
 
 
 def _reason(exc: Exception) -> str:
@@ -115,7 +135,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     path = Path(path)
     container = _open(path)
     try:
-        stream = container.streams.video[0]
+        stream = video_streams(container)[0]
         ctx = stream.codec_context
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
@@ -179,7 +199,7 @@ def iter_frames(
     path = Path(path)
     container = _open(path)
     try:
-        stream = container.streams.video[0]
+        stream = video_streams(container)[0]
         stream.thread_type = "AUTO"
         stated = float(stream.duration * stream.time_base) if stream.duration else None
         if stated is None and container.duration:

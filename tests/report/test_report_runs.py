@@ -217,8 +217,9 @@ def test_run_key_follows_content_and_video(tmp_path):
     shutil.copytree(first.parent, tmp_path / "copy")
     other = dict(summary, video={"path": "/v/other.mp4"})
     third = write_run(tmp_path / "three", synthetic_faces(2, ["a"]), summary=other)
-    keys = [r.run_key for r in load_runs([first, tmp_path / "copy", third])]
-    assert keys[0] == keys[1] != keys[2]
+    runs = load_runs([first, tmp_path / "copy", third])  # the copy is counted once
+    assert len(runs) == 2 and runs[0].run_key != runs[1].run_key
+    assert load_runs([tmp_path / "copy"])[0].run_key == runs[0].run_key
 
 
 def test_finite_number():
@@ -292,3 +293,13 @@ def test_report_bounds_the_number_of_windows(tmp_path, cli):
     assert result.exit_code == 2
     assert "at most 10,000" in result.stderr
     assert not (tmp_path / "rep").exists()
+
+
+def test_a_copied_run_folder_is_counted_once(tmp_path, cli):
+    run = write_run(tmp_path / "term" / "talk_feelinvideo", synthetic_faces(4, ["ada"]), 10.0)
+    shutil.copytree(run.parent, tmp_path / "term" / "backup" / "talk_feelinvideo")
+    result = cli("report", tmp_path / "term", "--out", tmp_path / "rep", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "counted once" in result.stderr
+    assert json.loads(result.stdout)  # the class summary is there
+    assert len(load_runs([tmp_path / "term"])) == 1

@@ -173,9 +173,9 @@ def write_overlay(
 def _transcode(src, dst, overlays, annotator, progress) -> None:
     import av
 
-    from ..video import first_frame_turns, upright
+    from ..video import first_frame_turns, upright, video_streams
 
-    vin = src.streams.video[0]
+    vin = video_streams(src)[0]
     vin.thread_type = "AUTO"
     turns = first_frame_turns(src, vin)  # the overlay is written upright
     src.seek(0)

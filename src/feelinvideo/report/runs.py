@@ -294,7 +294,9 @@ def load_runs(inputs: Iterable[str | os.PathLike], warnings: list[str] | None = 
 
     Args:
         inputs: CSV files or folders.
-        warnings: list that gets one line per ignored, unreadable ``summary.json``.
+        warnings: list that gets one line per ignored, unreadable ``summary.json`` and per
+            copy of a run already read (the same CSV content for the same video: counted
+            once, as ``--db`` counts it).
 
     Raises:
         CsvError: see :func:`find_csvs` and :func:`read_faces_csv`.
@@ -302,10 +304,16 @@ def load_runs(inputs: Iterable[str | os.PathLike], warnings: list[str] | None = 
     warnings = warnings if warnings is not None else []
     runs: list[Run] = []
     used: set[str] = set()
+    keys: dict[str, Path] = {}
     for csv_path in find_csvs(inputs):
         df, has_person, digest = read_faces_csv(csv_path)
         summary = _read_summary(csv_path, warnings)
         base = video_name(csv_path, summary) or "video"
+        key = Run(csv_path, base, df, summary, has_person, digest).run_key
+        if key in keys:
+            warnings.append(f"{csv_path}: the same run as {keys[key]}; counted once")
+            continue
+        keys[key] = csv_path
         video, n = base, 1
         while video in used:
             n += 1

@@ -156,7 +156,7 @@ def window_table(runs: Sequence[Run], window_s: float = DEFAULT_WINDOW_S) -> pd.
             MAX_WINDOWS` windows.
     """
     for run in runs:
-        if run.duration_s / window_s > MAX_WINDOWS:
+        if window_s > 0 and run.duration_s / window_s > MAX_WINDOWS:
             raise OptionError(
                 f"--window {window_s:g} s cuts {run.video} ({run.duration_s:.1f} s) into "
                 f"{math.ceil(run.duration_s / window_s):,} windows; at most {MAX_WINDOWS:,} "

@@ -146,3 +146,41 @@ def test_run_ahead_keeps_order_forwards_errors_and_stops_on_close():
     stream.close()
     assert closed.wait(5)  # the producer's generator was closed too
     assert not [t for t in threading.enumerate() if t.name == "feelinvideo-ahead"]
+
+
+def _encode(path, fmt: str, rate, frames: int = 60):
+    """fer's test clip re-encoded into ``path`` with container ``fmt`` at ``rate`` fps."""
+    import av
+
+    images = [f.image for _, f in zip(range(frames), iter_frames(data_file("fer/test.mp4")))]
+    with av.open(str(path), "w", format=fmt) as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = 596, 336, "yuv420p"
+        for image in images:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def test_elementary_h264_stream_is_timed_by_its_own_frame_rate(tmp_path):
+    from fractions import Fraction
+
+    raw = _encode(tmp_path / "raw.h264", "h264", Fraction(30000, 1001), frames=90)
+    info = probe(raw)
+    assert info.fps == pytest.approx(29.97, abs=0.01)  # not the demuxer's default 25
+    assert info.duration_s == pytest.approx(3.0, abs=0.05) and info.frame_count == 90
+    sampled = [(f.frame_index, f.timestamp_s) for f in iter_frames(raw, 1.0)]
+    assert [i for i, _ in sampled] == [0, 30, 60]
+
+
+def test_joined_transport_streams_keep_their_second_half(tmp_path):
+    part = _encode(tmp_path / "a.ts", "mpegts", 25, frames=50)  # 2 s
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(part.read_bytes() * 2)  # cat a.ts a.ts: timestamps restart
+    notes: list[str] = []
+    times = [f.timestamp_s for f in iter_frames(joined, 0.5, notes)]
+    assert len(times) == 8 and times == sorted(times)  # 4 s sampled every 0.5 s
+    assert times[-1] == pytest.approx(3.5, abs=0.05)
+    assert len(notes) == 1 and "timestamps restart" in notes[0]

@@ -137,8 +137,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     try:
         stream = video_streams(container)[0]
         ctx = stream.codec_context
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        fps = float(rate) if rate else 0.0
+        fps = frame_rate(container, stream)
         if stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)
         elif container.duration is not None:
@@ -146,6 +145,9 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         else:
             duration = 0.0
         frames = int(stream.frames or 0) or (int(round(duration * fps)) if fps else 0)
+        if not duration and fps:  # an elementary stream states no duration: count packets
+            frames = _count_packets(path)
+            duration = frames / fps
         width, height = int(ctx.width or 0), int(ctx.height or 0)
         if width <= 0 or height <= 0 or fps <= 0:
             raise VideoError(f"{path}: not a usable video (size {width}x{height}, {fps:g} fps)")
@@ -156,6 +158,34 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         return VideoInfo(str(path), width, height, fps, duration, frames, ctx.name, rotation)
     finally:
         container.close()
+
+
+#: Container formats that are bare elementary streams: no timestamps of their own, and a
+#: demuxer frame rate that is only FFmpeg's default guess (25).
+ELEMENTARY_FORMATS = frozenset({"h264", "hevc", "mpegvideo", "m4v", "mjpeg", "vc1", "av1"})
+
+
+def frame_rate(container, stream) -> float:
+    """Frames per second of ``stream``: the container's average rate, except for bare
+    elementary streams (``.h264``, ``.hevc``...), whose demuxer says 25 whatever the
+    stream: there the rate coded in the stream itself (the SPS timing, FFmpeg's
+    ``codec_context.framerate``) is used."""
+    rates = [stream.average_rate, stream.guessed_rate, stream.base_rate]
+    if set(container.format.name.split(",")) & ELEMENTARY_FORMATS:
+        rates = [stream.codec_context.framerate, stream.guessed_rate, *rates]
+    for rate in rates:
+        if rate:
+            return float(rate)
+    return 0.0
+
+
+def _count_packets(path: Path) -> int:
+    """Video packets in ``path`` (demuxed, not decoded: fast)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = video_streams(container)[0]
+        return sum(1 for packet in container.demux(stream) if packet.size)
 
 
 def first_frame_turns(container, stream) -> int:
@@ -205,8 +235,10 @@ def iter_frames(
         if stated is None and container.duration:
             stated = container.duration / 1_000_000
         start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        fps = frame_rate(container, stream) or 25.0
         next_t = 0.0
         last_t = 0.0
+        offset = 0.0  # added to the timestamps after each restart (files joined with cat)
         index = -1
         eps = 1e-6
         try:
@@ -214,8 +246,15 @@ def iter_frames(
                 index += 1
                 t = (float(frame.pts * stream.time_base) - start) if frame.pts is not None else None
                 if t is None:
-                    t = index / float(stream.average_rate or 25)
-                t = max(t, 0.0)
+                    t = index / fps
+                elif index and t + offset < last_t - 0.5:
+                    offset = last_t + 1.0 / fps - t
+                    if notes is not None:
+                        notes.append(
+                            f"{path}: timestamps restart after {last_t:.2f} s (files joined "
+                            "end to end?); the later frames are timed from there on"
+                        )
+                t = max(t + offset, 0.0)
                 last_t = t
                 if every_s > 0:
                     if t + eps < next_t:

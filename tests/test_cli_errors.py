@@ -246,3 +246,43 @@ def test_fifo_and_symlink_loop_get_their_own_messages(cli, tmp_path):
         assert result.exit_code == 1
         assert result.stderr.startswith(f"Error: {path}: ")
         assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_mp3_with_cover_art_is_not_a_video(cli, tmp_path):
+    """An mp3's cover art is a one-frame 'video' stream flagged attached_pic (made here with
+    the ffmpeg binary, which the product itself never needs)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("no ffmpeg binary to make an mp3 with cover art (apt-get install ffmpeg)")
+    song = tmp_path / "song.mp3"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=2",
+            "-i",
+            str(data_file("fer/justin.jpg")),
+            "-map",
+            "0:a",
+            "-map",
+            "1:v",
+            "-c:a",
+            "libmp3lame",
+            "-c:v",
+            "mjpeg",
+            "-disposition:v",
+            "attached_pic",
+            str(song),
+        ],
+        check=True,
+    )
+    result = cli("analyze", song, "--out", tmp_path / "out")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"Error: {song}: holds only cover art, expected a video"

@@ -1,10 +1,13 @@
-"""Write outputs atomically: to a temporary name in the same folder, renamed on success."""
+"""Write outputs atomically: one file (a temporary name in the same folder, renamed on
+success) or a whole run's files (a staging folder beside the output folder, moved in only
+when every file is complete)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,3 +87,49 @@ def prepare_dir(path: str | os.PathLike) -> Path:
             f"{path}: output folder is not writable ({exc.strerror or exc})"
         ) from None
     return path
+
+
+@contextlib.contextmanager
+def staged_folder(out: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty staging folder beside ``out``; when the block succeeds, move every file
+    written there into ``out`` (created if needed), replacing files of the same names.
+
+    All or nothing: on any exception (a write error, Ctrl-C, SIGTERM) the staging folder is
+    removed and ``out`` keeps what it held; a folder created for the run is removed again.
+    A new ``out`` is put in place by one rename.
+
+    Raises:
+        OutputError: ``out`` or its parent cannot be written (naming ``out``, not the
+            staging folder).
+    """
+    out = Path(out)
+    created = not out.exists()
+    prepare_dir(out)
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    except OSError as exc:
+        raise OutputError(f"{out.parent}: cannot write ({exc.strerror or exc})") from None
+    honour_umask(stage, folder=True)
+    try:
+        try:
+            yield stage
+            _move_in(stage, out, created)
+        except OutputError as exc:
+            raise OutputError(str(exc).replace(str(stage), str(out))) from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+
+
+def _move_in(stage: Path, out: Path, created: bool) -> None:
+    """Move the staged files into ``out`` (one rename when ``out`` was made for them)."""
+    try:
+        if created and not any(out.iterdir()):
+            out.rmdir()
+            os.replace(stage, out)
+            return
+        for name in sorted(os.listdir(stage)):
+            os.replace(stage / name, out / name)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write the outputs ({exc.strerror or exc})") from None

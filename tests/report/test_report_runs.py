@@ -303,3 +303,25 @@ def test_a_copied_run_folder_is_counted_once(tmp_path, cli):
     assert "counted once" in result.stderr
     assert json.loads(result.stdout)  # the class summary is there
     assert len(load_runs([tmp_path / "term"])) == 1
+
+
+def test_report_on_a_full_disk_leaves_no_file(tmp_path, cli):
+    """A 40 KB tmpfs fills while the plots are written (needs root to mount)."""
+    import subprocess
+
+    run = write_run(tmp_path / "run", synthetic_faces(20, ["ada", "bob"]), duration_s=20.0)
+    disk = tmp_path / "small"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        result = cli("report", run, "--out", disk / "rep")
+        assert result.exit_code == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"Error: {disk / 'rep'}"), lines
+        assert list(disk.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)

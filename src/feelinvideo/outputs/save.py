@@ -1,19 +1,13 @@
-"""Writing one analysis to its output folder, all files or none.
-
-Every file is first written into a staging folder beside the output folder; only when all
-of them are complete are they moved into place (a new folder is renamed in one step; into
-an existing folder each file replaces its namesake). A failure or an interrupt leaves the
-earlier contents of the folder as they were and removes the staging folder.
-"""
+"""Writing one analysis to its output folder, all files or none
+(:func:`feelinvideo.atomic.staged_folder`): a failure or an interrupt leaves the earlier
+contents of the folder as they were."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from ..atomic import honour_umask, prepare_dir, write_json
+from ..atomic import staged_folder, write_json
 from ..errors import OutputError
 from ..schema import (
     FACES_CSV,
@@ -60,18 +54,11 @@ def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: 
         names["overlay"] = OVERLAY_MP4
     names["summary"] = SUMMARY_JSON
     _refuse_overwriting_input(analysis.video, out, names.values())
-    created = not out.exists()
-    prepare_dir(out)
-    try:
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
-    except OSError as exc:
-        raise OutputError(f"{out.parent}: cannot write ({exc.strerror or exc})") from None
-    honour_umask(stage, folder=True)
     summary = dict(analysis.summary)
     summary["outputs"] = {k: v for k, v in names.items() if k != "summary"} | {
         "summary": SUMMARY_JSON
     }
-    try:
+    with staged_folder(out) as stage:
         if analysis.people_json is not None:
             write_json(stage / PEOPLE_JSON, analysis.people_json)
             keep = [p["Person"] for p in analysis.people_json["People"]]
@@ -97,13 +84,6 @@ def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: 
         except OSError as exc:
             raise OutputError(f"{out / FACES_CSV}: cannot write ({exc.strerror or exc})") from None
         write_json(stage / SUMMARY_JSON, summary)
-        _commit(stage, out, list(names.values()), created)
-    except OutputError as exc:  # name the output folder, not the staging folder
-        raise OutputError(str(exc).replace(str(stage), str(out))) from None
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-        if created and out.exists() and not any(out.iterdir()):
-            out.rmdir()
     analysis.summary = summary
     analysis.out_dir = out
     analysis.files = {key: out / name for key, name in names.items()}
@@ -122,16 +102,3 @@ def _refuse_overwriting_input(video: Path, out: Path, names) -> None:
             raise OutputError(
                 f"{target}: is the input video; choose another --out folder for the outputs"
             )
-
-
-def _commit(stage: Path, out: Path, names: list[str], created: bool) -> None:
-    """Move the staged files into ``out`` (one rename when ``out`` was created for them)."""
-    try:
-        if created and not any(out.iterdir()):
-            out.rmdir()
-            os.replace(stage, out)
-            return
-        for name in names:
-            os.replace(stage / name, out / name)
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot write the outputs ({exc.strerror or exc})") from None

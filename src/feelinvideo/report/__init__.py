@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..atomic import atomic_path, prepare_dir, write_text
+from ..atomic import atomic_path, prepare_dir, staged_folder, write_text
 from ..outputs.summary import emotion_totals
 from ..outputs.table import safe_for_csv
 from ..schema import CLASS_SUMMARY_CSV, DEFAULT_REPORT_DIR, PLOT_FILES, REPORT_HTML, WINDOWS_CSV
@@ -120,7 +120,8 @@ def _write_csv(path: Path, df: pd.DataFrame) -> None:
 def write_report(report: Report, out_dir: str | os.PathLike, plots: bool = True) -> Report:
     """Write ``class_summary.csv``, ``windows.csv``, the plots and ``report.html``.
 
-    Each file is written atomically (temporary name, renamed when complete).
+    All or nothing: the files are staged beside ``out_dir`` and moved in together
+    (:func:`feelinvideo.atomic.staged_folder`).
 
     Args:
         report: from :func:`build_report`.
@@ -133,31 +134,28 @@ def write_report(report: Report, out_dir: str | os.PathLike, plots: bool = True)
     Raises:
         OutputError: the folder or a file cannot be written.
     """
-    out = prepare_dir(out_dir)
-    report.out_dir = out
-    files: dict[str, Path] = {}
-    _write_csv(out / CLASS_SUMMARY_CSV, report.people)
-    files["class_summary"] = out / CLASS_SUMMARY_CSV
-    _write_csv(out / WINDOWS_CSV, report.windows)
-    files["windows"] = out / WINDOWS_CSV
+    out = Path(out_dir)
+    names = {"class_summary": CLASS_SUMMARY_CSV, "windows": WINDOWS_CSV}
     images: dict[str, bytes] = {}
-    if plots:
-        from . import plots as plotting
+    with staged_folder(out) as stage:
+        _write_csv(stage / CLASS_SUMMARY_CSV, report.people)
+        _write_csv(stage / WINDOWS_CSV, report.windows)
+        if plots:
+            from . import plots as plotting
 
-        drawn = {
-            "emotions_over_time": plotting.emotions_over_time(report.windows),
-            "person_profiles": plotting.person_profiles(report.people),
-            "attendance": plotting.attendance(report.attendance),
-        }
-        for name, png in drawn.items():
-            path = out / PLOT_FILES[name]
-            with atomic_path(path) as tmp:
-                tmp.write_bytes(png)
-            files[name] = path
-            images[name] = png
-    write_text(out / REPORT_HTML, render_html(report, images, out))
-    files["html"] = out / REPORT_HTML
-    report.files = files
+            images = {
+                "emotions_over_time": plotting.emotions_over_time(report.windows),
+                "person_profiles": plotting.person_profiles(report.people),
+                "attendance": plotting.attendance(report.attendance),
+            }
+            for name, png in images.items():
+                with atomic_path(stage / PLOT_FILES[name]) as tmp:
+                    tmp.write_bytes(png)
+                names[name] = PLOT_FILES[name]
+        write_text(stage / REPORT_HTML, render_html(report, images, out))
+        names["html"] = REPORT_HTML
+    report.out_dir = out
+    report.files = {key: out / name for key, name in names.items()}
     return report
 
 

@@ -325,3 +325,11 @@ def test_report_on_a_full_disk_leaves_no_file(tmp_path, cli):
         assert list(disk.iterdir()) == []
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_timestamps_beyond_the_runs_duration_are_refused(tmp_path):
+    rows = synthetic_faces(3, ["ada"])
+    rows.loc[2, "timestamp_s"] = 500.0
+    run = write_run(tmp_path / "run", rows, duration_s=10.0)
+    with pytest.raises(CsvError, match=r"line 4: timestamp_s is 500.0, beyond the video's 10 s"):
+        load_runs([run])

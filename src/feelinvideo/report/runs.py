@@ -206,6 +206,22 @@ def read_faces_csv(path: str | os.PathLike) -> tuple[pd.DataFrame, bool, str]:
 MAX_TIMESTAMP_S = 7 * 24 * 3600.0
 
 
+def _check_within_duration(df: pd.DataFrame, path: Path, summary: dict | None) -> None:
+    """Raise CsvError when a timestamp lies beyond the run's duration (from its
+    ``summary.json``, with one frame's slack of 1 s), naming the line."""
+    video = (summary or {}).get("video")
+    duration = finite_number(video.get("duration_s")) if isinstance(video, dict) else None
+    if not duration or not len(df):
+        return
+    beyond = df["timestamp_s"].to_numpy(dtype=float) > duration + 1.0
+    if beyond.any():
+        row = int(beyond.argmax())
+        raise CsvError(
+            f"{path}: line {row + 2}: timestamp_s is {float(df['timestamp_s'].iloc[row])!r}, "
+            f"beyond the video's {duration:g} s (summary.json)"
+        )
+
+
 def _check_ranges(df: pd.DataFrame, path: Path) -> None:
     """Raise CsvError naming the first row (file line) whose scores are outside [0, 1] or
     whose timestamp is not finite, negative or beyond :data:`MAX_TIMESTAMP_S`."""
@@ -314,6 +330,7 @@ def load_runs(inputs: Iterable[str | os.PathLike], warnings: list[str] | None = 
             warnings.append(f"{csv_path}: the same run as {keys[key]}; counted once")
             continue
         keys[key] = csv_path
+        _check_within_duration(df, csv_path, summary)
         video, n = base, 1
         while video in used:
             n += 1

@@ -134,6 +134,7 @@ def test_no_heavy_import(module):
 def test_signals_exit_cleanly_and_leave_no_files(tmp_path, signum, code):
     """Ctrl-C (SIGINT) and SIGTERM while analysing: exit 130 / 143, nothing left behind,
     an earlier run's files unchanged."""
+    import signal
     import subprocess
     import sys
     import time
@@ -156,6 +157,9 @@ def test_signals_exit_cleanly_and_leave_no_files(tmp_path, signum, code):
         ],
         stderr=subprocess.PIPE,
         text=True,
+        # a shell's background job starts with SIGINT ignored (POSIX), and Python keeps an
+        # inherited SIG_IGN: give the child the default, as a terminal would
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     seen = ""
     deadline = time.monotonic() + 300

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import av
 import pytest
-
-from tests.conftest import data_file
+from conftest import data_file, small_disk
 
 
 def check_error(result, name: str, out: Path | None = None, words: tuple[str, ...] = ()):
@@ -60,10 +59,8 @@ def test_truncated_video_moov_at_end(cli, tmp_path):
     check_error(cli("analyze", video, "--out", out, "-q"), "cut.mp4", out, ("truncated",))
 
 
-def test_truncated_video_faststart(cli, tmp_path):
-    """A streamable MP4 (index first) cut in half: it opens, then the frames stop early."""
-    source = data_file("fer/woman2.mp4")
-    whole = tmp_path / "faststart.mp4"
+def faststart_copy(source, whole):
+    """``source``'s video stream copied into a streamable MP4 (index first) at ``whole``."""
     with (
         av.open(str(source)) as inp,
         av.open(str(whole), "w", options={"movflags": "+faststart"}) as outp,
@@ -71,10 +68,16 @@ def test_truncated_video_faststart(cli, tmp_path):
         vin = inp.streams.video[0]
         vout = outp.add_stream_from_template(vin)
         for packet in inp.demux(vin):
-            if packet.dts is None:
-                continue
-            packet.stream = vout
-            outp.mux(packet)
+            if packet.dts is not None:
+                packet.stream = vout
+                outp.mux(packet)
+    return whole
+
+
+def test_truncated_video_faststart(cli, tmp_path):
+    """A streamable MP4 (index first) cut in half: it opens, then the frames stop early."""
+    source = data_file("fer/woman2.mp4")
+    whole = faststart_copy(source, tmp_path / "faststart.mp4")
     video = tmp_path / "cut_faststart.mp4"
     video.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     out = tmp_path / "out"
@@ -193,17 +196,7 @@ def test_mildly_truncated_video_is_analysed_with_a_warning(cli, tmp_path):
     import json
 
     source = data_file("fer/woman2.mp4")
-    whole = tmp_path / "faststart.mp4"
-    with (
-        av.open(str(source)) as inp,
-        av.open(str(whole), "w", options={"movflags": "+faststart"}) as outp,
-    ):
-        vin = inp.streams.video[0]
-        vout = outp.add_stream_from_template(vin)
-        for packet in inp.demux(vin):
-            if packet.dts is not None:
-                packet.stream = vout
-                outp.mux(packet)
+    whole = faststart_copy(source, tmp_path / "faststart.mp4")
     video = tmp_path / "cut.mp4"
     video.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.85)])
     out = tmp_path / "out"
@@ -218,24 +211,13 @@ def test_mildly_truncated_video_is_analysed_with_a_warning(cli, tmp_path):
 def test_full_disk_is_one_line_and_leaves_nothing(cli, tmp_path):
     """A 200 KB tmpfs fills while the overlay is written (needs root to mount; skipped
     otherwise)."""
-    import subprocess
-
-    disk = tmp_path / "small"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(disk)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with small_disk(tmp_path / "small", "200k") as disk:
         result = cli("analyze", data_file("fer/test.mp4"), "--out", disk / "out", "-q")
         assert result.exit_code == 1
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "No space left on device" in lines[0], result.stderr
         assert lines[0].startswith(f"Error: {disk / 'out'}")
         assert list(disk.iterdir()) == []
-    finally:
-        subprocess.run(["umount", str(disk)], capture_output=True)
 
 
 def test_fifo_and_symlink_loop_get_their_own_messages(cli, tmp_path):

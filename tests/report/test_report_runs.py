@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import data_file
+from conftest import data_file, small_disk
 from report_data import synthetic_faces, write_run
 
 from feelinvideo.errors import CsvError
@@ -307,24 +307,13 @@ def test_a_copied_run_folder_is_counted_once(tmp_path, cli):
 
 def test_report_on_a_full_disk_leaves_no_file(tmp_path, cli):
     """A 40 KB tmpfs fills while the plots are written (needs root to mount)."""
-    import subprocess
-
     run = write_run(tmp_path / "run", synthetic_faces(20, ["ada", "bob"]), duration_s=20.0)
-    disk = tmp_path / "small"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(disk)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with small_disk(tmp_path / "small", "40k") as disk:
         result = cli("report", run, "--out", disk / "rep")
         assert result.exit_code == 1
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"Error: {disk / 'rep'}"), lines
         assert list(disk.iterdir()) == []
-    finally:
-        subprocess.run(["umount", str(disk)], capture_output=True)
 
 
 def test_timestamps_beyond_the_runs_duration_are_refused(tmp_path):

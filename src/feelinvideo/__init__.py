@@ -37,6 +37,7 @@ _LAZY = {
     "AnalyzeOptions": ("pipeline", "AnalyzeOptions"),
     "Analysis": ("pipeline", "Analysis"),
     "enroll_folder": ("identity.enroll", "enroll_folder"),
+    "LocalBackend": ("backends.local", "LocalBackend"),
     "build_report": ("report", "build_report"),
 }
 
@@ -57,6 +58,7 @@ __all__ = [
     "Faces",
     "FeelinvideoError",
     "Gallery",
+    "LocalBackend",
     "__version__",
     "analyze",
     "analyze_frames",

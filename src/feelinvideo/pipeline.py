@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -233,7 +233,7 @@ def analyze(
     backend: Backend | None = None,
     gallery: Gallery | str | os.PathLike | None = None,
     options: AnalyzeOptions | None = None,
-    progress: bool = False,
+    progress: bool | Callable[[float], None] = False,
 ) -> Analysis:
     """Analyse a whole video: faces, emotions and (by default) who is who.
 
@@ -245,7 +245,8 @@ def analyze(
         gallery: a :class:`~feelinvideo.identity.gallery.Gallery` or a local gallery file
             whose enrolled names faces may take; None: everyone is ``unknown-N``.
         options: settings (:class:`AnalyzeOptions`).
-        progress: show tqdm progress bars on stderr (following finished frames).
+        progress: True: show tqdm progress bars on stderr (following finished frames); a
+            function: called with the seconds of video analysed so far (a batch's bar).
 
     Returns:
         an :class:`Analysis`: ``.faces`` (DataFrame), ``.summary`` (dict), ``.people``.
@@ -276,7 +277,7 @@ def analyze(
         if opened is not None:
             opened.close()
     if out is not None:
-        analysis.save(out, progress=progress)
+        analysis.save(out, progress=progress is True)
     return analysis
 
 
@@ -296,11 +297,14 @@ def _analyze(video, info, backend, gallery, options, progress) -> Analysis:
         )
     samples: list[Sample] = []
     notes: list[str] = []
-    with progress_bar(info.duration_s, "analysing", progress) as bar:
+    report = progress if callable(progress) else None
+    with progress_bar(info.duration_s, "analysing", progress is True) as bar:
         for frame, faces in analyze_frames(video, backend, options, stage, notes):
             faces.embedding = None  # kept per track, not per face: memory stays small
             samples.append(Sample(frame.frame_index, frame.timestamp_s, faces))
             advance_to(bar, frame.timestamp_s)
+            if report is not None:
+                report(frame.timestamp_s)
         advance_to(bar, bar.total)
     identities = {}
     if stage is not None:

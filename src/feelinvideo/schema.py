@@ -78,6 +78,8 @@ PLOT_FILES: dict[str, str] = {
 #: ``analyze``: sampling interval and summary window, seconds of video time.
 DEFAULT_EVERY_S = 1.0
 DEFAULT_WINDOW_S = 10.0
+#: ``analyze`` with several videos: the parent of their run folders.
+DEFAULT_BATCH_DIR = "feelinvideo_batch"
 #: ``report``: window length in seconds, output folder and stdout formats.
 DEFAULT_REPORT_WINDOW_S = 60.0
 DEFAULT_REPORT_DIR = "feelinvideo_report"

@@ -9,10 +9,11 @@ import click
 
 from ..backends.local import DETECTORS
 from ..backends.rekognition.collection import DEFAULT_FACE_MATCH_THRESHOLD
+from ..batch import BATCH_JSON
 from ..identity.tracker import DEFAULT_REFRESH_S
 from ..models.dlib import DEFAULT_TOLERANCE
 from ..models.mtcnn import DEFAULT_MIN_FACE_PX
-from ..schema import DEFAULT_EVERY_S, DEFAULT_WINDOW_S, default_run_dir
+from ..schema import DEFAULT_BATCH_DIR, DEFAULT_EVERY_S, DEFAULT_WINDOW_S, default_run_dir
 from ..smoothing import DEFAULT_SMOOTH_S
 from .options import (
     CONTEXT,
@@ -25,12 +26,16 @@ from .options import (
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("video", type=click.Path(path_type=Path))
+@click.argument(
+    "videos", metavar="VIDEO...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(path_type=Path),
-    help="Output folder. Default: <video stem>_feelinvideo/ beside the video.",
+    help="Output folder. One video: default <video stem>_feelinvideo/ beside it. Several "
+    f"videos or a folder: the parent of one run folder a video and {BATCH_JSON} "
+    f"(default ./{DEFAULT_BATCH_DIR}/).",
 )
 @click.option(
     "--every",
@@ -138,7 +143,7 @@ from .options import (
     help="Skip who-is-who (no person columns, people.json or people.png); a little faster.",
 )
 def analyze(
-    video,
+    videos,
     out_dir,
     every,
     min_face,
@@ -161,11 +166,18 @@ def analyze(
     no_thumbnails,
     no_identity,
 ):
-    """Find faces in VIDEO, score their emotions, write faces.csv, summary.json, overlay.mp4.
+    """Find faces in each VIDEO, score their emotions, write faces.csv, summary.json and
+    overlay.mp4.
+
+    VIDEO... are video files or folders (searched for videos). Several videos are analysed
+    one after another with the models loaded once, each into its own run folder under
+    --out, indexed in batch.json; one bad video does not stop the others (exit 1 at the end
+    when any failed).
 
     \b
     Examples:
       feelinvideo analyze lecture.mp4
+      feelinvideo analyze term/ --out term_runs --no-video
       feelinvideo analyze lecture.mp4 --every 0 --out results/
       feelinvideo analyze class.mov --every 2 --min-face 24 --no-video
       feelinvideo analyze lecture.mp4 --backend rekognition --region eu-west-1 --dry-run
@@ -191,8 +203,11 @@ def analyze(
     if backend != "rekognition" and any(v is not None for v in aws_only.values()):
         given = ", ".join(k for k, v in aws_only.items() if v is not None)
         raise click.UsageError(f"{given} only apply to --backend rekognition")
+    single = len(videos) == 1 and not videos[0].is_dir()
     if dry_run:
-        click.echo(_dry_run(video, every, backend, collection))
+        if not single:
+            raise click.UsageError("--dry-run takes one video")
+        click.echo(_dry_run(videos[0], every, backend, collection))
         return
     if gallery is not None and no_gallery:
         raise click.UsageError("--gallery and --no-gallery exclude each other")
@@ -238,9 +253,12 @@ def analyze(
 
         names = open_gallery(gallery)
     try:
-        out = out_dir if out_dir is not None else default_run_dir(video)
+        if not single:
+            _batch(videos, out_dir, engine, names, options, quiet)
+            return
+        out = out_dir if out_dir is not None else default_run_dir(videos[0])
         result = run_analysis(
-            video, out, backend=engine, gallery=names, options=options, progress=not quiet
+            videos[0], out, backend=engine, gallery=names, options=options, progress=not quiet
         )
     finally:
         if names is not None:
@@ -248,6 +266,36 @@ def analyze(
     for warning in result.summary.get("warnings", []):
         click.echo(f"Warning: {warning}", err=True)
     click.echo(result.describe())
+
+
+def _batch(videos, out_dir, engine, gallery, options, quiet) -> None:
+    """Several videos: one run folder each under ``out_dir``, batch.json, a line a video on
+    stdout, the failures again on stderr at the end, exit 1 when any failed."""
+    from ..batch import FAILED, analyze_batch, find_videos
+    from ..pipeline import analyze as run_analysis
+
+    found = find_videos(videos)
+    parent = Path(out_dir) if out_dir is not None else Path(DEFAULT_BATCH_DIR)
+
+    def one(video, run_dir, advance):
+        return run_analysis(
+            video, run_dir, backend=engine, gallery=gallery, options=options, progress=advance
+        )
+
+    items = analyze_batch(found, parent, one, progress=not quiet)
+    for item in items:
+        where = item.out_dir if item.out_dir else item.error
+        click.echo(f"{item.status}\t{item.path}\t{where}")
+    failed = [item for item in items if item.status == FAILED]
+    click.echo(
+        f"{len(items) - len(failed)} of {len(items)} videos analysed into {parent}; "
+        f"index: {parent / BATCH_JSON}",
+        err=True,
+    )
+    for item in failed:
+        click.echo(f"Error: {item.error}", err=True)
+    if failed:
+        raise click.exceptions.Exit(1)
 
 
 def _dry_run(video: Path, every: float, backend: str, collection) -> str:

@@ -179,11 +179,6 @@ class Faces:
         return np.argmax(np.nan_to_num(self.scores, nan=-1.0), axis=1)
 
     @property
-    def dominant_score(self) -> np.ndarray:
-        """float32 (N,): each face's highest emotion score, in [0, 1]."""
-        return self.scores[np.arange(len(self)), self.dominant_index]
-
-    @property
     def display_scores(self) -> np.ndarray:
         """float32 (N, 7): the smoothed scores where known, else the raw ones (what the
         overlay shows)."""

@@ -272,3 +272,13 @@ def test_mp3_with_cover_art_is_not_a_video(cli, tmp_path):
     result = cli("analyze", song, "--out", tmp_path / "out")
     assert result.exit_code == 1
     assert result.stderr.strip() == f"Error: {song}: holds only cover art, expected a video"
+
+
+def test_collection_excludes_the_local_gallery_options(cli, tmp_path):
+    video = data_file("fer/test.mp4")
+    for flag in (["--gallery", str(tmp_path / "g.sqlite")], ["--no-gallery"], ["--no-identity"]):
+        result = cli("analyze", video, "--backend", "rekognition", "--collection", "c", *flag)
+        assert result.exit_code == 2
+        assert f"--collection and {flag[0]} exclude each other" in result.stderr
+    result = cli("analyze", video, "--backend", "rekognition", "--face-match-threshold", "80")
+    assert result.exit_code == 2 and "--face-match-threshold needs --collection" in result.stderr

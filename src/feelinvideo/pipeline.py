@@ -134,17 +134,33 @@ def analyze_frames(
     """
     options = options or AnalyzeOptions()
     options.check()
-    info = probe(video)
-    if backend is None:
-        from .backends.local import LocalBackend
-
-        backend = LocalBackend()
     if identity is None and options.identity:
         identity = IdentityStage(
             tolerance=options.tolerance,
             thumbnails=options.thumbnails,
             reembed_s=options.reembed_every_s,
         )
+    yield from _frames(video, probe(video), _or_default(backend), options, identity, notes)
+
+
+def _or_default(backend: Backend | None) -> Backend:
+    """``backend``, or the local MTCNN + fer backend when None."""
+    if backend is not None:
+        return backend
+    from .backends.local import LocalBackend
+
+    return LocalBackend()
+
+
+def _frames(
+    video,
+    info: VideoInfo,
+    backend: Backend,
+    options: AnalyzeOptions,
+    identity: IdentityStage | None,
+    notes: list[str] | None,
+) -> Iterator[tuple[Frame, Faces]]:
+    """:func:`analyze_frames` for a video already probed (``info``)."""
     # frames per backend call: the backend's batch size, capped so one batch of decoded
     # frames stays under BATCH_BYTES (32 frames at 640x360, 8 at 1920x1080)
     limit = max(1, min(backend.batch_size, BATCH_BYTES // (info.width * info.height * 3)))
@@ -286,10 +302,7 @@ def _analyze(video, info, backend, gallery, options, progress) -> Analysis:
     from .outputs.summary import rounded, run_summary
     from .outputs.table import faces_table
 
-    if backend is None:
-        from .backends.local import LocalBackend
-
-        backend = LocalBackend()
+    backend = _or_default(backend)
     stage = None
     if options.identity:
         stage = IdentityStage(
@@ -299,7 +312,7 @@ def _analyze(video, info, backend, gallery, options, progress) -> Analysis:
     notes: list[str] = []
     report = progress if callable(progress) else None
     with progress_bar(info.duration_s, "analysing", progress is True) as bar:
-        for frame, faces in analyze_frames(video, backend, options, stage, notes):
+        for frame, faces in _frames(video, info, backend, options, stage, notes):
             faces.embedding = None  # kept per track, not per face: memory stays small
             samples.append(Sample(frame.frame_index, frame.timestamp_s, faces))
             advance_to(bar, frame.timestamp_s)

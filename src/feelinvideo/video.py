@@ -151,7 +151,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         width, height = int(ctx.width or 0), int(ctx.height or 0)
         if width <= 0 or height <= 0 or fps <= 0:
             raise VideoError(f"{path}: not a usable video (size {width}x{height}, {fps:g} fps)")
-        turns = first_frame_turns(container, stream)
+        turns = _first_frame_turns(container, stream)
         if turns % 2:
             width, height = height, width
         rotation = (360 - 90 * turns) % 360
@@ -188,7 +188,7 @@ def _count_packets(path: Path) -> int:
         return sum(1 for packet in container.demux(stream) if packet.size)
 
 
-def first_frame_turns(container, stream) -> int:
+def _first_frame_turns(container, stream) -> int:
     """:func:`display_turns` of the first decodable frame (0 when none decodes here; the
     decoding pass then reports the problem)."""
     import av

@@ -211,15 +211,14 @@ def analyze(
         return
     if gallery is not None and no_gallery:
         raise click.UsageError("--gallery and --no-gallery exclude each other")
-    if collection is not None and (gallery is not None or no_identity or no_gallery):
-        given = (
-            "--gallery"
-            if gallery is not None
-            else "--no-identity"
-            if no_identity
-            else "--no-gallery"
-        )
-        raise click.UsageError(f"--collection and {given} exclude each other")
+    if collection is not None:
+        for flag, given in (
+            ("--gallery", gallery is not None),
+            ("--no-gallery", no_gallery),
+            ("--no-identity", no_identity),
+        ):
+            if given:
+                raise click.UsageError(f"--collection and {flag} exclude each other")
     if face_match_threshold is not None and collection is None:
         raise click.UsageError("--face-match-threshold needs --collection")
     if gallery is None and collection is None and not no_gallery and not no_identity:

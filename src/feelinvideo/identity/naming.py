@@ -108,16 +108,18 @@ class Naming:
         if not votes:
             return None
 
-        def rank(item):
-            name, dists = item
-            finite = [d for d in dists if np.isfinite(d)]
-            return (-len(dists), float(np.median(finite)) if finite else np.inf, name)
+        # most votes wins; a tie goes to the smaller median distance (NaN: a similarity)
+        ranked = {name: (len(d), _median(d)) for name, d in votes.items()}
 
-        name, dists = min(votes.items(), key=rank)
-        if 2 * len(dists) < self._checked[tracker_id]:
+        def rank(n: str) -> tuple:
+            median = ranked[n][1]
+            return (-ranked[n][0], np.inf if median is None else median, n)
+
+        name = min(ranked, key=rank)
+        count, distance = ranked[name]
+        if 2 * count < self._checked[tracker_id]:
             return None
-        finite = [d for d in dists if np.isfinite(d)]
-        return name, round(float(np.median(finite)), 4) if finite else None
+        return name, distance
 
     def resolve(
         self, tracks: list[Track], cluster_threshold: float = DEFAULT_CLUSTER_THRESHOLD
@@ -146,6 +148,12 @@ class Naming:
         for track, label in zip(rest, labels, strict=True):
             out[track.tracker_id] = Identity(unknown_name(order[label]), None)
         return out
+
+
+def _median(distances: list[float]) -> float | None:
+    """Median of the finite distances (4 decimals), None when there are none."""
+    finite = [d for d in distances if np.isfinite(d)]
+    return round(float(np.median(finite)), 4) if finite else None
 
 
 def name_faces(identities: dict[int, Identity]):

@@ -122,8 +122,9 @@ def write_overlay(
     out_path: str | os.PathLike,
     overlays: Sequence[Sample],
     progress: Callable[[float], None] | None = None,
+    size: tuple[int, int] | None = None,
 ) -> None:
-    """Write the emoji overlay video.
+    """Write the emoji overlay video, upright (the input's display matrix applied).
 
     Args:
         video_path: the input video.
@@ -132,6 +133,8 @@ def write_overlay(
             time order; the faces of the latest one at or before each frame's time are
             drawn on it.
         progress: called with each frame's timestamp in seconds.
+        size: the upright ``(width, height)`` in pixels, as
+            :func:`feelinvideo.video.probe` reports it (probed when None).
 
     Raises:
         VideoError: the input cannot be decoded.
@@ -142,6 +145,11 @@ def write_overlay(
     out_path = Path(out_path)
     tmp = out_path.with_name(out_path.stem + ".part" + out_path.suffix)
     annotator = EmojiAnnotator()
+    if size is None:
+        from ..video import probe
+
+        info = probe(video_path)
+        size = (info.width, info.height)
     try:
         src = av.open(str(video_path))
     except av.error.FFmpegError as exc:
@@ -152,7 +160,7 @@ def write_overlay(
         except (av.error.FFmpegError, OSError) as exc:
             raise OutputError(f"{tmp}: cannot write the overlay video ({exc})") from None
         try:
-            _transcode(src, dst, overlays, annotator, progress)
+            _transcode(src, dst, overlays, annotator, progress, size)
             dst.close()  # writes the index: a full disk shows here
         except av.error.FFmpegError as exc:
             if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
@@ -170,21 +178,16 @@ def write_overlay(
             tmp.unlink()
 
 
-def _transcode(src, dst, overlays, annotator, progress) -> None:
+def _transcode(src, dst, overlays, annotator, progress, size) -> None:
     import av
 
-    from ..video import first_frame_turns, upright, video_streams
+    from ..video import upright, video_streams
 
     vin = video_streams(src)[0]
     vin.thread_type = "AUTO"
-    turns = first_frame_turns(src, vin)  # the overlay is written upright
-    src.seek(0)
     rate = vin.average_rate or vin.guessed_rate or Fraction(25)
     vout = dst.add_stream("libx264", rate=rate)
-    width, height = vin.codec_context.width, vin.codec_context.height
-    if turns % 2:
-        width, height = height, width
-    width, height = width // 2 * 2, height // 2 * 2
+    width, height = size[0] // 2 * 2, size[1] // 2 * 2  # upright; H.264 wants even sides
     vout.width, vout.height = width, height
     vout.pix_fmt = "yuv420p"
     vout.time_base = vin.time_base

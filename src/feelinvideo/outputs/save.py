@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..atomic import staged_folder, write_json
+from ..atomic import atomic_path, staged_folder, write_json
 from ..errors import OutputError
 from ..schema import (
     FACES_CSV,
@@ -55,9 +55,7 @@ def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: 
     names["summary"] = SUMMARY_JSON
     _refuse_overwriting_input(analysis.video, out, names.values())
     summary = dict(analysis.summary)
-    summary["outputs"] = {k: v for k, v in names.items() if k != "summary"} | {
-        "summary": SUMMARY_JSON
-    }
+    summary["outputs"] = dict(names)
     with staged_folder(out) as stage:
         if analysis.people_json is not None:
             write_json(stage / PEOPLE_JSON, analysis.people_json)
@@ -78,11 +76,11 @@ def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: 
                     stage / OVERLAY_MP4,
                     analysis.samples,
                     progress=lambda t: advance_to(bar, t),
+                    size=(analysis.info.width, analysis.info.height),
                 )
-        try:
-            safe_for_csv(analysis.faces).to_csv(stage / FACES_CSV, index=False)
-        except OSError as exc:
-            raise OutputError(f"{out / FACES_CSV}: cannot write ({exc.strerror or exc})") from None
+                advance_to(bar, bar.total)  # the last frame's time is short of the duration
+        with atomic_path(stage / FACES_CSV) as tmp:
+            safe_for_csv(analysis.faces).to_csv(tmp, index=False)
         write_json(stage / SUMMARY_JSON, summary)
     analysis.summary = summary
     analysis.out_dir = out

@@ -96,9 +96,16 @@ class Run:
 
     @property
     def run_key(self) -> str:
-        """Identity of the run in ``--db`` (sha256 hex): the CSV's content plus its video."""
-        source = self.video_info.get("path") or self.video
-        return hashlib.sha256(f"{self.digest}\n{source}".encode()).hexdigest()
+        """Identity of the run in ``--db`` (sha256 hex): see :func:`run_key`."""
+        return run_key(self.digest, self.summary, self.video)
+
+
+def run_key(digest: str, summary: dict | None, video: str) -> str:
+    """Identity of a run (sha256 hex): its CSV's content (``digest``) plus its video's path
+    from ``summary.json``, else the ``video`` name. A copied run folder has the same key."""
+    info = (summary or {}).get("video")
+    source = (info.get("path") if isinstance(info, dict) else None) or video
+    return hashlib.sha256(f"{digest}\n{source}".encode()).hexdigest()
 
 
 def finite_number(value: object) -> float | None:
@@ -325,7 +332,7 @@ def load_runs(inputs: Iterable[str | os.PathLike], warnings: list[str] | None = 
         df, has_person, digest = read_faces_csv(csv_path)
         summary = _read_summary(csv_path, warnings)
         base = video_name(csv_path, summary) or "video"
-        key = Run(csv_path, base, df, summary, has_person, digest).run_key
+        key = run_key(digest, summary, base)
         if key in keys:
             warnings.append(f"{csv_path}: the same run as {keys[key]}; counted once")
             continue

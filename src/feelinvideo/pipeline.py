@@ -58,6 +58,10 @@ class AnalyzeOptions:
             cut and when their link is weak.
         smooth_s: time constant in seconds (>= 0) of the per-track moving average of the
             emotion scores the overlay shows (0 = raw; sums use the raw scores).
+        overlay: how ``overlay.mp4`` draws faces: ``"emoji"`` (an emoji over each face),
+            ``"box"`` (a box in the emotion's colour, the face visible) or ``"blur"`` (every
+            face blurred); each with a label beside the face (see
+            :class:`feelinvideo.outputs.overlay.FaceOverlay`).
 
     Raises:
         ValueError: a value is out of range (checked when the analysis starts).
@@ -72,6 +76,7 @@ class AnalyzeOptions:
     thumbnails: bool = True
     reembed_every_s: float = DEFAULT_REFRESH_S
     smooth_s: float = DEFAULT_SMOOTH_S
+    overlay: str = "emoji"
 
     def check(self, duration_s: float | None = None) -> None:
         """Raise OptionError (a ValueError) naming the first setting out of range; with the
@@ -97,6 +102,12 @@ class AnalyzeOptions:
             raise OptionError(f"smooth_s must be a finite number >= 0, got {self.smooth_s}")
         if self.min_frames < 1:
             raise OptionError(f"min_frames must be >= 1, got {self.min_frames}")
+        from .outputs.overlay import OVERLAY_STYLES
+
+        if self.overlay not in OVERLAY_STYLES:
+            raise OptionError(
+                f"overlay must be one of {', '.join(OVERLAY_STYLES)}, got {self.overlay!r}"
+            )
 
 
 def analyze_frames(

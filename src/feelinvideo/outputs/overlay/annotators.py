@@ -24,7 +24,7 @@ import numpy as np
 from ...errors import OutputError
 from ...faces import Faces
 from ...schema import EMOTIONS
-from .placement import place_labels
+from .placement import place_labels, segment_crosses
 
 EMOJI_DIR = Path(__file__).resolve().parents[2] / "emoji"
 #: overlay styles of ``analyze --overlay``; the first is the default
@@ -251,10 +251,13 @@ class LabelAnnotator:
 
     Args:
         emoji: start each label with the small emoji of its emotion.
+        keep_faces_clear: never cover another face with a label (a label with no free
+            place is left out); False: cover one rather than leave a label out.
     """
 
-    def __init__(self, emoji: bool = True) -> None:
+    def __init__(self, emoji: bool = True, keep_faces_clear: bool = True) -> None:
         self._emoji = _Emoji() if emoji else None
+        self.keep_faces_clear = keep_faces_clear
         self.last_rects = np.zeros((0, 4))  # the latest call's label rectangles (tests)
 
     def annotate(
@@ -288,16 +291,27 @@ class LabelAnnotator:
             sizes.append((icon + tw + 2 * pad, box_h, pad, base))
         covered = faces.xyxy if covered is None else covered
         gap = max(2, line_width(h))
-        rects = place_labels(covered, [s[:2] for s in sizes], (w, h), obstacles=obstacles, gap=gap)
+        rects = place_labels(
+            covered,
+            [s[:2] for s in sizes],
+            (w, h),
+            obstacles=obstacles,
+            gap=gap,
+            keep_faces_clear=self.keep_faces_clear,
+        )
         self.last_rects = rects
-        for rect, anchor, name in zip(rects, covered, names):
-            if not np.isnan(rect[0]):  # a label away from its face gets a leader line
-                (lx, bx), (ly, by) = (
-                    _nearest(rect[0::2], anchor[0::2]),
-                    _nearest(rect[1::2], anchor[1::2]),
-                )
-                if max(abs(lx - bx), abs(ly - by)) > 2 * gap:
-                    cv2.line(scene, (lx, ly), (bx, by), EMOTION_COLORS[name], max(1, gap // 2))
+        areas = covered if obstacles is None else np.concatenate([covered, obstacles])
+        for i, (rect, anchor, name) in enumerate(zip(rects, covered, names)):
+            if np.isnan(rect[0]):
+                continue
+            # a label away from its face gets a leader line, unless it would cross a face
+            (lx, bx), (ly, by) = (
+                _nearest(rect[0::2], anchor[0::2]),
+                _nearest(rect[1::2], anchor[1::2]),
+            )
+            far = max(abs(lx - bx), abs(ly - by)) > 2 * gap
+            if far and not segment_crosses((lx, ly), (bx, by), np.delete(areas, i, axis=0)):
+                cv2.line(scene, (lx, ly), (bx, by), EMOTION_COLORS[name], max(1, gap // 2))
         for rect, text, name, (_, box_h, pad, base) in zip(rects, texts, names, sizes):
             if np.isnan(rect[0]):
                 continue
@@ -317,10 +331,13 @@ class LabelAnnotator:
 class FaceOverlay:
     """One overlay style with its labels: what ``analyze --overlay`` draws on each frame.
 
-    - ``"emoji"``: the emoji over each face (hides it), label beside it (the seed's look).
-    - ``"box"``: the face visible, a box in its emotion's colour, label with a small emoji.
-    - ``"blur"``: every face blurred, label with a small emoji beside the blur: a video to
-      share without showing anyone's face (only faces the detector found are blurred).
+    - ``"emoji"``: the emoji over each face (hides it), label beside it (the seed's look);
+      in a crowd a label may cover another face's emoji rather than be left out.
+    - ``"box"``: the face visible, a box in its emotion's colour, label with a small emoji;
+      labels never cover a face (in a dense crowd a label with no free place is left out).
+    - ``"blur"``: every face blurred, label with a small emoji beside the blur, never over a
+      face: a video to share without showing anyone's face (only faces the detector found
+      are blurred).
 
     Args:
         style: one of :data:`OVERLAY_STYLES`.
@@ -335,7 +352,8 @@ class FaceOverlay:
             raise ValueError(f"overlay must be one of {', '.join(OVERLAY_STYLES)}, got {style!r}")
         self.style = style
         self.faces = {"emoji": EmojiAnnotator, "box": BoxAnnotator, "blur": BlurAnnotator}[style]()
-        self.labels = LabelAnnotator(emoji=style != "emoji")
+        # labels may cover another face's emoji, never a face shown (box) or blurred
+        self.labels = LabelAnnotator(emoji=style != "emoji", keep_faces_clear=style != "emoji")
 
     def covered(self, faces: Faces, scene: np.ndarray) -> np.ndarray:
         """float (N, 4) ``xyxy``: what this style draws over each face."""

@@ -33,10 +33,15 @@ from .identity.tracker import DEFAULT_REFRESH_S
 from .progress import advance_to, progress_bar
 from .schema import DEFAULT_EVERY_S, DEFAULT_WINDOW_S, MAX_WINDOWS
 from .smoothing import DEFAULT_SMOOTH_S, EmotionSmoother
-from .video import Frame, VideoInfo, iter_frames, probe, run_ahead
+from .video import Frame, VideoInfo, estimate_sampled_frames, iter_frames, probe, run_ahead
 
 #: upper bound on the decoded RGB frames held for one backend call, in bytes
 BATCH_BYTES = 50_000_000
+#: a video of few sampled frames is still analysed in at least this many backend calls
+PROGRESS_STEPS = 10
+#: share of the progress a callable ``progress`` gets for the analysis when the overlay is
+#: rendered too (the rest follows the rendering)
+ANALYSIS_SHARE = 0.5
 
 
 @dataclass
@@ -173,8 +178,11 @@ def _frames(
 ) -> Iterator[tuple[Frame, Faces]]:
     """:func:`analyze_frames` for a video already probed (``info``)."""
     # frames per backend call: the backend's batch size, capped so one batch of decoded
-    # frames stays under BATCH_BYTES (32 frames at 640x360, 8 at 1920x1080)
+    # frames stays under BATCH_BYTES (32 frames at 640x360, 8 at 1920x1080), and so a short
+    # video still takes PROGRESS_STEPS calls: the progress bar follows finished batches
     limit = max(1, min(backend.batch_size, BATCH_BYTES // (info.width * info.height * 3)))
+    expected = estimate_sampled_frames(info.duration_s, info.fps, info.frame_count, options.every_s)
+    limit = max(1, min(limit, math.ceil(expected / PROGRESS_STEPS)))
     smoother = EmotionSmoother(options.smooth_s) if identity is not None else None
     # three stages on their own threads, each at most one batch ahead of the next: decoding,
     # the backend's models (TensorFlow or the service), and here, in time order, identity
@@ -229,7 +237,11 @@ class Analysis:
     out_dir: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
 
-    def save(self, out_dir: str | os.PathLike | None = None, progress: bool = False) -> dict:
+    def save(
+        self,
+        out_dir: str | os.PathLike | None = None,
+        progress: bool | Callable[[float], None] = False,
+    ) -> dict:
         """Write the run's files into ``out_dir`` (default ``<video stem>_feelinvideo/``):
         ``faces.csv``, ``summary.json``, with identity ``people.json`` and ``people.png``,
         and ``overlay.mp4`` unless ``options.write_video`` is False. See
@@ -272,8 +284,11 @@ def analyze(
         gallery: a :class:`~feelinvideo.identity.gallery.Gallery` or a local gallery file
             whose enrolled names faces may take; None: everyone is ``unknown-N``.
         options: settings (:class:`AnalyzeOptions`).
-        progress: True: show tqdm progress bars on stderr (following finished frames); a
-            function: called with the seconds of video analysed so far (a batch's bar).
+        progress: True: show tqdm progress bars on stderr (analysing: sampled frames
+            analysed; rendering: frames written); a function: called with the seconds of
+            video done so far, 0 to the video's duration, never going back (a batch's bar):
+            with ``out`` and ``write_video``, the analysis moves it to half the duration and
+            the overlay's frames written the other half.
 
     Returns:
         an :class:`Analysis`: ``.faces`` (DataFrame), ``.summary`` (dict), ``.people``.
@@ -298,13 +313,20 @@ def analyze(
         from .identity.gallery import open_gallery
 
         gallery = opened = open_gallery(gallery)
+    report = progress if callable(progress) else None
+    share = ANALYSIS_SHARE if out is not None and options.write_video else 1.0
+    if report is not None:
+        progress = lambda t: report(t * share)  # noqa: E731
     try:
         analysis = _analyze(Path(video), info, backend, gallery, options, progress)
     finally:
         if opened is not None:
             opened.close()
     if out is not None:
-        analysis.save(out, progress=progress is True)
+        if report is not None:
+            base = info.duration_s * share
+            progress = lambda t: report(base + t * (1 - share))  # noqa: E731
+        analysis.save(out, progress=progress)
     return analysis
 
 

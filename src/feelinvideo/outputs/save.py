@@ -5,6 +5,7 @@ contents of the folder as they were."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ..atomic import atomic_path, staged_folder, write_json
@@ -19,7 +20,11 @@ from ..schema import (
 )
 
 
-def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: bool = False):
+def save_analysis(
+    analysis,
+    out_dir: str | os.PathLike | None = None,
+    progress: bool | Callable[[float], None] = False,
+):
     """Write an :class:`feelinvideo.pipeline.Analysis` into ``out_dir``.
 
     Files: ``faces.csv`` (text cells made CSV-safe), with identity ``people.json`` and
@@ -31,7 +36,8 @@ def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: 
         analysis: the result of :func:`feelinvideo.analyze`.
         out_dir: the output folder (default ``<video stem>_feelinvideo/`` beside the video),
             created if needed.
-        progress: show a tqdm bar on stderr while the overlay is rendered.
+        progress: True: show a tqdm bar on stderr while the overlay is rendered (frames
+            written); a function: called with the seconds of video written so far.
 
     Returns:
         output key -> path of each file written.
@@ -70,16 +76,17 @@ def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: 
         if analysis.options.write_video:
             from .overlay import write_overlay
 
-            with progress_bar(analysis.info.duration_s, "rendering", progress) as bar:
+            with progress_bar(analysis.info.duration_s, "rendering", progress is True) as bar:
+                report = progress if callable(progress) else lambda t: advance_to(bar, t)
                 write_overlay(
                     analysis.video,
                     stage / OVERLAY_MP4,
                     analysis.samples,
-                    progress=lambda t: advance_to(bar, t),
+                    progress=report,
                     size=(analysis.info.width, analysis.info.height),
                     style=analysis.options.overlay,
                 )
-                advance_to(bar, bar.total)  # the last frame's time is short of the duration
+                report(analysis.info.duration_s)  # the last frame's time is short of it
         with atomic_path(stage / FACES_CSV) as tmp:
             safe_for_csv(analysis.faces).to_csv(tmp, index=False)
         write_json(stage / SUMMARY_JSON, summary)

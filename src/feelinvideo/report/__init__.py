@@ -74,7 +74,8 @@ class Report:
         warnings: one line per problem that did not stop the report.
         out_dir: where the files went (after :func:`write_report`).
         files: name -> path of each file written (``class_summary``, ``windows``, the
-            :data:`feelinvideo.schema.PLOT_FILES` keys, ``html``).
+            :data:`feelinvideo.schema.PLOT_FILES` keys, ``video_<k>_emotions`` (the k-th
+            video's emotion mix plot), ``html``).
         db: ``{"path", "added", "already"}`` after :func:`append_to_db`.
     """
 
@@ -196,6 +197,7 @@ def write_report(
                 video_images[run.video] = png = plotting.emotions_over_time(part)
                 with atomic_path(stage / name) as tmp:
                     tmp.write_bytes(png)
+                names[name.removesuffix(".png")] = name
         page = render_html(
             report, images, out, embed=embed, video_images=video_images, thumbnails=thumbnails
         )

@@ -284,8 +284,9 @@ def _video(report: Report, run: Run, k: int, mix_src, out_dir: Path, embed, thum
     presence = report.presence
     rows = presence[presence["video"] == run.video] if len(presence) else presence
     seen_frames = int(run.faces["frame_index"].nunique()) if faces else 0
-    present_min = seen_frames * run.sample_interval_s / 60.0
     duration = run.duration_s
+    present_min = seen_frames * run.sample_interval_s / 60.0
+    present_min = min(present_min, duration / 60.0) if duration > 0 else present_min
     sampled = run.sampled_frames
     share = _pct(min(1.0, present_min * 60 / duration)) if duration else "—"
     facts = [

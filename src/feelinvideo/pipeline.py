@@ -31,7 +31,7 @@ from .identity.gallery import Gallery
 from .identity.naming import DEFAULT_TOLERANCE, name_faces
 from .identity.tracker import DEFAULT_REFRESH_S
 from .progress import advance_to, progress_bar
-from .schema import DEFAULT_EVERY_S, DEFAULT_WINDOW_S, MAX_WINDOWS
+from .schema import DEFAULT_EVERY_S, DEFAULT_NEUTRAL_MARGIN, DEFAULT_WINDOW_S, MAX_WINDOWS
 from .smoothing import DEFAULT_SMOOTH_S, EmotionSmoother
 from .video import Frame, VideoInfo, estimate_sampled_frames, iter_frames, probe, run_ahead
 
@@ -67,6 +67,8 @@ class AnalyzeOptions:
             ``"box"`` (a box in the emotion's colour, the face visible) or ``"blur"`` (every
             face blurred); each with a label beside the face (see
             :class:`feelinvideo.outputs.overlay.FaceOverlay`).
+        neutral_margin: the interest verdict's neutral margin per face, in [0, 1]
+            (:func:`feelinvideo.schema.verdict`).
 
     Raises:
         ValueError: a value is out of range (checked when the analysis starts).
@@ -82,6 +84,7 @@ class AnalyzeOptions:
     reembed_every_s: float = DEFAULT_REFRESH_S
     smooth_s: float = DEFAULT_SMOOTH_S
     overlay: str = "emoji"
+    neutral_margin: float = DEFAULT_NEUTRAL_MARGIN
 
     def check(self, duration_s: float | None = None) -> None:
         """Raise OptionError (a ValueError) naming the first setting out of range; with the
@@ -105,6 +108,8 @@ class AnalyzeOptions:
             )
         if not (math.isfinite(self.smooth_s) and self.smooth_s >= 0):
             raise OptionError(f"smooth_s must be a finite number >= 0, got {self.smooth_s}")
+        if not (math.isfinite(self.neutral_margin) and 0 <= self.neutral_margin <= 1):
+            raise OptionError(f"neutral_margin must be in [0, 1], got {self.neutral_margin}")
         if self.min_frames < 1:
             raise OptionError(f"min_frames must be >= 1, got {self.min_frames}")
         from .outputs.overlay import OVERLAY_STYLES
@@ -360,7 +365,15 @@ def _analyze(video, info, backend, gallery, options, progress) -> Analysis:
             name(sample.faces)
     columns = tuple(backend.columns) + (stage.columns if stage is not None else ())
     df = faces_table(samples, identity=stage is not None, data_columns=columns)
-    summary = run_summary(df, info, len(samples), backend.name, options.every_s, options.window_s)
+    summary = run_summary(
+        df,
+        info,
+        len(samples),
+        backend.name,
+        options.every_s,
+        options.window_s,
+        options.neutral_margin,
+    )
     if notes:
         summary["warnings"] = notes
     people: list[dict] = []
@@ -368,7 +381,7 @@ def _analyze(video, info, backend, gallery, options, progress) -> Analysis:
     if stage is not None:
         work = people_out.with_enrolled(df)
         keep, dropped = people_out.kept_people(work, options.min_frames)
-        people = people_out.person_summaries(work, keep)
+        people = people_out.person_summaries(work, keep, options.neutral_margin)
         people_json = people_out.people_json(work, info.width, info.height, keep)
         if options.thumbnails:
             thumbnails = people_out.thumbnails_by_person(stage.tracker.tracks, identities)

@@ -23,6 +23,7 @@ from .options import (
     backend_option,
     implicit_gallery,
     make_backend,
+    neutral_margin_option,
 )
 
 
@@ -145,8 +146,10 @@ from .options import (
 @click.option(
     "--no-thumbnails",
     is_flag=True,
-    help="No face thumbnails in people.png (then no face crops are written anywhere).",
+    help="No face thumbnails in people.png nor thumbnails/ (then no face crops are written "
+    "anywhere, and the report shows none).",
 )
+@neutral_margin_option
 @click.option(
     "--no-identity",
     is_flag=True,
@@ -175,6 +178,7 @@ def analyze(
     reembed_every,
     smooth,
     no_thumbnails,
+    neutral_margin,
     no_identity,
 ):
     """Find faces in each VIDEO, score their emotions, write faces.csv, summary.json and
@@ -245,6 +249,7 @@ def analyze(
         reembed_every_s=reembed_every,
         smooth_s=smooth,
         thumbnails=not no_thumbnails,
+        neutral_margin=neutral_margin,
     )
     if backend == "rekognition" and detector != "mtcnn":
         raise click.UsageError("--detector applies to the local backend only")

@@ -281,14 +281,14 @@ def iter_frames(
                 decoded = True
                 t = max(t + offset, 0.0)
                 last_t = t
-                if t >= end:
+                if t + eps >= end:
                     break
                 if every_s > 0:
                     k = math.floor((t + eps) / every_s)
                     if k <= last_k:
                         continue
                     last_k = k
-                if t >= start_s:
+                if t + eps >= start_s:
                     yield Frame(index, t, upright(frame))
         except av.error.FFmpegError as exc:
             raise VideoError(

@@ -162,7 +162,8 @@ from .options import (
     type=click.IntRange(min=1),
     default=None,
     help="Segments and videos analysed at once, in worker processes that each load the "
-    "models once (1 = in this process). [default: the number of cores]",
+    "models once (1 = in this process). [default: the number of cores; with --engine ray, "
+    "the cluster's CPUs]",
 )
 @click.option(
     "--engine",
@@ -249,7 +250,7 @@ def analyze(
     Finished segments are kept in --out until the run completes, so running the same
     command again after a crash or Ctrl-C computes only the rest.
     """
-    from ..engines import default_jobs, make_engine
+    from ..engines import make_engine
     from ..pipeline import AnalyzeOptions
     from ..segments import BackendSpec, GallerySpec
 
@@ -323,7 +324,6 @@ def analyze(
 
         names = open_gallery(gallery)
     try:
-        jobs = jobs if jobs is not None else default_jobs()
         runner = make_engine(engine_name, jobs, address, gallery=names)
         run = {
             "options": options,

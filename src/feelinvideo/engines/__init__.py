@@ -8,9 +8,12 @@ from __future__ import annotations
 ENGINES: tuple[str, ...] = ("local", "ray")
 
 
-def make_engine(name: str, jobs: int, address: str | None = None, backend=None, gallery=None):
-    """The engine called ``name`` (``local`` or ``ray``) with ``jobs`` workers; ``backend``
-    and ``gallery`` are this process's, used when the local engine runs in-process.
+def make_engine(
+    name: str, jobs: int | None, address: str | None = None, backend=None, gallery=None
+):
+    """The engine called ``name`` (``local`` or ``ray``) with ``jobs`` workers (None: this
+    machine's cores, or the Ray cluster's CPUs); ``backend`` and ``gallery`` are this
+    process's, used when the local engine runs in-process.
 
     Raises:
         FeelinvideoError: ray is asked for but not installed.
@@ -19,7 +22,7 @@ def make_engine(name: str, jobs: int, address: str | None = None, backend=None, 
     if name == "local":
         from .local import LocalEngine
 
-        return LocalEngine(jobs, backend=backend, gallery=gallery)
+        return LocalEngine(jobs or default_jobs(), backend=backend, gallery=gallery)
     if name == "ray":
         from .ray import RayEngine
 

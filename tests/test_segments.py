@@ -66,7 +66,11 @@ def _same_rows(a: pd.DataFrame, b: pd.DataFrame) -> None:
     assert len(a) == len(b) > 0
     assert a["frame_index"].tolist() == b["frame_index"].tolist()
     numeric = ["x_min", "y_min", "x_max", "y_max", "detection_confidence", "happy", "sad"]
+    numeric += ["smoothed_happy", "smoothed_sad"]  # smoothing runs over the joined tracks
     assert (a[numeric] - b[numeric]).abs().max().max() <= 1e-4
+    # tracks joined across the segment boundaries: the same tracks and people
+    assert a["track_id"].tolist() == b["track_id"].tolist()
+    assert a["person"].tolist() == b["person"].tolist()
 
 
 @pytest.fixture(scope="module")

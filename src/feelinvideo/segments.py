@@ -618,6 +618,7 @@ def run_videos(
         :class:`~feelinvideo.pipeline.Analysis` has ``segments`` and ``segments_computed``
         attributes added (how many there were, how many were computed in this run).
     """
+    from .atomic import prepare_dir
     from .video import probe
 
     states: dict[int, _State] = {}
@@ -629,6 +630,7 @@ def run_videos(
             limit = batch_limit(backend.batch_frames, info.width, info.height)
             span = batch_span_s(limit, options.every_s, info.fps)
             segments = plan_segments(run.video, info.duration_s, segment_s, span)
+            prepare_dir(run.out)  # the outputs' folder first: its errors name it
             work = WorkFolder(run.work).open(
                 fingerprint(run.video, options, backend, gallery, segment_s), force
             )
@@ -663,6 +665,8 @@ def run_videos(
         if isinstance(outcome, BaseException):
             state.failed = True
             state.work.remove()
+            if state.run.out.is_dir() and not any(state.run.out.iterdir()):
+                state.run.out.rmdir()  # made for this run, nothing in it
             yield task.key, outcome
             continue
         try:

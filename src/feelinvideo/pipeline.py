@@ -180,18 +180,17 @@ def _frames(
     options: AnalyzeOptions,
     identity: IdentityStage | None,
     notes: list[str] | None,
+    start_s: float = 0.0,
+    end_s: float | None = None,
 ) -> Iterator[tuple[Frame, Faces]]:
-    """:func:`analyze_frames` for a video already probed (``info``)."""
-    # frames per backend call: the backend's batch size, capped so one batch of decoded
-    # frames stays under BATCH_BYTES (32 frames at 640x360, 8 at 1920x1080), and so a short
-    # video still takes PROGRESS_STEPS calls: the progress bar follows finished batches
-    limit = max(1, min(backend.batch_size, BATCH_BYTES // (info.width * info.height * 3)))
-    expected = estimate_sampled_frames(info.duration_s, info.fps, info.frame_count, options.every_s)
-    limit = max(1, min(limit, math.ceil(expected / PROGRESS_STEPS)))
+    """:func:`analyze_frames` for a video already probed (``info``), optionally over the
+    time range ``[start_s, end_s)`` only (a segment, :mod:`feelinvideo.segments`)."""
+    limit = batch_limit(backend.batch_size, info, options.every_s)
     smoother = EmotionSmoother(options.smooth_s) if identity is not None else None
     # three stages on their own threads, each at most one batch ahead of the next: decoding,
     # the backend's models (TensorFlow or the service), and here, in time order, identity
-    results = _backend_results(video, options, backend, limit, notes)
+    span = batch_span_s(limit, options.every_s, info.fps)
+    results = _backend_results(video, options, backend, limit, span, notes, start_s, end_s)
     for frame, faces in run_ahead(results, limit):
         if identity is not None:
             faces = smoother.update(frame.timestamp_s, identity.update(frame, faces))
@@ -199,17 +198,51 @@ def _frames(
 
 
 def _backend_results(
-    video, options: AnalyzeOptions, backend: Backend, limit: int, notes: list[str] | None
+    video,
+    options: AnalyzeOptions,
+    backend: Backend,
+    limit: int,
+    span_s: float,
+    notes: list[str] | None,
+    start_s: float = 0.0,
+    end_s: float | None = None,
 ) -> Iterator[tuple[Frame, Faces]]:
-    """``(frame, faces)`` from the backend, one batch of up to ``limit`` frames a call."""
+    """``(frame, faces)`` from the backend, one batch of up to ``limit`` frames a call.
+
+    A batch holds the sampled frames of one block ``[j * span_s, (j + 1) * span_s)`` of
+    video time (at most ``limit`` of them), so the batches, and with them the results,
+    are the same whether the video is analysed in one piece or in segments cut at
+    multiples of ``span_s``: MTCNN's batched TensorFlow calls give results that differ
+    slightly with the batch's make-up (a box a pixel off, then a different face crop).
+    """
     batch: list[Frame] = []
-    for frame in run_ahead(iter_frames(video, options.every_s, notes), limit):
-        batch.append(frame)
-        if len(batch) >= limit:
+    block = None
+    frames = iter_frames(video, options.every_s, notes, start_s=start_s, end_s=end_s)
+    for frame in run_ahead(frames, limit):
+        here = math.floor((frame.timestamp_s + 1e-6) / span_s)
+        if batch and (here != block or len(batch) >= limit):
             yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)
             batch = []
+        block = here
+        batch.append(frame)
     if batch:
         yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)
+
+
+def batch_limit(batch_size: int, info: VideoInfo, every_s: float) -> int:
+    """Frames per backend call: the backend's ``batch_size``, capped so one batch of decoded
+    RGB frames stays under :data:`BATCH_BYTES` (32 frames at 640x360, 8 at 1920x1080), and
+    so a short video still takes :data:`PROGRESS_STEPS` calls (the progress bar follows
+    finished batches). Depends on the whole video only, so segments batch alike."""
+    limit = min(int(batch_size), BATCH_BYTES // max(1, info.width * info.height * 3))
+    expected = estimate_sampled_frames(info.duration_s, info.fps, info.frame_count, every_s)
+    return max(1, min(limit, math.ceil(expected / PROGRESS_STEPS)))
+
+
+def batch_span_s(limit: int, every_s: float, fps: float) -> float:
+    """Seconds of video one backend batch of ``limit`` sampled frames covers: ``limit``
+    sampling intervals, or ``limit`` frames at ``fps`` when every frame is analysed."""
+    return limit * every_s if every_s > 0 else limit / (fps if fps > 0 else 25.0)
 
 
 @dataclass
@@ -336,40 +369,89 @@ def analyze(
 
 
 def _analyze(video, info, backend, gallery, options, progress) -> Analysis:
+    backend = _or_default(backend)
+    stage = identity_stage(gallery, options)
+    notes: list[str] = []
+    report = progress if callable(progress) else None
+    with progress_bar(info.duration_s, "analysing", progress is True) as bar:
+
+        def advance(t: float) -> None:
+            advance_to(bar, t)
+            if report is not None:
+                report(t)
+
+        samples = collect_samples(video, info, backend, options, stage, notes, advance)
+        advance_to(bar, bar.total)
+    columns = tuple(backend.columns)
+    return finish_analysis(video, info, backend.name, columns, options, samples, stage, notes)
+
+
+def identity_stage(gallery: Gallery | None, options: AnalyzeOptions) -> IdentityStage | None:
+    """The :class:`IdentityStage` the options ask for (None without identity)."""
+    if not options.identity:
+        return None
+    return IdentityStage(gallery, options.tolerance, options.thumbnails, options.reembed_every_s)
+
+
+def collect_samples(
+    video,
+    info: VideoInfo,
+    backend: Backend,
+    options: AnalyzeOptions,
+    stage: IdentityStage | None,
+    notes: list[str],
+    advance: Callable[[float], None] | None = None,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+) -> list[Sample]:
+    """The analysis of a video's sampled frames (or of the range ``[start_s, end_s)``):
+    one :class:`~feelinvideo.faces.Sample` per sampled frame, faces without their pixels
+    or embeddings (those stay per track in ``stage``); ``advance(timestamp_s)`` after each.
+
+    Raises:
+        as :func:`analyze_frames`.
+    """
+    samples: list[Sample] = []
+    for frame, faces in _frames(video, info, backend, options, stage, notes, start_s, end_s):
+        faces.embedding = None  # kept per track, not per face: memory stays small
+        samples.append(Sample(frame.frame_index, frame.timestamp_s, faces))
+        if advance is not None:
+            advance(frame.timestamp_s)
+    return samples
+
+
+def finish_analysis(
+    video: Path,
+    info: VideoInfo,
+    backend_name: str,
+    backend_columns: tuple[str, ...],
+    options: AnalyzeOptions,
+    samples: list[Sample],
+    stage: IdentityStage | None,
+    notes: list[str],
+) -> Analysis:
+    """Resolve who is who over the whole video (names, unknown-N) and build the
+    :class:`Analysis` (table, summary, people) from the time-ordered ``samples`` and the
+    identity ``stage`` that tracked them (one that ran over the video, or the merge of
+    segments' stages)."""
     from .outputs import people as people_out
     from .outputs.summary import rounded, run_summary
     from .outputs.table import faces_table
 
-    backend = _or_default(backend)
-    stage = None
-    if options.identity:
-        stage = IdentityStage(
-            gallery, options.tolerance, options.thumbnails, options.reembed_every_s
-        )
-    samples: list[Sample] = []
-    notes: list[str] = []
-    report = progress if callable(progress) else None
-    with progress_bar(info.duration_s, "analysing", progress is True) as bar:
-        for frame, faces in _frames(video, info, backend, options, stage, notes):
-            faces.embedding = None  # kept per track, not per face: memory stays small
-            samples.append(Sample(frame.frame_index, frame.timestamp_s, faces))
-            advance_to(bar, frame.timestamp_s)
-            if report is not None:
-                report(frame.timestamp_s)
-        advance_to(bar, bar.total)
+    gallery = stage.naming.gallery if stage is not None else None
     identities = {}
     if stage is not None:
         identities = stage.resolve()
         name = name_faces(identities)
         for sample in samples:
             name(sample.faces)
-    columns = tuple(backend.columns) + (stage.columns if stage is not None else ())
+    columns = tuple(backend_columns) + (stage.columns if stage is not None else ())
     df = faces_table(samples, identity=stage is not None, data_columns=columns)
     summary = run_summary(
         df,
         info,
         len(samples),
-        backend.name,
+        backend_name,
         options.every_s,
         options.window_s,
         options.neutral_margin,
@@ -395,7 +477,7 @@ def _analyze(video, info, backend, gallery, options, progress) -> Analysis:
         video=video,
         info=info,
         options=options,
-        backend=backend.name,
+        backend=backend_name,
         faces=df,
         summary=rounded(summary),
         people=people,

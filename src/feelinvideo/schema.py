@@ -80,6 +80,10 @@ DEFAULT_EVERY_S = 1.0
 DEFAULT_WINDOW_S = 10.0
 #: ``analyze`` with several videos: the parent of their run folders.
 DEFAULT_BATCH_DIR = "feelinvideo_batch"
+#: Default segment length in seconds of video time (``analyze --segment``; 0 = one piece).
+DEFAULT_SEGMENT_S = 300.0
+#: The folder inside an output folder that keeps finished segments until a run completes.
+WORK_DIR = ".feelinvideo-work"
 #: ``report``: window length in seconds, output folder and stdout formats.
 DEFAULT_REPORT_WINDOW_S = 60.0
 DEFAULT_REPORT_DIR = "feelinvideo_report"

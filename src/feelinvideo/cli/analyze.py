@@ -10,11 +10,19 @@ import click
 from ..backends.local import DETECTORS
 from ..backends.rekognition.collection import DEFAULT_FACE_MATCH_THRESHOLD
 from ..batch import BATCH_JSON
+from ..engines import ENGINES
 from ..identity.tracker import DEFAULT_REFRESH_S
 from ..models.dlib import DEFAULT_TOLERANCE
 from ..models.mtcnn import DEFAULT_MIN_FACE_PX
 from ..outputs.overlay import OVERLAY_STYLES
-from ..schema import DEFAULT_BATCH_DIR, DEFAULT_EVERY_S, DEFAULT_WINDOW_S, default_run_dir
+from ..schema import (
+    DEFAULT_BATCH_DIR,
+    DEFAULT_EVERY_S,
+    DEFAULT_SEGMENT_S,
+    DEFAULT_WINDOW_S,
+    WORK_DIR,
+    default_run_dir,
+)
 from ..smoothing import DEFAULT_SMOOTH_S
 from .options import (
     CONTEXT,
@@ -22,7 +30,6 @@ from .options import (
     aws_options,
     backend_option,
     implicit_gallery,
-    make_backend,
     neutral_margin_option,
 )
 
@@ -155,6 +162,46 @@ from .options import (
     is_flag=True,
     help="Skip who-is-who (no person columns, people.json or people.png); a little faster.",
 )
+@click.option(
+    "--segment",
+    type=Finite(min=0),
+    default=DEFAULT_SEGMENT_S,
+    show_default=True,
+    help="Cut videos longer than this many seconds into segments analysed independently "
+    "(in parallel, resumable) and merged; 0 = one piece.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Segments and videos analysed at once, in worker processes that each load the "
+    "models once (1 = in this process). [default: the number of cores; with --engine ray, "
+    "the cluster's CPUs]",
+)
+@click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(ENGINES),
+    default="local",
+    show_default=True,
+    help="Where segments run: local processes, or a Ray cluster (needs pip install "
+    "'feelinvideo[ray]'; the videos must be readable at the same path on every node).",
+)
+@click.option(
+    "--address",
+    help="Ray cluster address (with --engine ray), e.g. 10.0.0.5:6379 or auto. Default: "
+    "$RAY_ADDRESS, else a local Ray started for the run.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Recompute segments kept from an interrupted run of the same command.",
+)
+@click.option(
+    "--keep-work",
+    is_flag=True,
+    help=f"Keep the finished segments in {WORK_DIR}/ inside --out after the run.",
+)
 def analyze(
     videos,
     out_dir,
@@ -180,6 +227,12 @@ def analyze(
     no_thumbnails,
     neutral_margin,
     no_identity,
+    segment,
+    jobs,
+    engine_name,
+    address,
+    force,
+    keep_work,
 ):
     """Find faces in each VIDEO, score their emotions, write faces.csv, summary.json and
     overlay.mp4.
@@ -205,9 +258,16 @@ def analyze(
     when within --tolerance, and the rest grouped into distinct unknown people. faces.csv
     gains person, match_distance, track_id; people.json and people.png list who was seen
     when. Nothing leaves the machine.
+
+    \b
+    Long videos and many videos: videos are cut into --segment pieces, analysed on --jobs
+    worker processes (or a Ray cluster, --engine ray), and merged into the same outputs.
+    Finished segments are kept in --out until the run completes, so running the same
+    command again after a crash or Ctrl-C computes only the rest.
     """
+    from ..engines import make_engine
     from ..pipeline import AnalyzeOptions
-    from ..pipeline import analyze as run_analysis
+    from ..segments import BackendSpec, GallerySpec
 
     aws_only = {
         "--region": region,
@@ -253,7 +313,19 @@ def analyze(
     )
     if backend == "rekognition" and detector != "mtcnn":
         raise click.UsageError("--detector applies to the local backend only")
-    engine = make_backend(backend, min_face, region, profile, detector)
+    if address is not None and engine_name != "ray":
+        raise click.UsageError("--address applies to --engine ray only")
+    spec = BackendSpec(backend, min_face, detector, region, profile)
+    gallery_spec = None
+    if collection is not None:
+        gallery_spec = GallerySpec(
+            collection=collection,
+            region=region,
+            profile=profile,
+            face_match_threshold=face_match_threshold,
+        )
+    elif gallery is not None and not no_identity:
+        gallery_spec = GallerySpec(path=str(gallery))
     names = None
     if collection is not None:
         from ..identity.gallery import open_gallery
@@ -269,36 +341,89 @@ def analyze(
 
         names = open_gallery(gallery)
     try:
+        runner = make_engine(engine_name, jobs, address, gallery=names)
+        run = {
+            "options": options,
+            "backend": spec,
+            "gallery": gallery_spec,
+            "segment_s": segment,
+            "force": force,
+            "open_gallery": names,
+        }
         if not single:
-            _batch(videos, out_dir, engine, names, options, quiet)
+            _batch(videos, out_dir, runner, run, keep_work, quiet)
             return
         out = out_dir if out_dir is not None else default_run_dir(videos[0])
-        result = run_analysis(
-            videos[0], out, backend=engine, gallery=names, options=options, progress=not quiet
-        )
+        result = _one(videos[0], out, runner, run, keep_work, quiet)
     finally:
         if names is not None:
             names.close()
     for warning in result.summary.get("warnings", []):
         click.echo(f"Warning: {warning}", err=True)
+    if result.segments > 1 and result.segments_computed < result.segments:
+        click.echo(
+            f"{result.segments - result.segments_computed} of {result.segments} segments "
+            "reused from an interrupted run (--force recomputes them)",
+            err=True,
+        )
     click.echo(result.describe())
 
 
-def _batch(videos, out_dir, engine, gallery, options, quiet) -> None:
+def _one(video: Path, out: Path, runner, run: dict, keep_work: bool, quiet: bool):
+    """One video into ``out``; a failure leaves no folder the run created behind (an
+    interrupt keeps the finished segments for a rerun)."""
+    import shutil
+
+    from ..errors import FeelinvideoError
+    from ..progress import advance_to, progress_bar
+    from ..segments import VideoRun, run_videos
+    from ..video import probe
+
+    info = probe(video)
+    existed = out.exists()
+    result = None
+    try:
+        with progress_bar(info.duration_s, "analysing", not quiet) as bar:
+
+            def advance(_k: int, seconds: float) -> None:
+                advance_to(bar, seconds)
+                if bar.n >= bar.total:
+                    bar.close()  # before the overlay's bar
+
+            runs = [VideoRun(video, out, out / WORK_DIR)]
+            for _, result in run_videos(
+                runs, runner, keep_work=keep_work, advance=advance, progress=not quiet, **run
+            ):
+                if isinstance(result, BaseException):
+                    raise result
+    except (FeelinvideoError, ValueError):
+        shutil.rmtree(out / WORK_DIR, ignore_errors=True)
+        if not existed and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    return result
+
+
+def _batch(videos, out_dir, runner, run: dict, keep_work: bool, quiet: bool) -> None:
     """Several videos: one run folder each under ``out_dir``, batch.json, a line a video on
     stdout, the failures again on stderr at the end, exit 1 when any failed."""
+    import shutil
+
     from ..batch import FAILED, analyze_batch, find_videos
-    from ..pipeline import analyze as run_analysis
+    from ..segments import VideoRun, run_videos
 
     found = find_videos(videos)
     parent = Path(out_dir) if out_dir is not None else Path(DEFAULT_BATCH_DIR)
 
-    def one(video, run_dir, advance):
-        return run_analysis(
-            video, run_dir, backend=engine, gallery=gallery, options=options, progress=advance
-        )
+    def analyze_all(jobs, advance):
+        runs = [
+            VideoRun(video, run_dir, parent / WORK_DIR / run_dir.name) for video, run_dir in jobs
+        ]
+        yield from run_videos(runs, runner, keep_work=True, advance=advance, **run)
 
-    items = analyze_batch(found, parent, one, progress=not quiet)
+    items = analyze_batch(found, parent, analyze_all, progress=not quiet)
+    if not keep_work:
+        shutil.rmtree(parent / WORK_DIR, ignore_errors=True)
     for item in items:
         where = item.out_dir if item.out_dir else item.error
         click.echo(f"{item.status}\t{item.path}\t{where}")

@@ -341,7 +341,9 @@ def analyze(
 
         names = open_gallery(gallery)
     try:
-        runner = make_engine(engine_name, jobs, address, gallery=names)
+        # built here (models load lazily) so that missing credentials or extras are reported
+        # before any work starts; the in-process engine uses it
+        runner = make_engine(engine_name, jobs, address, backend=spec.build(), gallery=names)
         run = {
             "options": options,
             "backend": spec,

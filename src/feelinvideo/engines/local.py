@@ -113,22 +113,37 @@ class LocalEngine:
             yield from self._pool(tasks)
 
     def _in_process(self, tasks, on_time):
+        """Run the tasks here, with backends built for this engine (not the workers'
+        process-wide cache: a library caller's next run may point elsewhere, e.g. another
+        endpoint or gallery) and galleries opened for this run and closed after it."""
         from ..segments import run_segment
 
-        for task in tasks:
-            backend = self.backend if self.backend is not None else models(task.backend, None)[0]
-            gallery = self.gallery
-            if gallery is None and task.gallery is not None and task.options.identity:
-                gallery = models(task.backend, task.gallery)[1]
+        backends: dict = {}
+        galleries: dict = {}
+        try:
+            for task in tasks:
+                backend = self.backend
+                if backend is None:
+                    if task.backend not in backends:
+                        backends[task.backend] = task.backend.build()
+                    backend = backends[task.backend]
+                gallery = self.gallery
+                if gallery is None and task.gallery is not None and task.options.identity:
+                    if task.gallery not in galleries:
+                        galleries[task.gallery] = task.gallery.open()
+                    gallery = galleries[task.gallery]
 
-            def advance(t: float, task=task) -> None:
-                if on_time is not None:
-                    on_time(task, t)
+                def advance(t: float, task=task) -> None:
+                    if on_time is not None:
+                        on_time(task, t)
 
-            try:
-                yield task, run_segment(task, backend, gallery, advance)
-            except (FeelinvideoError, ValueError) as exc:
-                yield task, exc
+                try:
+                    yield task, run_segment(task, backend, gallery, advance)
+                except (FeelinvideoError, ValueError) as exc:
+                    yield task, exc
+        finally:
+            for opened in galleries.values():
+                opened.close()
 
     def _pool(self, tasks):
         import multiprocessing

@@ -250,6 +250,10 @@ class FaceTracker:
         self.cuts = CutDetector() if cuts == "default" else cuts
         self.thumbnails = thumbnails
         self._encoder = encoder or dlib_encoder
+        if encoder is None:
+            from ..models.dlib_process import encoder_process
+
+            encoder_process.start()  # loads dlib's models meanwhile, in its own process
         self.tracks: list[Track] = []
         self._recent: list[Track] = []
         self._sample = -1

@@ -48,8 +48,9 @@ def test_analysis_then_save_matches_the_cli(clip_dir, tmp_path, cli):
     assert [p["person"] for p in analysis.people] == ["unknown-1"]
     files = analysis.save(tmp_path / "api")
     assert sorted(p.name for p in files.values()) == sorted(
-        ["faces.csv", "summary.json", "people.json", "people.png", "overlay.mp4"]
+        ["faces.csv", "summary.json", "people.json", "people.png", "overlay.mp4", "thumbnails"]
     )
+    assert os.listdir(tmp_path / "api" / "thumbnails") == ["unknown-1.jpg"]
     assert sorted(os.listdir(tmp_path / "api")) == sorted(p.name for p in files.values())
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".part")]
     result = cli("analyze", clip_dir / "clip.mp4", "--out", tmp_path / "cli", "-q")
@@ -104,5 +105,6 @@ def test_cli_default_output_folder_is_beside_the_video(cli, tmp_path):
         "people.json",
         "people.png",
         "summary.json",
+        "thumbnails",
     ]
     assert f"wrote: {out / 'faces.csv'}" in result.stdout

@@ -33,9 +33,9 @@ def test_every_zero_yields_all_frames():
 
 
 def test_verdict_rule():
-    assert verdict(2.0, 1.0) == "interested"
-    assert verdict(1.0, 2.0) == "not interested"
-    assert verdict(0.0, 0.0) == "neutral"
+    assert verdict(2.0, 1.0, 2) == "interested"
+    assert verdict(1.0, 2.0, 2) == "not interested"
+    assert verdict(0.0, 0.0, 0) == "neutral"
 
 
 def test_format_time():

@@ -130,6 +130,14 @@ def _move_in(stage: Path, out: Path, created: bool) -> None:
             os.replace(stage, out)
             return
         for name in sorted(os.listdir(stage)):
-            os.replace(stage / name, out / name)
+            target = out / name
+            if (stage / name).is_dir() and target.is_dir() and not target.is_symlink():
+                # a folder of outputs (e.g. thumbnails/) replaces the earlier one whole
+                aside = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=out))
+                os.replace(target, aside / name)
+                os.replace(stage / name, target)
+                shutil.rmtree(aside, ignore_errors=True)
+                continue
+            os.replace(stage / name, target)
     except OSError as exc:
         raise OutputError(f"{out}: cannot write the outputs ({exc.strerror or exc})") from None

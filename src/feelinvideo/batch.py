@@ -1,7 +1,7 @@
 """Many videos in one run: find them, analyse each into its own run folder, index the batch.
 
 ``feelinvideo analyze PATH...`` with several videos or a folder: each video is analysed
-with the same backend and gallery (the models load once), into
+(in segments, on ``--jobs`` worker processes or Ray: :mod:`feelinvideo.segments`) into
 ``OUT/<stem>_feelinvideo/`` (made unique: ``lecture_feelinvideo-2``). One bad video does
 not stop the others: it is recorded as failed, with its one-line error. ``OUT/batch.json``
 lists every video (path, status, error, duration, seconds taken, run folder), written
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -127,7 +127,7 @@ def run_dir_names(videos: list[Path]) -> list[str]:
 def analyze_batch(
     videos: list[Path],
     out_dir: str | os.PathLike,
-    analyze_one: Callable[[Path, Path, Callable[[float], None]], object],
+    run: Callable[[list[tuple[Path, Path]], Callable[[int, float], None]], Iterator],
     progress: bool = False,
 ) -> list[BatchItem]:
     """Analyse each video into its run folder under ``out_dir``; record each in batch.json.
@@ -135,9 +135,10 @@ def analyze_batch(
     Args:
         videos: from :func:`find_videos`.
         out_dir: the parent folder, created if needed.
-        analyze_one: ``(video, run_dir, advance) -> Analysis``, e.g. :func:`feelinvideo.
-            analyze` with the batch's backend and gallery; ``advance(seconds)`` moves the
-            batch's progress bar to that many seconds of this video.
+        run: ``run(jobs, advance)`` analyses ``jobs`` (``(video, run_dir)`` pairs, e.g.
+            with :func:`feelinvideo.segments.run_videos`), yielding ``(k, Analysis)`` or
+            ``(k, error)`` for job ``k`` as each finishes (any order); ``advance(k,
+            seconds)`` moves the batch's progress bar to that many seconds of video ``k``.
         progress: show one tqdm bar on stderr for the whole batch (seconds of video).
 
     Returns:
@@ -145,13 +146,13 @@ def analyze_batch(
 
     Raises:
         OutputError: ``out_dir`` or batch.json cannot be written. A video's own errors
-        (FeelinvideoError) are recorded, not raised.
+        (FeelinvideoError, ValueError) are recorded, not raised.
     """
     from .progress import progress_bar
     from .video import probe
 
     out = prepare_dir(out_dir)
-    items: list[BatchItem] = []
+    items: dict[int, BatchItem] = {}
     durations: dict[int, float] = {}
     for k, video in enumerate(videos):
         try:
@@ -159,51 +160,52 @@ def analyze_batch(
         except FeelinvideoError:
             pass  # reported when its turn comes
     seen: set[Path] = set()
+    jobs: list[tuple[Path, Path]] = []
+    index: list[int] = []  # job -> position in videos
+    for k, (video, name) in enumerate(zip(videos, run_dir_names(videos), strict=True)):
+        key = video.resolve()
+        if key in seen:
+            items[k] = BatchItem(str(video), SKIPPED, "named twice", durations.get(k))
+            continue
+        seen.add(key)
+        jobs.append((video, out / name))
+        index.append(k)
+    done_s: dict[int, float] = {}
+    start = time.perf_counter()
     with progress_bar(sum(durations.values()), "batch", progress) as bar:
-        for k, (video, name) in enumerate(zip(videos, run_dir_names(videos), strict=True)):
-            done_before = sum(durations.get(j, 0.0) for j in range(k))
-            key = video.resolve()
-            if key in seen:
-                items.append(BatchItem(str(video), SKIPPED, "named twice", durations.get(k)))
-                continue
-            seen.add(key)
-            start = time.perf_counter()
 
-            def advance(seconds: float, base: float = done_before) -> None:
-                bar.update(max(0.0, min(base + seconds, bar.total) - bar.n))
+        def advance(job: int, seconds: float) -> None:
+            done_s[job] = max(done_s.get(job, 0.0), seconds)
+            bar.update(max(0.0, min(sum(done_s.values()), bar.total) - bar.n))
 
-            try:
-                analysis = analyze_one(video, out / name, advance)
-            except (FeelinvideoError, ValueError) as exc:
-                message = " ".join(str(exc).split())
-                if isinstance(exc, VideoError) and not message.startswith(str(video)):
+        for job, outcome in run(jobs, advance):
+            k = index[job]
+            video, run_dir = jobs[job]
+            taken = round(getattr(outcome, "seconds", time.perf_counter() - start), 2)
+            if isinstance(outcome, BaseException):
+                message = " ".join(str(outcome).split())
+                if isinstance(outcome, VideoError) and not message.startswith(str(video)):
                     message = f"{video}: {message}"
-                items.append(
-                    BatchItem(
-                        str(video),
-                        FAILED,
-                        message,
-                        durations.get(k),
-                        round(time.perf_counter() - start, 2),
-                    )
-                )
+                items[k] = BatchItem(str(video), FAILED, message, durations.get(k), taken)
             else:
-                summary = analysis.summary
-                items.append(
-                    BatchItem(
-                        str(video),
-                        DONE,
-                        None,
-                        durations.get(k),
-                        round(time.perf_counter() - start, 2),
-                        str(out / name),
-                        summary.get("faces"),
-                        summary.get("people_count"),
-                    )
+                summary = outcome.summary
+                items[k] = BatchItem(
+                    str(video),
+                    DONE,
+                    None,
+                    durations.get(k),
+                    taken,
+                    str(run_dir),
+                    summary.get("faces"),
+                    summary.get("people_count"),
                 )
-            advance(durations.get(k, 0.0))
-            write_batch_json(out, items)
-    return items
+            advance(job, durations.get(k, 0.0))
+            write_batch_json(out, [items[j] for j in sorted(items)])
+    for k, video in enumerate(videos):  # an engine that stopped early: say so
+        if k not in items:
+            items[k] = BatchItem(str(video), FAILED, f"{video}: not analysed", durations.get(k))
+    write_batch_json(out, [items[j] for j in sorted(items)])
+    return [items[j] for j in sorted(items)]
 
 
 def write_batch_json(out: Path, items: list[BatchItem]) -> Path:

@@ -31,12 +31,17 @@ from .identity.gallery import Gallery
 from .identity.naming import DEFAULT_TOLERANCE, name_faces
 from .identity.tracker import DEFAULT_REFRESH_S
 from .progress import advance_to, progress_bar
-from .schema import DEFAULT_EVERY_S, DEFAULT_WINDOW_S, MAX_WINDOWS
+from .schema import DEFAULT_EVERY_S, DEFAULT_NEUTRAL_MARGIN, DEFAULT_WINDOW_S, MAX_WINDOWS
 from .smoothing import DEFAULT_SMOOTH_S, EmotionSmoother
-from .video import Frame, VideoInfo, iter_frames, probe, run_ahead
+from .video import Frame, VideoInfo, estimate_sampled_frames, iter_frames, probe, run_ahead
 
 #: upper bound on the decoded RGB frames held for one backend call, in bytes
 BATCH_BYTES = 50_000_000
+#: a video of few sampled frames is still analysed in at least this many backend calls
+PROGRESS_STEPS = 10
+#: share of the progress a callable ``progress`` gets for the analysis when the overlay is
+#: rendered too (the rest follows the rendering)
+ANALYSIS_SHARE = 0.5
 
 
 @dataclass
@@ -58,6 +63,12 @@ class AnalyzeOptions:
             cut and when their link is weak.
         smooth_s: time constant in seconds (>= 0) of the per-track moving average of the
             emotion scores the overlay shows (0 = raw; sums use the raw scores).
+        overlay: how ``overlay.mp4`` draws faces: ``"emoji"`` (an emoji over each face),
+            ``"box"`` (a box in the emotion's colour, the face visible) or ``"blur"`` (every
+            face blurred); each with a label beside the face (see
+            :class:`feelinvideo.outputs.overlay.FaceOverlay`).
+        neutral_margin: the interest verdict's neutral margin per face, in [0, 1]
+            (:func:`feelinvideo.schema.verdict`).
 
     Raises:
         ValueError: a value is out of range (checked when the analysis starts).
@@ -72,6 +83,8 @@ class AnalyzeOptions:
     thumbnails: bool = True
     reembed_every_s: float = DEFAULT_REFRESH_S
     smooth_s: float = DEFAULT_SMOOTH_S
+    overlay: str = "emoji"
+    neutral_margin: float = DEFAULT_NEUTRAL_MARGIN
 
     def check(self, duration_s: float | None = None) -> None:
         """Raise OptionError (a ValueError) naming the first setting out of range; with the
@@ -95,8 +108,16 @@ class AnalyzeOptions:
             )
         if not (math.isfinite(self.smooth_s) and self.smooth_s >= 0):
             raise OptionError(f"smooth_s must be a finite number >= 0, got {self.smooth_s}")
+        if not (math.isfinite(self.neutral_margin) and 0 <= self.neutral_margin <= 1):
+            raise OptionError(f"neutral_margin must be in [0, 1], got {self.neutral_margin}")
         if self.min_frames < 1:
             raise OptionError(f"min_frames must be >= 1, got {self.min_frames}")
+        from .outputs.overlay import OVERLAY_STYLES
+
+        if self.overlay not in OVERLAY_STYLES:
+            raise OptionError(
+                f"overlay must be one of {', '.join(OVERLAY_STYLES)}, got {self.overlay!r}"
+            )
 
 
 def analyze_frames(
@@ -159,15 +180,17 @@ def _frames(
     options: AnalyzeOptions,
     identity: IdentityStage | None,
     notes: list[str] | None,
+    start_s: float = 0.0,
+    end_s: float | None = None,
 ) -> Iterator[tuple[Frame, Faces]]:
-    """:func:`analyze_frames` for a video already probed (``info``)."""
-    # frames per backend call: the backend's batch size, capped so one batch of decoded
-    # frames stays under BATCH_BYTES (32 frames at 640x360, 8 at 1920x1080)
-    limit = max(1, min(backend.batch_size, BATCH_BYTES // (info.width * info.height * 3)))
+    """:func:`analyze_frames` for a video already probed (``info``), optionally over the
+    time range ``[start_s, end_s)`` only (a segment, :mod:`feelinvideo.segments`)."""
+    limit = batch_limit(backend.batch_size, info, options.every_s)
     smoother = EmotionSmoother(options.smooth_s) if identity is not None else None
     # three stages on their own threads, each at most one batch ahead of the next: decoding,
     # the backend's models (TensorFlow or the service), and here, in time order, identity
-    results = _backend_results(video, options, backend, limit, notes)
+    span = batch_span_s(limit, options.every_s, info.fps)
+    results = _backend_results(video, options, backend, limit, span, notes, start_s, end_s)
     for frame, faces in run_ahead(results, limit):
         if identity is not None:
             faces = smoother.update(frame.timestamp_s, identity.update(frame, faces))
@@ -175,17 +198,51 @@ def _frames(
 
 
 def _backend_results(
-    video, options: AnalyzeOptions, backend: Backend, limit: int, notes: list[str] | None
+    video,
+    options: AnalyzeOptions,
+    backend: Backend,
+    limit: int,
+    span_s: float,
+    notes: list[str] | None,
+    start_s: float = 0.0,
+    end_s: float | None = None,
 ) -> Iterator[tuple[Frame, Faces]]:
-    """``(frame, faces)`` from the backend, one batch of up to ``limit`` frames a call."""
+    """``(frame, faces)`` from the backend, one batch of up to ``limit`` frames a call.
+
+    A batch holds the sampled frames of one block ``[j * span_s, (j + 1) * span_s)`` of
+    video time (at most ``limit`` of them), so the batches, and with them the results,
+    are the same whether the video is analysed in one piece or in segments cut at
+    multiples of ``span_s``: MTCNN's batched TensorFlow calls give results that differ
+    slightly with the batch's make-up (a box a pixel off, then a different face crop).
+    """
     batch: list[Frame] = []
-    for frame in run_ahead(iter_frames(video, options.every_s, notes), limit):
-        batch.append(frame)
-        if len(batch) >= limit:
+    block = None
+    frames = iter_frames(video, options.every_s, notes, start_s=start_s, end_s=end_s)
+    for frame in run_ahead(frames, limit):
+        here = math.floor((frame.timestamp_s + 1e-6) / span_s)
+        if batch and (here != block or len(batch) >= limit):
             yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)
             batch = []
+        block = here
+        batch.append(frame)
     if batch:
         yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)
+
+
+def batch_limit(batch_size: int, info: VideoInfo, every_s: float) -> int:
+    """Frames per backend call: the backend's ``batch_size``, capped so one batch of decoded
+    RGB frames stays under :data:`BATCH_BYTES` (32 frames at 640x360, 8 at 1920x1080), and
+    so a short video still takes :data:`PROGRESS_STEPS` calls (the progress bar follows
+    finished batches). Depends on the whole video only, so segments batch alike."""
+    limit = min(int(batch_size), BATCH_BYTES // max(1, info.width * info.height * 3))
+    expected = estimate_sampled_frames(info.duration_s, info.fps, info.frame_count, every_s)
+    return max(1, min(limit, math.ceil(expected / PROGRESS_STEPS)))
+
+
+def batch_span_s(limit: int, every_s: float, fps: float) -> float:
+    """Seconds of video one backend batch of ``limit`` sampled frames covers: ``limit``
+    sampling intervals, or ``limit`` frames at ``fps`` when every frame is analysed."""
+    return limit * every_s if every_s > 0 else limit / (fps if fps > 0 else 25.0)
 
 
 @dataclass
@@ -218,7 +275,11 @@ class Analysis:
     out_dir: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
 
-    def save(self, out_dir: str | os.PathLike | None = None, progress: bool = False) -> dict:
+    def save(
+        self,
+        out_dir: str | os.PathLike | None = None,
+        progress: bool | Callable[[float], None] = False,
+    ) -> dict:
         """Write the run's files into ``out_dir`` (default ``<video stem>_feelinvideo/``):
         ``faces.csv``, ``summary.json``, with identity ``people.json`` and ``people.png``,
         and ``overlay.mp4`` unless ``options.write_video`` is False. See
@@ -261,8 +322,11 @@ def analyze(
         gallery: a :class:`~feelinvideo.identity.gallery.Gallery` or a local gallery file
             whose enrolled names faces may take; None: everyone is ``unknown-N``.
         options: settings (:class:`AnalyzeOptions`).
-        progress: True: show tqdm progress bars on stderr (following finished frames); a
-            function: called with the seconds of video analysed so far (a batch's bar).
+        progress: True: show tqdm progress bars on stderr (analysing: sampled frames
+            analysed; rendering: frames written); a function: called with the seconds of
+            video done so far, 0 to the video's duration, never going back (a batch's bar):
+            with ``out`` and ``write_video``, the analysis moves it to half the duration and
+            the overlay's frames written the other half.
 
     Returns:
         an :class:`Analysis`: ``.faces`` (DataFrame), ``.summary`` (dict), ``.people``.
@@ -287,47 +351,111 @@ def analyze(
         from .identity.gallery import open_gallery
 
         gallery = opened = open_gallery(gallery)
+    report = progress if callable(progress) else None
+    share = ANALYSIS_SHARE if out is not None and options.write_video else 1.0
+    if report is not None:
+        progress = lambda t: report(t * share)  # noqa: E731
     try:
         analysis = _analyze(Path(video), info, backend, gallery, options, progress)
     finally:
         if opened is not None:
             opened.close()
     if out is not None:
-        analysis.save(out, progress=progress is True)
+        if report is not None:
+            base = info.duration_s * share
+            progress = lambda t: report(base + t * (1 - share))  # noqa: E731
+        analysis.save(out, progress=progress)
     return analysis
 
 
 def _analyze(video, info, backend, gallery, options, progress) -> Analysis:
+    backend = _or_default(backend)
+    stage = identity_stage(gallery, options)
+    notes: list[str] = []
+    report = progress if callable(progress) else None
+    with progress_bar(info.duration_s, "analysing", progress is True) as bar:
+
+        def advance(t: float) -> None:
+            advance_to(bar, t)
+            if report is not None:
+                report(t)
+
+        samples = collect_samples(video, info, backend, options, stage, notes, advance)
+        advance_to(bar, bar.total)
+    columns = tuple(backend.columns)
+    return finish_analysis(video, info, backend.name, columns, options, samples, stage, notes)
+
+
+def identity_stage(gallery: Gallery | None, options: AnalyzeOptions) -> IdentityStage | None:
+    """The :class:`IdentityStage` the options ask for (None without identity)."""
+    if not options.identity:
+        return None
+    return IdentityStage(gallery, options.tolerance, options.thumbnails, options.reembed_every_s)
+
+
+def collect_samples(
+    video,
+    info: VideoInfo,
+    backend: Backend,
+    options: AnalyzeOptions,
+    stage: IdentityStage | None,
+    notes: list[str],
+    advance: Callable[[float], None] | None = None,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+) -> list[Sample]:
+    """The analysis of a video's sampled frames (or of the range ``[start_s, end_s)``):
+    one :class:`~feelinvideo.faces.Sample` per sampled frame, faces without their pixels
+    or embeddings (those stay per track in ``stage``); ``advance(timestamp_s)`` after each.
+
+    Raises:
+        as :func:`analyze_frames`.
+    """
+    samples: list[Sample] = []
+    for frame, faces in _frames(video, info, backend, options, stage, notes, start_s, end_s):
+        faces.embedding = None  # kept per track, not per face: memory stays small
+        samples.append(Sample(frame.frame_index, frame.timestamp_s, faces))
+        if advance is not None:
+            advance(frame.timestamp_s)
+    return samples
+
+
+def finish_analysis(
+    video: Path,
+    info: VideoInfo,
+    backend_name: str,
+    backend_columns: tuple[str, ...],
+    options: AnalyzeOptions,
+    samples: list[Sample],
+    stage: IdentityStage | None,
+    notes: list[str],
+) -> Analysis:
+    """Resolve who is who over the whole video (names, unknown-N) and build the
+    :class:`Analysis` (table, summary, people) from the time-ordered ``samples`` and the
+    identity ``stage`` that tracked them (one that ran over the video, or the merge of
+    segments' stages)."""
     from .outputs import people as people_out
     from .outputs.summary import rounded, run_summary
     from .outputs.table import faces_table
 
-    backend = _or_default(backend)
-    stage = None
-    if options.identity:
-        stage = IdentityStage(
-            gallery, options.tolerance, options.thumbnails, options.reembed_every_s
-        )
-    samples: list[Sample] = []
-    notes: list[str] = []
-    report = progress if callable(progress) else None
-    with progress_bar(info.duration_s, "analysing", progress is True) as bar:
-        for frame, faces in _frames(video, info, backend, options, stage, notes):
-            faces.embedding = None  # kept per track, not per face: memory stays small
-            samples.append(Sample(frame.frame_index, frame.timestamp_s, faces))
-            advance_to(bar, frame.timestamp_s)
-            if report is not None:
-                report(frame.timestamp_s)
-        advance_to(bar, bar.total)
+    gallery = stage.naming.gallery if stage is not None else None
     identities = {}
     if stage is not None:
         identities = stage.resolve()
         name = name_faces(identities)
         for sample in samples:
             name(sample.faces)
-    columns = tuple(backend.columns) + (stage.columns if stage is not None else ())
+    columns = tuple(backend_columns) + (stage.columns if stage is not None else ())
     df = faces_table(samples, identity=stage is not None, data_columns=columns)
-    summary = run_summary(df, info, len(samples), backend.name, options.every_s, options.window_s)
+    summary = run_summary(
+        df,
+        info,
+        len(samples),
+        backend_name,
+        options.every_s,
+        options.window_s,
+        options.neutral_margin,
+    )
     if notes:
         summary["warnings"] = notes
     people: list[dict] = []
@@ -335,7 +463,7 @@ def _analyze(video, info, backend, gallery, options, progress) -> Analysis:
     if stage is not None:
         work = people_out.with_enrolled(df)
         keep, dropped = people_out.kept_people(work, options.min_frames)
-        people = people_out.person_summaries(work, keep)
+        people = people_out.person_summaries(work, keep, options.neutral_margin)
         people_json = people_out.people_json(work, info.width, info.height, keep)
         if options.thumbnails:
             thumbnails = people_out.thumbnails_by_person(stage.tracker.tracks, identities)
@@ -349,7 +477,7 @@ def _analyze(video, info, backend, gallery, options, progress) -> Analysis:
         video=video,
         info=info,
         options=options,
-        backend=backend.name,
+        backend=backend_name,
         faces=df,
         summary=rounded(summary),
         people=people,

@@ -14,7 +14,7 @@ from pathlib import Path
 #: output order of fer's Keras model (``fer.FER._get_labels``) and of the CSV columns.
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
-#: Emotions counted as positive / negative by the interest rule (neutral is ignored),
+#: Emotions counted as positive / negative by the interest rule (see :func:`verdict`),
 #: following the seed tutorial ("Amazon Rekognition: is the audience interested?").
 POSITIVE: tuple[str, ...] = ("happy", "surprise")
 NEGATIVE: tuple[str, ...] = ("angry", "disgust", "fear", "sad")
@@ -80,6 +80,10 @@ DEFAULT_EVERY_S = 1.0
 DEFAULT_WINDOW_S = 10.0
 #: ``analyze`` with several videos: the parent of their run folders.
 DEFAULT_BATCH_DIR = "feelinvideo_batch"
+#: Default segment length in seconds of video time (``analyze --segment``; 0 = one piece).
+DEFAULT_SEGMENT_S = 300.0
+#: The folder inside an output folder that keeps finished segments until a run completes.
+WORK_DIR = ".feelinvideo-work"
 #: ``report``: window length in seconds, output folder and stdout formats.
 DEFAULT_REPORT_WINDOW_S = 60.0
 DEFAULT_REPORT_DIR = "feelinvideo_report"
@@ -116,22 +120,74 @@ NOT_INTERESTED = "not interested"
 NEUTRAL = "neutral"
 
 
-def verdict(positive: float, negative: float) -> str:
-    """Return the interest verdict for summed positive and negative emotion scores.
+#: Default ``--neutral-margin``: a positive - negative difference of at most this much per
+#: face (mean scores, in [0, 1]) reads "neutral". Chosen from the real clips in
+#: ../shared/data (woman2, single_face, the street clip, sampled every 0.2 s): the
+#: frame-to-frame jitter of one face's positive - negative between consecutive samples of
+#: its track has a robust standard deviation of 0.15 (1.4826 x median |step| / sqrt 2,
+#: 177 steps), so a smaller difference is within what one face's scores wobble anyway.
+DEFAULT_NEUTRAL_MARGIN = 0.15
 
-    Rule of the seed tutorial: positive > negative -> ``"interested"``, positive <
-    negative -> ``"not interested"``; neutral scores are ignored, and a tie (including
-    no faces at all, 0 == 0) gives ``"neutral"``.
+
+def verdict(
+    positive: float,
+    negative: float,
+    faces: int,
+    dominant: str | None = None,
+    margin: float = DEFAULT_NEUTRAL_MARGIN,
+) -> str:
+    """Return the interest verdict of a group of faces (one face, a window, a person, a
+    video or a class: the same rule for each).
+
+    The seed tutorial's rule ("Amazon Rekognition: is the audience interested?") with an
+    honest "neutral": positive = happy + surprise, negative = angry + disgust + fear + sad,
+    summed over the group's faces;
+
+    - ``"neutral"`` when there is no face, when ``neutral`` is the group's dominant emotion,
+      or when ``|positive - negative| <= margin * faces`` (too close to call);
+    - else ``"interested"`` when positive > negative, ``"not interested"`` otherwise.
 
     Args:
-        positive: sum of happy + surprise scores (>= 0).
-        negative: sum of angry + disgust + fear + sad scores (>= 0).
+        positive: sum of happy + surprise scores over the faces (>= 0).
+        negative: sum of angry + disgust + fear + sad scores over the faces (>= 0).
+        faces: number of faces summed (>= 0).
+        dominant: the group's dominant emotion (e.g. confidence-weighted), or None.
+        margin: per-face margin in [0, 1] (:data:`DEFAULT_NEUTRAL_MARGIN`).
     """
-    if positive > negative:
-        return INTERESTED
-    if positive < negative:
-        return NOT_INTERESTED
-    return NEUTRAL
+    if faces <= 0 or dominant == NEUTRAL or abs(positive - negative) <= margin * faces:
+        return NEUTRAL
+    return INTERESTED if positive > negative else NOT_INTERESTED
+
+
+def verdict_reason(
+    positive: float,
+    negative: float,
+    faces: int,
+    dominant: str | None = None,
+    margin: float = DEFAULT_NEUTRAL_MARGIN,
+) -> str:
+    """Why :func:`verdict` gave its answer, in words with units (per-face means, in
+    percent of a face's scores), e.g. ``"happy + surprise 48% vs negative 12% of the
+    scores per face"``. Arguments as for :func:`verdict`."""
+    if faces <= 0:
+        return "no faces"
+    numbers = (
+        f"happy + surprise {100 * positive / faces:.0f}% vs angry + disgust + fear + sad "
+        f"{100 * negative / faces:.0f}% of the scores per face"
+    )
+    if dominant == NEUTRAL:
+        return f"neutral is the dominant emotion ({numbers})"
+    if abs(positive - negative) <= margin * faces:
+        return f"{numbers}: within the {100 * margin:.0f}-point neutral margin"
+    return numbers
+
+
+def check_margin(margin: float) -> float:
+    """``margin`` as a float when it is a finite number in [0, 1]; else ValueError."""
+    margin = float(margin)
+    if not (math.isfinite(margin) and 0 <= margin <= 1):
+        raise ValueError(f"neutral margin must be a number in [0, 1], got {margin}")
+    return margin
 
 
 # ---------------------------------------------------------------- time

@@ -202,7 +202,11 @@ def _first_frame_turns(container, stream) -> int:
 
 
 def iter_frames(
-    path: str | os.PathLike, every_s: float = 0.0, notes: list[str] | None = None
+    path: str | os.PathLike,
+    every_s: float = 0.0,
+    notes: list[str] | None = None,
+    start_s: float = 0.0,
+    end_s: float | None = None,
 ) -> Iterator[Frame]:
     """Yield decoded RGB frames, sampled every ``every_s`` seconds of video time.
 
@@ -211,12 +215,24 @@ def iter_frames(
     (0, every_s, 2*every_s, ...). ``every_s=0`` yields every frame. Frames are turned
     upright by the stream's display matrix (a phone clip stored sideways).
 
+    A time range (``start_s``, ``end_s``) is decoded from its own seek point: the
+    keyframe before ``start_s``, decoding forward and yielding only the frames whose
+    timestamp lies in ``[start_s, end_s)``. They are exactly the frames, with the same
+    ``frame_index`` and ``timestamp_s``, that a decode of the whole video yields in that
+    range: the sampling grid stays anchored at the video's start, the frame before the
+    range is decoded to apply the grid's rule, and ``frame_index`` is counted from the
+    packets before the range (demuxed, not decoded). Only videos that
+    :func:`seekable` accepts are cut into ranges.
+
     Args:
         path: the video file.
         every_s: sampling interval in seconds (finite, >= 0).
         notes: when given, gets one line when the frames stop well before the container's
             stated duration (more than 1 s and 5% short: a cut-off download, say) without
             being short enough to be refused.
+        start_s: first video time in seconds to yield (>= 0; 0 = from the start).
+        end_s: yield frames before this video time in seconds; None = to the end. The
+            checks for a truncated stream run only for a range reaching the end.
 
     Raises:
         VideoError: the file cannot be opened, a frame cannot be decoded, or the stream
@@ -236,37 +252,52 @@ def iter_frames(
             stated = container.duration / 1_000_000
         start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
         fps = frame_rate(container, stream) or 25.0
-        next_t = 0.0
         last_t = 0.0
         offset = 0.0  # added to the timestamps after each restart (files joined with cat)
         index = -1
         eps = 1e-6
+        # a frame is sampled when its time passes a grid point k * every_s that the frame
+        # before it had not reached; the grid is anchored at the start in every range
+        last_k = -1
+        ranged = start_s > 0
+        end = math.inf if end_s is None else float(end_s)
+        frames = container.decode(stream)
+        if ranged:
+            index, frames = _seek_before(container, stream, start_s, start)
+        decoded = False
         try:
-            for frame in container.decode(stream):
+            for frame in frames:
                 index += 1
                 t = (float(frame.pts * stream.time_base) - start) if frame.pts is not None else None
                 if t is None:
                     t = index / fps
-                elif index and t + offset < last_t - 0.5:
+                elif decoded and t + offset < last_t - 0.5:
                     offset = last_t + 1.0 / fps - t
                     if notes is not None:
                         notes.append(
                             f"{path}: timestamps restart after {last_t:.2f} s (files joined "
                             "end to end?); the later frames are timed from there on"
                         )
+                decoded = True
                 t = max(t + offset, 0.0)
                 last_t = t
+                if t + eps >= end:
+                    break
                 if every_s > 0:
-                    if t + eps < next_t:
+                    k = math.floor((t + eps) / every_s)
+                    if k <= last_k:
                         continue
-                    next_t = (math.floor((t + eps) / every_s) + 1) * every_s
-                yield Frame(index, t, upright(frame))
+                    last_k = k
+                if t + eps >= start_s:
+                    yield Frame(index, t, upright(frame))
         except av.error.FFmpegError as exc:
             raise VideoError(
                 f"{path}: corrupt or truncated video, decoding failed after "
                 f"{last_t:.2f} s ({_reason(exc)})"
             ) from None
-        if index < 0:
+        if end_s is not None and (stated is None or end_s < stated):
+            return  # a range short of the end: the end-of-stream checks are the last range's
+        if not decoded and not ranged:
             raise VideoError(f"{path}: no frame could be decoded (corrupt or truncated video)")
         if stated and stated > 2.0 and last_t < 0.8 * stated - 1.0:
             raise VideoError(
@@ -277,6 +308,93 @@ def iter_frames(
                 f"{path}: frames stop at {last_t:.2f} s of the stated {stated:.2f} s; the "
                 "file may be truncated (analysed up to where the frames stop)"
             )
+    finally:
+        container.close()
+
+
+def _seek_before(container, stream, start_s: float, start: float) -> tuple[int, Iterator]:
+    """Seek ``stream`` to a keyframe strictly before video time ``start_s`` (``start``: the
+    stream's start time in seconds) and return ``(frames before it - 1, its decoded
+    frames)``: the ``frame_index`` the counter must hold before the first frame decoded.
+
+    The index is counted from the demuxed packets (one frame each, decoded in
+    presentation order): the packets whose timestamp is before the first decoded frame's.
+    Seeking lands at or before the target in MP4, MKV and WebM; where a demuxer lands
+    later, earlier targets are tried, then the start of the file.
+    """
+    import av
+
+    tb = stream.time_base
+    target_s = start_s
+    for _ in range(6):
+        target = int(math.floor((target_s + start) / tb)) - 1
+        try:
+            container.seek(max(target, 0), stream=stream, backward=True, any_frame=False)
+        except av.error.FFmpegError:
+            break
+        frames = container.decode(stream)
+        first = next(frames, None)
+        if first is None or first.pts is None:
+            break
+        first_t = float(first.pts * tb) - start
+        if first_t < start_s:
+            before = _packets_before(container.name, first.pts)
+            return before - 1, _chain(first, frames)
+        target_s = max(0.0, target_s - max(1.0, start_s - target_s) * 2)
+    container.seek(0, stream=stream, backward=True, any_frame=False)
+    return -1, container.decode(stream)
+
+
+def _chain(first, rest: Iterator) -> Iterator:
+    yield first
+    yield from rest
+
+
+def _packets_before(path: str, pts: int) -> int:
+    """Packets of the first video stream of ``path`` with a timestamp before ``pts``
+    (demuxed, not decoded; stops once the decode timestamps pass ``pts``)."""
+    import av
+
+    count = 0
+    with av.open(path) as container:
+        stream = video_streams(container)[0]
+        for packet in container.demux(stream):
+            if packet.dts is not None and packet.dts >= pts:
+                break  # this and every later packet is presented at or after pts
+            if packet.size and packet.pts is not None and packet.pts < pts:
+                count += 1
+    return count
+
+
+def seekable(path: str | os.PathLike) -> bool:
+    """Whether :func:`iter_frames` can decode ``path`` in time ranges with the same frames
+    and indices as a whole decode: every video packet has a timestamp, timestamps are
+    unique and decode timestamps never go back (no joined files that restart their
+    clocks), and the container is not a bare elementary stream. Reads the packets once
+    (demuxing only).
+
+    Raises:
+        VideoError: the file cannot be opened as a video.
+    """
+    path = Path(path)
+    container = _open(path)
+    try:
+        if set(container.format.name.split(",")) & ELEMENTARY_FORMATS:
+            return False
+        stream = video_streams(container)[0]
+        seen: set[int] = set()
+        last_dts = None
+        for packet in container.demux(stream):
+            if not packet.size:
+                continue
+            if packet.pts is None or packet.pts in seen:
+                return False
+            if packet.dts is not None:
+                if last_dts is not None and packet.dts < last_dts:
+                    return False
+                last_dts = packet.dts
+            seen.add(packet.pts)
+        return bool(seen)
     finally:
         container.close()
 

@@ -6,7 +6,6 @@ import numpy as np
 from PIL import Image
 
 from feelinvideo.faces import Faces, Sample
-from feelinvideo.outputs.overlay import EmojiAnnotator
 from feelinvideo.outputs.people import kept_people, people_json, person_summaries, with_enrolled
 from feelinvideo.outputs.people_plot import draw_people
 from feelinvideo.outputs.table import faces_table
@@ -79,13 +78,3 @@ def test_people_png_is_drawn_without_pyplot(tmp_path):
     draw_people(tmp_path / "people.png", df, ["ada", "unknown-1"], 4.0, thumbs)
     with Image.open(tmp_path / "people.png") as image:
         assert image.width == 1000 and image.height > 150
-
-
-def test_annotator_covers_the_face_and_labels_it():
-    scene = np.zeros((200, 300, 3), np.uint8)
-    faces = Faces([[100, 60, 160, 120]], [1.0], [np.eye(7)[3]], person=["ada"])
-    out = EmojiAnnotator().annotate(scene, faces)
-    assert out is scene
-    assert scene[80:100, 120:140].any()  # the emoji is drawn over the face box
-    assert scene[30:55, 100:200].any()  # the label above it
-    assert not scene[150:, :].any()  # nothing far from the face

@@ -46,11 +46,13 @@ def test_write_report_writes_every_file(term, tmp_path):
         "class_summary": out / CLASS_SUMMARY_CSV,
         "windows": out / WINDOWS_CSV,
         **{name: out / file for name, file in PLOT_FILES.items()},
+        "video_1_emotions": out / "video_1_emotions.png",
+        "video_2_emotions": out / "video_2_emotions.png",
         "html": out / REPORT_HTML,
     }
     assert report.files == expected
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in expected.values())
-    for name in PLOT_FILES:
+    for name in [*PLOT_FILES, "video_1_emotions", "video_2_emotions"]:
         assert report.files[name].read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 

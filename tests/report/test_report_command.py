@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +50,15 @@ def runs(tmp_path_factory, cli) -> dict[str, Path]:
     return folders
 
 
+def _chromium() -> str:
+    """The headless browser the page test uses, or skip with the reason."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("no chromium binary (Debian's chromium package) to render report.html")
+
+
 @pytest.fixture(scope="module")
 def term_report(runs, tmp_path_factory, cli) -> tuple[Path, object]:
     """``report`` over the three real runs (output folder, click result)."""
@@ -74,7 +85,7 @@ def test_report_writes_every_output(term_report):
     assert not [p for p in out.iterdir() if p.name.endswith(".part")]
     for name in OUTPUTS[2:5]:
         assert (out / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    assert result.stdout.startswith("class: ")
+    assert result.stdout.startswith("3 videos, each judged on its own faces: ")
 
 
 def test_class_summary_equals_csv_sums(runs, term_report):
@@ -97,7 +108,9 @@ def test_class_summary_equals_csv_sums(runs, term_report):
             negative = part[list(NEGATIVE)].to_numpy().sum()
             assert row["positive"] == pytest.approx(positive, abs=1e-9)
             assert row["negative"] == pytest.approx(negative, abs=1e-9)
-            assert row["verdict"] == verdict(row["positive"], row["negative"])
+            faces = len(part)
+            dominant = row["dominant_emotion"]
+            assert row["verdict"] == verdict(row["positive"], row["negative"], faces, dominant)
             assert row["dominant_emotion"] == weighted_dominant(part)
     assert set(table["person"]) == seen
     # woman2 has a face in every sampled frame: attended equals the summary's counts
@@ -123,7 +136,13 @@ def test_windows_cover_each_video(runs, term_report):
         assert (with_faces["people"] >= 1).all()
         assert set(with_faces["dominant_emotion"]) <= set(EMOTIONS)
         for _, w in part.iterrows():
-            assert w["verdict"] == verdict(w["positive"], w["negative"])
+            dominant = w["dominant_emotion"] or None
+            assert w["verdict"] == verdict(w["positive"], w["negative"], w["faces"], dominant)
+            # a window's verdict never contradicts its mix without the numbers saying so
+            if w["verdict"] == "interested":
+                assert w["positive"] > w["negative"] and dominant != "neutral"
+            if w["verdict"] == "not interested":
+                assert w["negative"] > w["positive"] and dominant != "neutral"
             inside = df[(df["timestamp_s"] >= w["start_s"]) & (df["timestamp_s"] < w["end_s"])]
             if w["window"] < part["window"].max():
                 assert w["faces"] == len(inside)
@@ -181,3 +200,70 @@ def test_db_stores_each_run_once(runs, tmp_path, cli):
     assert stored == rows
     table = pd.read_csv(tmp_path / "a" / "class_summary.csv", keep_default_na=False)
     assert attended == dict(zip(table["person"], table["attended"]))
+
+
+def test_street_clips_neutral_dominant_people_read_neutral(runs):
+    summary = json.loads((runs["video"] / "summary.json").read_text())
+    people = summary["people"]
+    assert len(people) >= 3
+    for person in people:
+        if person["dominant_emotion"] == "neutral":
+            assert person["verdict"] == "neutral", person
+        else:
+            assert person["verdict"] != "interested" or person["positive"] > person["negative"]
+    assert summary["neutral_margin"] == 0.15
+    # every person of a run with identity has a thumbnail file named in summary.json
+    for person in people:
+        assert (runs["video"] / person["thumbnail"]).read_bytes()[:2] == b"\xff\xd8"  # JPEG
+
+
+def test_report_page_in_headless_chromium(runs, tmp_path, cli):
+    """Render report.html of the three real runs in headless Chromium, from another working
+    folder, and check the DOM it built and that its screenshot is not blank."""
+    browser = _chromium()
+    out = tmp_path / "rep"
+    result = cli("report", *runs.values(), "--out", out)
+    assert result.exit_code == 0, result.stderr
+    page = (out / "report.html").resolve()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    flags += [f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
+    dom = subprocess.run(
+        [browser, *flags, "--dump-dom", page.as_uri()],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    ).stdout
+    assert dom.strip().endswith("</html>"), dom[-500:]
+    sections = re.findall(r'<section class="video" id="video-\d+">\s*<h2>([^<]+)</h2>', dom)
+    assert sections == list(runs)
+    rows = re.findall(r'<tr class="person">(.*?)</tr>', dom, re.S)
+    people = sum(len(json.loads((f / "summary.json").read_text())["people"]) for f in runs.values())
+    assert len(rows) == people
+    for row in rows:
+        thumb = re.search(r'<img class="thumb" src="([^"]+)"', row)
+        assert thumb, row[:300]
+        assert (out / thumb.group(1)).resolve().is_file()  # relative to the page's folder
+        assert re.search(r"\d+\.\d+ min \(\d+\.\d s\)", row)
+        assert re.search(r'<svg class="strip".*?<rect ', row, re.S)
+        assert re.search(r"(interested|neutral|not interested)</span>", row)
+    assert '<h2 id="class">Class table across videos</h2>' in dom
+    assert len(re.findall(r"<tr><td class=\"name\">", dom)) == people
+    assert '<h2 id="how-to-read">How to read this</h2>' in dom and "Art. 5(1)(f)" in dom
+    assert len(re.findall(r'<img class="mix" src="video_\d_emotions.png"', dom)) == 3
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [browser, *flags, f"--screenshot={shot}", "--window-size=1300,2400", page.as_uri()],
+        cwd=elsewhere,
+        capture_output=True,
+        timeout=180,
+    )
+    from matplotlib.image import imread
+
+    pixels = imread(shot)[..., :3]
+    assert pixels.shape[:2] == (2400, 1300)
+    assert pixels.std() > 0.1  # text, plots and faces, not a blank or error page
+    coloured = (pixels.max(axis=2) - pixels.min(axis=2)) > 0.2
+    assert coloured.mean() > 0.01  # the emotion colours and the faces were drawn

@@ -32,7 +32,8 @@ def report(tmp_path):
 def test_text_headline_and_table(report):
     lines = format_summary(report, "text").splitlines()
     assert lines[0] == (
-        "class: interested (positive 2.30 vs negative 1.20) over 5 faces of 4 people in 1 video"
+        "talk: interested (happy + surprise 46% vs angry + disgust + fear + sad 24% of the "
+        "scores per face) over 5 faces of 4 people"
     )
     header, *rows = lines[1:]
     assert header.split() == list(SHORT_COLUMNS.values())
@@ -66,7 +67,7 @@ def test_text_without_faces(tmp_path):
     path.write_text(",".join(FACE_COLUMNS) + "\n")
     text = format_summary(build_report([path]), "text")
     assert text.splitlines() == [
-        "class: neutral (positive 0.00 vs negative 0.00) over 0 faces of 0 people in 1 video",
+        "empty_run: neutral (no faces) over 0 faces of 0 people",
         "no faces were found",
     ]
 
@@ -133,3 +134,16 @@ def test_zero_faces_reports_zero(tmp_path, cli):
     windows = pd.read_csv(out / "windows.csv")
     assert windows["faces"].tolist() == [0]
     assert (out / "report.html").exists()
+
+
+def test_headline_of_several_videos_pools_no_verdict(tmp_path):
+    happy = face_rows((0, 0.0, "ann", "happy", 0.9), (10, 1.0, "ann", "happy", 0.8))
+    sad = face_rows(*[(i, float(i), "bob", "sad", 0.9) for i in range(5)])
+    report = build_report(
+        [write_run(tmp_path / "a", happy, 2.0), write_run(tmp_path / "b", sad, 5.0)]
+    )
+    line = format_summary(report, "text").splitlines()[0]
+    assert line == (
+        "2 videos, each judged on its own faces: 1 interested, 0 neutral, 1 not interested; "
+        "7 faces of 2 people"
+    )

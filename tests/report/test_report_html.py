@@ -7,6 +7,7 @@ import re
 from html.parser import HTMLParser
 
 import pandas as pd
+import pytest
 from report_data import NASTY, synthetic_faces, write_run
 
 from feelinvideo.report import build_report, render_html
@@ -32,20 +33,30 @@ def parse(text: str) -> _Page:
     return page
 
 
-def test_html_is_self_contained_and_escaped(tmp_path, cli):
+def test_html_is_offline_and_escaped_with_links_or_embedded(tmp_path, cli):
     people = ["obama", NASTY, "unknown-1"]
     write_run(tmp_path / "lecture1", synthetic_faces(20, people), duration_s=21.0)
     write_run(tmp_path / "lecture2", synthetic_faces(10, people, seed=1), duration_s=12.0)
     (tmp_path / "lecture1" / "overlay.mp4").write_bytes(b"\0")
-    out = tmp_path / "out"
-    result = cli("report", tmp_path, "--out", out, "--window", "5")
+    embedded = tmp_path / "embedded"
+    result = cli("report", tmp_path, "--out", embedded, "--window", "5", "--embed")
     assert result.exit_code == 0, result.stderr
-    text = (out / "report.html").read_text(encoding="utf-8")
+    out = tmp_path / "out"
+    result = cli("report", tmp_path / "lecture1", tmp_path / "lecture2", "--out", out)
+    assert result.exit_code == 0, result.stderr
+    # linked: each image is a file beside the page (2 class plots + 1 mix per video)
+    page = parse((out / "report.html").read_text(encoding="utf-8"))
+    images = [a["src"] for t, a in page.tags if t == "img"]
+    assert len(images) == 4
+    for src in images:
+        assert "/" not in src and (out / src).read_bytes().startswith(b"\x89PNG")
+    # embedded: the same images as data: URIs
+    text = (embedded / "report.html").read_text(encoding="utf-8")
     page = parse(text)
     tags = [t for t, _ in page.tags]
     assert "script" not in tags and "link" not in tags and "iframe" not in tags
     images = [a["src"] for t, a in page.tags if t == "img"]
-    assert len(images) == 3
+    assert len(images) == 4
     for src in images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1]).startswith(b"\x89PNG")
@@ -56,7 +67,8 @@ def test_html_is_self_contained_and_escaped(tmp_path, cli):
     assert NASTY not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert NASTY in "".join(page.text)
     links = [a.get("href") for t, a in page.tags if t == "a"]
-    assert links == ["../lecture1/overlay.mp4"]
+    assert links == ["#how-to-read", "../lecture1/overlay.mp4"]
+    out = embedded
     # people: known names across videos, unknowns per video
     table = pd.read_csv(out / "class_summary.csv", keep_default_na=False)
     assert list(table["person"]) == [NASTY, "obama", "lecture1:unknown-1", "lecture2:unknown-1"]
@@ -77,16 +89,20 @@ def test_page_sections_and_policy(tmp_path):
     assert metas == [
         {
             "http-equiv": "Content-Security-Policy",
-            "content": "default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+            "content": "default-src 'none'; img-src data: 'self' file:; style-src 'unsafe-inline'",
         }
     ]
     assert not [t for t, _ in page.tags if t == "img"]  # no plots given
     words = " ".join(" ".join(page.text).split())
-    for heading in ("Videos", "Class summary", "Time windows"):
-        assert f"<h2>{heading}</h2>" in text
-    assert "over 24 faces of 3 people in 2 videos" in words
-    assert re.search(r"; \d of 3 time windows with faces interested \(5 s windows\)\.", words)
-    assert "640×360" in words and "12.0 s" in words
+    for heading in ("talk", "a&amp;b", "Class table across videos", "How to read this"):
+        assert re.search(f"<h2[^>]*>{heading}</h2>", text), heading
+    assert "2 videos (15.0 s of video, 24 faces of 3 people), each judged on its own" in words
+    assert re.search(
+        r"Time windows with faces, over all videos: \d+ interested, \d+ neutral", words
+    )
+    assert "640×360 px" in words and "12.0 s (0:12)" in words
+    assert "Emotion mix over time (5 s windows)" in words
+    assert "EU AI Act" in words and "Art. 5(1)(f)" in words
     # the CSV without person column is named, escaped, in the note
     assert "No person column in the CSV of a&b: all faces" in words
     assert "a&amp;b" in text and "odd &lt;b&gt;warning&lt;/b&gt;" in text
@@ -98,15 +114,17 @@ def test_page_sections_and_policy(tmp_path):
     assert text.rstrip().endswith("</html>")
 
 
-def test_plots_are_embedded_in_order(tmp_path):
+def test_class_plots_are_embedded_in_order(tmp_path):
     write_run(tmp_path / "talk", synthetic_faces(3, ["ann"]))
     report = build_report([tmp_path / "talk"])
     images = {"attendance": b"\x89PNG-a", "person_profiles": b"\x89PNG-b"}
+    with pytest.raises(KeyError):
+        render_html(report, {"nope": b""}, tmp_path)
     page = parse(render_html(report, images, tmp_path))
     shown = [
         (a["alt"], base64.b64decode(a["src"].split(",", 1)[1])) for t, a in page.tags if t == "img"
     ]
     assert shown == [
-        ("Attendance per person and video", b"\x89PNG-a"),
         ("Each person's emotion profile", b"\x89PNG-b"),
+        ("Attendance per person and video", b"\x89PNG-a"),
     ]

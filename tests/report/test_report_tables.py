@@ -54,7 +54,13 @@ def test_class_summary_on_known_numbers(two_runs):
     assert ann["sum_happy"] == pytest.approx(1.6) and ann["sum_sad"] == pytest.approx(1.5)
     assert ann["mean_happy"] == pytest.approx(1.6 / 4)
     assert ann["positive"] == pytest.approx(1.6) and ann["negative"] == pytest.approx(1.5)
-    assert ann["verdict"] == "interested" and ann["dominant_emotion"] == "happy"
+    # 1.6 vs 1.5 over 4 faces: within the default margin (0.15 x 4), so too close to call
+    assert ann["verdict"] == "neutral" and ann["dominant_emotion"] == "happy"
+    strict = class_summary(two_runs, margin=0.0).set_index("person")
+    assert strict.loc["ann", "verdict"] == "interested"
+    # no every_s in summary.json: a frame stands for the median step between the run's
+    # sampled times (lec1: 0, 1, 2.5 s -> 1.25 s; lec2: 0, 3 s -> 3 s)
+    assert ann["minutes"] == pytest.approx((2 * 1.25 + 3.0) / 60)
     bob = table.set_index("person").loc["bob"]
     assert (bob["videos"], bob["attended"], bob["verdict"]) == (1, 1, "not interested")
     assert bob["dominant_emotion"] == "sad"

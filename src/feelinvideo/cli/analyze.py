@@ -10,10 +10,19 @@ import click
 from ..backends.local import DETECTORS
 from ..backends.rekognition.collection import DEFAULT_FACE_MATCH_THRESHOLD
 from ..batch import BATCH_JSON
+from ..engines import ENGINES
 from ..identity.tracker import DEFAULT_REFRESH_S
 from ..models.dlib import DEFAULT_TOLERANCE
 from ..models.mtcnn import DEFAULT_MIN_FACE_PX
-from ..schema import DEFAULT_BATCH_DIR, DEFAULT_EVERY_S, DEFAULT_WINDOW_S, default_run_dir
+from ..outputs.overlay import OVERLAY_STYLES
+from ..schema import (
+    DEFAULT_BATCH_DIR,
+    DEFAULT_EVERY_S,
+    DEFAULT_SEGMENT_S,
+    DEFAULT_WINDOW_S,
+    WORK_DIR,
+    default_run_dir,
+)
 from ..smoothing import DEFAULT_SMOOTH_S
 from .options import (
     CONTEXT,
@@ -21,7 +30,7 @@ from .options import (
     aws_options,
     backend_option,
     implicit_gallery,
-    make_backend,
+    neutral_margin_option,
 )
 
 
@@ -68,6 +77,15 @@ from .options import (
     help="Length of the summary's time windows in seconds.",
 )
 @click.option("--no-video", is_flag=True, help="Do not write overlay.mp4.")
+@click.option(
+    "--overlay",
+    type=click.Choice(OVERLAY_STYLES),
+    default=OVERLAY_STYLES[0],
+    show_default=True,
+    help="How overlay.mp4 draws faces: an emoji over each face, a box in the emotion's "
+    "colour (the face visible), or every face blurred (to share without showing faces); "
+    "each with a label beside the face.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @backend_option(
     "Where faces and emotions come from: the local models, or Amazon Rekognition "
@@ -135,12 +153,54 @@ from .options import (
 @click.option(
     "--no-thumbnails",
     is_flag=True,
-    help="No face thumbnails in people.png (then no face crops are written anywhere).",
+    help="No face thumbnails in people.png nor thumbnails/ (then no face crops are written "
+    "anywhere, and the report shows none).",
 )
+@neutral_margin_option
 @click.option(
     "--no-identity",
     is_flag=True,
     help="Skip who-is-who (no person columns, people.json or people.png); a little faster.",
+)
+@click.option(
+    "--segment",
+    type=Finite(min=0),
+    default=DEFAULT_SEGMENT_S,
+    show_default=True,
+    help="Cut videos longer than this many seconds into segments analysed independently "
+    "(in parallel, resumable) and merged; 0 = one piece.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Segments and videos analysed at once, in worker processes that each load the "
+    "models once (1 = in this process). [default: the number of cores; with --engine ray, "
+    "the cluster's CPUs]",
+)
+@click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(ENGINES),
+    default="local",
+    show_default=True,
+    help="Where segments run: local processes, or a Ray cluster (needs pip install "
+    "'feelinvideo[ray]'; the videos must be readable at the same path on every node).",
+)
+@click.option(
+    "--address",
+    help="Ray cluster address (with --engine ray), e.g. 10.0.0.5:6379 or auto. Default: "
+    "$RAY_ADDRESS, else a local Ray started for the run.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Recompute segments kept from an interrupted run of the same command.",
+)
+@click.option(
+    "--keep-work",
+    is_flag=True,
+    help=f"Keep the finished segments in {WORK_DIR}/ inside --out after the run.",
 )
 def analyze(
     videos,
@@ -150,6 +210,7 @@ def analyze(
     detector,
     window,
     no_video,
+    overlay,
     quiet,
     backend,
     region,
@@ -164,7 +225,14 @@ def analyze(
     reembed_every,
     smooth,
     no_thumbnails,
+    neutral_margin,
     no_identity,
+    segment,
+    jobs,
+    engine_name,
+    address,
+    force,
+    keep_work,
 ):
     """Find faces in each VIDEO, score their emotions, write faces.csv, summary.json and
     overlay.mp4.
@@ -190,9 +258,16 @@ def analyze(
     when within --tolerance, and the rest grouped into distinct unknown people. faces.csv
     gains person, match_distance, track_id; people.json and people.png list who was seen
     when. Nothing leaves the machine.
+
+    \b
+    Long videos and many videos: videos are cut into --segment pieces, analysed on --jobs
+    worker processes (or a Ray cluster, --engine ray), and merged into the same outputs.
+    Finished segments are kept in --out until the run completes, so running the same
+    command again after a crash or Ctrl-C computes only the rest.
     """
+    from ..engines import make_engine
     from ..pipeline import AnalyzeOptions
-    from ..pipeline import analyze as run_analysis
+    from ..segments import BackendSpec, GallerySpec
 
     aws_only = {
         "--region": region,
@@ -227,16 +302,30 @@ def analyze(
         every_s=every,
         window_s=window,
         write_video=not no_video,
+        overlay=overlay,
         identity=not no_identity,
         tolerance=tolerance,
         min_frames=min_frames,
         reembed_every_s=reembed_every,
         smooth_s=smooth,
         thumbnails=not no_thumbnails,
+        neutral_margin=neutral_margin,
     )
     if backend == "rekognition" and detector != "mtcnn":
         raise click.UsageError("--detector applies to the local backend only")
-    engine = make_backend(backend, min_face, region, profile, detector)
+    if address is not None and engine_name != "ray":
+        raise click.UsageError("--address applies to --engine ray only")
+    spec = BackendSpec(backend, min_face, detector, region, profile)
+    gallery_spec = None
+    if collection is not None:
+        gallery_spec = GallerySpec(
+            collection=collection,
+            region=region,
+            profile=profile,
+            face_match_threshold=face_match_threshold,
+        )
+    elif gallery is not None and not no_identity:
+        gallery_spec = GallerySpec(path=str(gallery))
     names = None
     if collection is not None:
         from ..identity.gallery import open_gallery
@@ -252,36 +341,89 @@ def analyze(
 
         names = open_gallery(gallery)
     try:
+        runner = make_engine(engine_name, jobs, address, gallery=names)
+        run = {
+            "options": options,
+            "backend": spec,
+            "gallery": gallery_spec,
+            "segment_s": segment,
+            "force": force,
+            "open_gallery": names,
+        }
         if not single:
-            _batch(videos, out_dir, engine, names, options, quiet)
+            _batch(videos, out_dir, runner, run, keep_work, quiet)
             return
         out = out_dir if out_dir is not None else default_run_dir(videos[0])
-        result = run_analysis(
-            videos[0], out, backend=engine, gallery=names, options=options, progress=not quiet
-        )
+        result = _one(videos[0], out, runner, run, keep_work, quiet)
     finally:
         if names is not None:
             names.close()
     for warning in result.summary.get("warnings", []):
         click.echo(f"Warning: {warning}", err=True)
+    if result.segments > 1 and result.segments_computed < result.segments:
+        click.echo(
+            f"{result.segments - result.segments_computed} of {result.segments} segments "
+            "reused from an interrupted run (--force recomputes them)",
+            err=True,
+        )
     click.echo(result.describe())
 
 
-def _batch(videos, out_dir, engine, gallery, options, quiet) -> None:
+def _one(video: Path, out: Path, runner, run: dict, keep_work: bool, quiet: bool):
+    """One video into ``out``; a failure leaves no folder the run created behind (an
+    interrupt keeps the finished segments for a rerun)."""
+    import shutil
+
+    from ..errors import FeelinvideoError
+    from ..progress import advance_to, progress_bar
+    from ..segments import VideoRun, run_videos
+    from ..video import probe
+
+    info = probe(video)
+    existed = out.exists()
+    result = None
+    try:
+        with progress_bar(info.duration_s, "analysing", not quiet) as bar:
+
+            def advance(_k: int, seconds: float) -> None:
+                advance_to(bar, seconds)
+                if bar.n >= bar.total:
+                    bar.close()  # before the overlay's bar
+
+            runs = [VideoRun(video, out, out / WORK_DIR)]
+            for _, result in run_videos(
+                runs, runner, keep_work=keep_work, advance=advance, progress=not quiet, **run
+            ):
+                if isinstance(result, BaseException):
+                    raise result
+    except (FeelinvideoError, ValueError):
+        shutil.rmtree(out / WORK_DIR, ignore_errors=True)
+        if not existed and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    return result
+
+
+def _batch(videos, out_dir, runner, run: dict, keep_work: bool, quiet: bool) -> None:
     """Several videos: one run folder each under ``out_dir``, batch.json, a line a video on
     stdout, the failures again on stderr at the end, exit 1 when any failed."""
+    import shutil
+
     from ..batch import FAILED, analyze_batch, find_videos
-    from ..pipeline import analyze as run_analysis
+    from ..segments import VideoRun, run_videos
 
     found = find_videos(videos)
     parent = Path(out_dir) if out_dir is not None else Path(DEFAULT_BATCH_DIR)
 
-    def one(video, run_dir, advance):
-        return run_analysis(
-            video, run_dir, backend=engine, gallery=gallery, options=options, progress=advance
-        )
+    def analyze_all(jobs, advance):
+        runs = [
+            VideoRun(video, run_dir, parent / WORK_DIR / run_dir.name) for video, run_dir in jobs
+        ]
+        yield from run_videos(runs, runner, keep_work=True, advance=advance, **run)
 
-    items = analyze_batch(found, parent, one, progress=not quiet)
+    items = analyze_batch(found, parent, analyze_all, progress=not quiet)
+    if not keep_work:
+        shutil.rmtree(parent / WORK_DIR, ignore_errors=True)
     for item in items:
         where = item.out_dir if item.out_dir else item.error
         click.echo(f"{item.status}\t{item.path}\t{where}")

@@ -104,3 +104,18 @@ def implicit_gallery() -> Path | None:
     if os.environ.get(GALLERY_ENV) or path.exists():
         return path
     return None
+
+
+def neutral_margin_option(command):
+    """``--neutral-margin``: the interest verdict's neutral margin per face (analyze, report)."""
+    from ..schema import DEFAULT_NEUTRAL_MARGIN
+
+    return click.option(
+        "--neutral-margin",
+        type=Finite(0, 1),
+        default=DEFAULT_NEUTRAL_MARGIN,
+        show_default=True,
+        help="Verdict 'neutral' when |positive - negative| is at most this much per face "
+        "(scores in 0-1; positive = happy + surprise, negative = angry + disgust + fear + "
+        "sad) or when neutral is the dominant emotion.",
+    )(command)

@@ -8,12 +8,12 @@ import click
 
 from ..schema import (
     DEFAULT_REPORT_DIR,
-    DEFAULT_REPORT_WINDOW_S,
     REPORT_FORMATS,
 )
 from .options import (
     CONTEXT,
     Finite,
+    neutral_margin_option,
 )
 
 
@@ -30,10 +30,18 @@ from .options import (
 @click.option(
     "--window",
     type=Finite(min=0, min_open=True),
-    default=DEFAULT_REPORT_WINDOW_S,
-    show_default=True,
-    help="Length of the time windows in seconds.",
+    default=None,
+    help="Length of the time windows in seconds, for every video. [default: per video, a "
+    "round length giving about 30 windows and no shorter than its sampling interval]",
 )
+@neutral_margin_option
+@click.option(
+    "--embed",
+    is_flag=True,
+    help="Put the images (plots, face thumbnails) into report.html as data: URIs, so the "
+    "page alone can be mailed; by default it links them relative to its own folder.",
+)
+@click.option("--no-thumbnails", is_flag=True, help="Show no face thumbnails on the page.")
 @click.option(
     "--db",
     "db_path",
@@ -49,7 +57,7 @@ from .options import (
     show_default=True,
     help="Format of the class summary printed on stdout.",
 )
-def report(inputs, out_dir, window, db_path, fmt):
+def report(inputs, out_dir, window, neutral_margin, embed, no_thumbnails, db_path, fmt):
     """Class summary, time windows, plots and an offline HTML page over one or many runs.
 
     INPUTS are faces.csv files written by `analyze`, run folders holding one, or folders of
@@ -63,10 +71,19 @@ def report(inputs, out_dir, window, db_path, fmt):
       feelinvideo report term/ --out term_report --window 300
       feelinvideo report week1/faces.csv week2/faces.csv --db term.sqlite
       feelinvideo report term/ --format markdown > summary.md
+      feelinvideo report lecture_feelinvideo/ --embed --no-thumbnails
     """
     from ..report import format_summary, make_report
 
-    result = make_report(inputs, out_dir, window_s=window, db_path=db_path)
+    result = make_report(
+        inputs,
+        out_dir,
+        window_s=window,
+        db_path=db_path,
+        neutral_margin=neutral_margin,
+        embed=embed,
+        thumbnails=not no_thumbnails,
+    )
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
     click.echo(format_summary(result, fmt))

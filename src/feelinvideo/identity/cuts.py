@@ -52,8 +52,20 @@ class CutDetector:
         self.hist_threshold = float(hist_threshold)
         self.pixel_threshold = float(pixel_threshold)
         self._previous: tuple[np.ndarray, np.ndarray] | None = None
+        #: signature of the first frame seen (a segment's, compared with the one before)
+        self.first: tuple[np.ndarray, np.ndarray] | None = None
         #: cuts found so far
         self.cuts = 0
+
+    @property
+    def last(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Signature of the latest frame seen, or None."""
+        return self._previous
+
+    def is_cut(self, a, b) -> bool:
+        """Whether two signatures (:meth:`signature`) lie on either side of a cut."""
+        hist, pixels = self.distances(a, b)
+        return hist >= self.hist_threshold and pixels >= self.pixel_threshold
 
     def signature(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(normalised hue-saturation histogram float32 (16, 16), grey thumbnail float32
@@ -80,8 +92,8 @@ class CutDetector:
         current = self.signature(image)
         previous, self._previous = self._previous, current
         if previous is None:
+            self.first = current
             return False
-        hist, pixels = self.distances(previous, current)
-        cut = hist >= self.hist_threshold and pixels >= self.pixel_threshold
+        cut = self.is_cut(previous, current)
         self.cuts += int(cut)
         return cut

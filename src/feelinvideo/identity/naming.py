@@ -102,6 +102,21 @@ class Naming:
                 faces.match_distance[i] = np.nan if won[1] is None else won[1]
         return faces
 
+    def votes(self) -> dict[int, tuple[int, dict[str, list[float]]]]:
+        """``{tracker_id: (faces looked at, {name: vote distances})}`` so far (plain,
+        picklable: a segment's votes travel to the merge)."""
+        ids = set(self._checked) | set(self._votes)
+        return {
+            t: (self._checked.get(t, 0), {n: list(d) for n, d in self._votes.get(t, {}).items()})
+            for t in ids
+        }
+
+    def add_votes(self, tracker_id: int, checked: int, votes: dict[str, list[float]]) -> None:
+        """Count a segment's votes (from :meth:`votes`) for track ``tracker_id``."""
+        self._checked[tracker_id] += checked
+        for name, distances in votes.items():
+            self._votes[tracker_id][name].extend(distances)
+
     def _winner(self, tracker_id: int) -> tuple[str, float | None] | None:
         """The name a track has won (``(name, median distance or None)``), or None."""
         votes = self._votes.get(tracker_id)

@@ -158,6 +158,28 @@ class Track:
                 self.thumbs = self.thumbs[::2]
                 self._thumb_every *= 2
 
+    def absorb(self, later: Track) -> None:
+        """Continue this track with ``later``, the same face tracked on in the next segment
+        of the video (:mod:`feelinvideo.segments`; its sampled-frame counters already
+        global): its frames, latest box and motion, embeddings and thumbnails (thinned
+        evenly to the same limits as one track's)."""
+        segments = [list(s) for s in later.segments]
+        if self.segments and segments and self.segments[-1][1] + 1 >= segments[0][0]:
+            self.segments[-1][1] = max(self.segments[-1][1], segments[0][1])
+            segments = segments[1:]
+        self.segments += segments
+        self.last_sample, self.last_s = later.last_sample, later.last_s
+        self.box, self.velocity, self.patch = later.box, later.velocity, later.patch
+        self.embeddings = [*self.embeddings, *later.embeddings]
+        while len(self.embeddings) > MAX_TRACK_EMBEDDINGS:
+            self.embeddings = self.embeddings[::2]
+        self.thumbs = [*self.thumbs, *later.thumbs]
+        while len(self.thumbs) > MAX_TRACK_THUMBNAILS:
+            self.thumbs = self.thumbs[::2]
+        self.emb_sum = self.emb_sum + later.emb_sum
+        self.emb_count += later.emb_count
+        self.last_embed_s = max(self.last_embed_s, later.last_embed_s)
+
 
 def face_patches(image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
     """float32 (N, PATCH_SIZE, PATCH_SIZE): each face box of an RGB uint8 image as a small

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..schema import EMOTIONS, format_time, is_unknown
+from ..schema import DEFAULT_NEUTRAL_MARGIN, EMOTIONS, format_time, is_unknown
 
 #: Thumbnails shown per person in people.png.
 THUMBS_PER_PERSON = 4
@@ -79,11 +79,14 @@ def people_json(df: pd.DataFrame, width: int, height: int, keep: list[str]) -> d
     return {"People": people}
 
 
-def person_summaries(df: pd.DataFrame, keep: list[str]) -> list[dict]:
+def person_summaries(
+    df: pd.DataFrame, keep: list[str], margin: float = DEFAULT_NEUTRAL_MARGIN
+) -> list[dict]:
     """Per person: frames attended, first/last seen, mean scores, dominant emotion, verdict.
 
     ``dominant_emotion`` weights each face's scores by its detection confidence (as the
-    summary's time windows do); the verdict is the interest rule over the person's faces.
+    summary's time windows do); the verdict is the interest rule over the person's faces
+    (:func:`feelinvideo.schema.verdict` with the neutral ``margin`` per face).
     The raw scores are summed, not the track-smoothed ones: a sum over a person's faces
     already averages the flicker out, and the moving average's lag would bias it towards
     the previous emotion (on the demo clip, crying then laughing, it moved 1.3 of the 9.9
@@ -91,7 +94,7 @@ def person_summaries(df: pd.DataFrame, keep: list[str]) -> list[dict]:
     """
     from .summary import group_totals
 
-    totals = group_totals(df, "person")
+    totals = group_totals(df, "person", margin)
     grouped = df.groupby("person")
     frames = grouped["frame_index"].nunique()
     first, last = grouped["timestamp_s"].min(), grouped["timestamp_s"].max()
@@ -151,3 +154,34 @@ def thumbnails_by_person(tracks, identities: dict) -> dict[str, list[np.ndarray]
             thumbs = [thumbs[i] for i in idx]
         picked[person] = thumbs
     return picked
+
+
+#: Folder of a run's per-person face thumbnails (one JPEG each, for the report's rows).
+THUMBNAILS_DIR = "thumbnails"
+
+
+def thumbnail_names(people: list[str]) -> dict[str, str]:
+    """``{person: "thumbnails/<file>.jpg"}``: a file name per person, safe on every OS.
+
+    Characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``; names that
+    collide after that get ``-2``, ``-3``... (compared case-insensitively, for macOS and
+    Windows file systems).
+    """
+    import re
+
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for person in people:
+        stem = re.sub(r"[^\w.-]", "_", str(person), flags=re.ASCII).lstrip(".") or "person"
+        stem, candidate, n = stem[:80], stem[:80], 1
+        while candidate.casefold() in used:
+            n += 1
+            candidate = f"{stem}-{n}"
+        used.add(candidate.casefold())
+        names[person] = f"{THUMBNAILS_DIR}/{candidate}.jpg"
+    return names
+
+
+def representative_thumbnail(thumbs: list[np.ndarray]) -> np.ndarray | None:
+    """The middle one of a person's thumbnails (RGB uint8), or None when there are none."""
+    return thumbs[len(thumbs) // 2] if thumbs else None

@@ -5,6 +5,7 @@ contents of the folder as they were."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ..atomic import atomic_path, staged_folder, write_json
@@ -19,11 +20,17 @@ from ..schema import (
 )
 
 
-def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: bool = False):
+def save_analysis(
+    analysis,
+    out_dir: str | os.PathLike | None = None,
+    progress: bool | Callable[[float], None] = False,
+):
     """Write an :class:`feelinvideo.pipeline.Analysis` into ``out_dir``.
 
-    Files: ``faces.csv`` (text cells made CSV-safe), with identity ``people.json`` and
-    ``people.png``, ``overlay.mp4`` when ``analysis.options.write_video``, and
+    Files: ``faces.csv`` (text cells made CSV-safe), with identity ``people.json``,
+    ``people.png`` and (unless thumbnails are off) ``thumbnails/<person>.jpg``, one small
+    face crop per person that the report shows (named in ``summary["people"][i]
+    ["thumbnail"]``), ``overlay.mp4`` when ``analysis.options.write_video``, and
     ``summary.json`` (with its ``outputs`` key). Sets ``analysis.out_dir``, ``.files`` and
     ``summary["outputs"]``.
 
@@ -31,7 +38,8 @@ def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: 
         analysis: the result of :func:`feelinvideo.analyze`.
         out_dir: the output folder (default ``<video stem>_feelinvideo/`` beside the video),
             created if needed.
-        progress: show a tqdm bar on stderr while the overlay is rendered.
+        progress: True: show a tqdm bar on stderr while the overlay is rendered (frames
+            written); a function: called with the seconds of video written so far.
 
     Returns:
         output key -> path of each file written.
@@ -42,7 +50,12 @@ def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: 
         VideoError: the input cannot be decoded again for the overlay.
     """
     from ..progress import advance_to, progress_bar
-    from .people import with_enrolled
+    from .people import (
+        THUMBNAILS_DIR,
+        representative_thumbnail,
+        thumbnail_names,
+        with_enrolled,
+    )
     from .people_plot import draw_people
     from .table import safe_for_csv
 
@@ -55,6 +68,19 @@ def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: 
     names["summary"] = SUMMARY_JSON
     _refuse_overwriting_input(analysis.video, out, names.values())
     summary = dict(analysis.summary)
+    thumbs = {}
+    if analysis.thumbnails and summary.get("people"):
+        files = thumbnail_names([p["person"] for p in summary["people"]])
+        people = []
+        for entry in summary["people"]:
+            image = representative_thumbnail(analysis.thumbnails.get(entry["person"], []))
+            if image is not None:
+                thumbs[files[entry["person"]]] = image
+                entry = {**entry, "thumbnail": files[entry["person"]]}
+            people.append(entry)
+        summary["people"] = people
+    if thumbs:
+        names["thumbnails"] = THUMBNAILS_DIR
     summary["outputs"] = dict(names)
     with staged_folder(out) as stage:
         if analysis.people_json is not None:
@@ -67,18 +93,22 @@ def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: 
                 analysis.info.duration_s,
                 analysis.thumbnails,
             )
+        for name, image in thumbs.items():
+            _write_jpeg(stage / name, image)
         if analysis.options.write_video:
             from .overlay import write_overlay
 
-            with progress_bar(analysis.info.duration_s, "rendering", progress) as bar:
+            with progress_bar(analysis.info.duration_s, "rendering", progress is True) as bar:
+                report = progress if callable(progress) else lambda t: advance_to(bar, t)
                 write_overlay(
                     analysis.video,
                     stage / OVERLAY_MP4,
                     analysis.samples,
-                    progress=lambda t: advance_to(bar, t),
+                    progress=report,
                     size=(analysis.info.width, analysis.info.height),
+                    style=analysis.options.overlay,
                 )
-                advance_to(bar, bar.total)  # the last frame's time is short of the duration
+                report(analysis.info.duration_s)  # the last frame's time is short of it
         with atomic_path(stage / FACES_CSV) as tmp:
             safe_for_csv(analysis.faces).to_csv(tmp, index=False)
         write_json(stage / SUMMARY_JSON, summary)
@@ -86,6 +116,20 @@ def save_analysis(analysis, out_dir: str | os.PathLike | None = None, progress: 
     analysis.out_dir = out
     analysis.files = {key: out / name for key, name in names.items()}
     return analysis.files
+
+
+def _write_jpeg(path: Path, rgb) -> None:
+    """Write an RGB uint8 image as a JPEG (OpenCV's encoder, quality 90), atomically."""
+    import cv2
+
+    ok, data = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90]
+    )
+    if not ok:
+        raise OutputError(f"{path}: the thumbnail could not be encoded as JPEG")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data.tobytes())
 
 
 def _refuse_overwriting_input(video: Path, out: Path, names) -> None:

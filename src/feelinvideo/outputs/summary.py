@@ -14,19 +14,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..schema import EMOTIONS, NEGATIVE, POSITIVE, format_time, verdict
+from ..schema import DEFAULT_NEUTRAL_MARGIN, EMOTIONS, NEGATIVE, POSITIVE, format_time, verdict
 
 
-def emotion_totals(df: pd.DataFrame) -> dict:
+def emotion_totals(df: pd.DataFrame, margin: float = DEFAULT_NEUTRAL_MARGIN) -> dict:
     """Mean score per emotion, share of each dominant emotion, positive/negative totals, verdict.
 
     Args:
-        df: rows with the seven EMOTIONS columns (scores in [0, 1]) and ``dominant_emotion``.
+        df: rows with the seven EMOTIONS columns (scores in [0, 1]), ``dominant_emotion``
+            and ``detection_confidence``.
+        margin: the verdict's neutral margin per face (:func:`feelinvideo.schema.verdict`).
 
     Returns:
         dict with ``mean_scores`` ({emotion: mean in [0, 1]}), ``dominant_share``
         ({emotion: fraction of faces in [0, 1]}), ``positive`` and ``negative`` (sums of
-        scores over all faces, >= 0) and ``verdict`` (see :func:`feelinvideo.schema.verdict`).
+        scores over all faces, >= 0), ``dominant_emotion`` (confidence-weighted, None without
+        faces) and ``verdict`` (see :func:`feelinvideo.schema.verdict`).
         With no rows, means and shares are 0 and the verdict is ``"neutral"``.
     """
     n = len(df)
@@ -35,12 +38,14 @@ def emotion_totals(df: pd.DataFrame) -> dict:
     share = {e: float(counts.get(e, 0)) / n if n else 0.0 for e in EMOTIONS}
     positive = float(df[list(POSITIVE)].to_numpy().sum()) if n else 0.0
     negative = float(df[list(NEGATIVE)].to_numpy().sum()) if n else 0.0
+    dominant = weighted_dominant(df)
     return {
         "mean_scores": means,
         "dominant_share": share,
         "positive": positive,
         "negative": negative,
-        "verdict": verdict(positive, negative),
+        "dominant_emotion": dominant,
+        "verdict": verdict(positive, negative, n, dominant, margin),
     }
 
 
@@ -57,7 +62,11 @@ def weighted_dominant(df: pd.DataFrame) -> str | None:
 
 
 def time_windows(
-    df: pd.DataFrame, window_s: float, duration_s: float, person_column: str | None = None
+    df: pd.DataFrame,
+    window_s: float,
+    duration_s: float,
+    person_column: str | None = None,
+    margin: float = DEFAULT_NEUTRAL_MARGIN,
 ) -> list[dict]:
     """Split faces into consecutive windows of ``window_s`` seconds covering ``[0, duration_s]``.
 
@@ -67,6 +76,7 @@ def time_windows(
         duration_s: video length in seconds; the windows reach the later of it and the last face.
         person_column: when given, each window also gets ``people``, the number of distinct
             values of that column among its faces.
+        margin: the verdict's neutral margin per face (:func:`feelinvideo.schema.verdict`).
 
     Returns:
         one dict per window: ``start_s``, ``end_s``, ``faces`` (count), ``frames`` (sampled
@@ -83,7 +93,7 @@ def time_windows(
     count = max(1, math.ceil(end / window_s - 1e-9))
     index = (df["timestamp_s"].to_numpy(dtype=float) // window_s).astype(int)
     keyed = df.assign(_window=np.minimum(index, count - 1))
-    totals = group_totals(keyed, "_window")
+    totals = group_totals(keyed, "_window", margin)
     grouped = keyed.groupby("_window")
     frames = grouped["frame_index"].nunique()
     people = grouped[person_column].nunique() if person_column is not None else None
@@ -100,7 +110,7 @@ def time_windows(
             "dominant_emotion": row["dominant_emotion"] if seen else None,
             "positive": float(row["positive"]) if seen else 0.0,
             "negative": float(row["negative"]) if seen else 0.0,
-            "verdict": row["verdict"] if seen else verdict(0.0, 0.0),
+            "verdict": row["verdict"] if seen else verdict(0.0, 0.0, 0),
         }
         if people is not None:
             window["people"] = int(people[k]) if seen else 0
@@ -108,7 +118,9 @@ def time_windows(
     return windows
 
 
-def group_totals(df: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
+def group_totals(
+    df: pd.DataFrame, by: str | list[str], margin: float = DEFAULT_NEUTRAL_MARGIN
+) -> pd.DataFrame:
     """Per-group emotion totals for many groups at once (e.g. one group per person).
 
     The vectorised counterpart of :func:`emotion_totals` + :func:`weighted_dominant`: the
@@ -119,6 +131,7 @@ def group_totals(df: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
         df: rows with the seven EMOTIONS columns (scores in [0, 1]), ``detection_confidence``
             and the ``by`` column(s).
         by: column name(s) to group by.
+        margin: the verdict's neutral margin per face (:func:`feelinvideo.schema.verdict`).
 
     Returns:
         one row per group (indexed by ``by``, sorted), columns ``faces`` (count),
@@ -152,7 +165,12 @@ def group_totals(df: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
     out["dominant_emotion"] = [EMOTIONS[i] for i in np.argmax(weighted_sums.to_numpy(), axis=1)]
     out["positive"] = sums[list(POSITIVE)].sum(axis=1)
     out["negative"] = sums[list(NEGATIVE)].sum(axis=1)
-    out["verdict"] = [verdict(p, n) for p, n in zip(out["positive"], out["negative"])]
+    out["verdict"] = [
+        verdict(p, n, f, d, margin)
+        for p, n, f, d in zip(
+            out["positive"], out["negative"], out["faces"], out["dominant_emotion"]
+        )
+    ]
     return out[columns]
 
 
@@ -163,6 +181,7 @@ def run_summary(
     backend: str,
     every_s: float,
     window_s: float,
+    margin: float = DEFAULT_NEUTRAL_MARGIN,
 ) -> dict:
     """The ``summary.json`` dict of one run, before its people and ``outputs`` keys.
 
@@ -172,6 +191,7 @@ def run_summary(
         sampled_frames: frames analysed.
         backend: the backend's name.
         every_s, window_s: the sampling interval and window length used, in seconds.
+        margin: the verdict's neutral margin per face (``--neutral-margin``).
 
     Returns:
         ``video, backend, every_s, window_s, sampled_frames, frames_with_faces, faces,
@@ -190,11 +210,12 @@ def run_summary(
         "backend": backend,
         "every_s": every_s,
         "window_s": window_s,
+        "neutral_margin": margin,
         "sampled_frames": int(sampled_frames),
         "frames_with_faces": int(df["frame_index"].nunique()) if len(df) else 0,
         "faces": int(len(df)),
-        **emotion_totals(df),
-        "windows": time_windows(df, window_s, info.duration_s),
+        **emotion_totals(df, margin),
+        "windows": time_windows(df, window_s, info.duration_s, margin=margin),
     }
     if not len(df):
         summary["message"] = "no faces were found"

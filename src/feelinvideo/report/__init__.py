@@ -28,10 +28,18 @@ import pandas as pd
 from ..atomic import atomic_path, prepare_dir, staged_folder, write_text
 from ..outputs.summary import emotion_totals
 from ..outputs.table import safe_for_csv
-from ..schema import CLASS_SUMMARY_CSV, DEFAULT_REPORT_DIR, PLOT_FILES, REPORT_HTML, WINDOWS_CSV
+from ..schema import (
+    CLASS_SUMMARY_CSV,
+    DEFAULT_NEUTRAL_MARGIN,
+    DEFAULT_REPORT_DIR,
+    PLOT_FILES,
+    REPORT_HTML,
+    WINDOWS_CSV,
+    check_margin,
+)
 from .db import append_to_db
 from .formats import FORMATS, format_summary
-from .html import render_html
+from .html import render_html, video_plot_name
 from .runs import Run, find_csvs, load_runs, read_faces_csv
 from .tables import (
     CLASS_SUMMARY_COLUMNS,
@@ -40,6 +48,8 @@ from .tables import (
     all_faces,
     attendance_table,
     class_summary,
+    presence_table,
+    run_windows_s,
     window_table,
 )
 
@@ -57,11 +67,15 @@ class Report:
         windows: the time windows (:func:`window_table`).
         attendance: persons x videos attended frames (:func:`attendance_table`).
         totals: :func:`feelinvideo.outputs.summary.emotion_totals` over every face of every run.
-        window_s: the window length used (seconds).
+        window_s: the window length asked for (seconds), or None: each video its own.
+        presence: one row per person per video (:func:`presence_table`).
+        windows_s: the window length of each video (name -> seconds).
+        neutral_margin: the verdict's neutral margin per face used.
         warnings: one line per problem that did not stop the report.
         out_dir: where the files went (after :func:`write_report`).
         files: name -> path of each file written (``class_summary``, ``windows``, the
-            :data:`feelinvideo.schema.PLOT_FILES` keys, ``html``).
+            :data:`feelinvideo.schema.PLOT_FILES` keys, ``video_<k>_emotions`` (the k-th
+            video's emotion mix plot), ``html``).
         db: ``{"path", "added", "already"}`` after :func:`append_to_db`.
     """
 
@@ -70,7 +84,10 @@ class Report:
     windows: pd.DataFrame
     attendance: pd.DataFrame
     totals: dict
-    window_s: float
+    window_s: float | None
+    presence: pd.DataFrame = field(default_factory=pd.DataFrame)
+    windows_s: dict[str, float] = field(default_factory=dict)
+    neutral_margin: float = DEFAULT_NEUTRAL_MARGIN
     warnings: list[str] = field(default_factory=list)
     out_dir: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
@@ -82,32 +99,43 @@ class Report:
         return int(sum(len(r.faces) for r in self.runs))
 
 
-def build_report(inputs: Iterable[str | os.PathLike], window_s: float = DEFAULT_WINDOW_S) -> Report:
+def build_report(
+    inputs: Iterable[str | os.PathLike],
+    window_s: float | None = None,
+    neutral_margin: float = DEFAULT_NEUTRAL_MARGIN,
+) -> Report:
     """Read the runs and compute the tables (writes nothing).
 
     Args:
         inputs: ``faces.csv`` files or analysis output folders (see :func:`find_csvs`).
-        window_s: time window length in seconds (> 0).
+        window_s: time window length in seconds (> 0); None: a length per video giving
+            about 30 windows (:func:`feelinvideo.report.tables.auto_window_s`).
+        neutral_margin: the verdict's neutral margin per face, in [0, 1]
+            (:func:`feelinvideo.schema.verdict`).
 
     Returns:
         the :class:`Report` (``out_dir``, ``files`` and ``db`` not yet set).
 
     Raises:
         CsvError: a bad or missing input (see :func:`read_faces_csv`).
-        ValueError: ``window_s`` <= 0.
+        ValueError: ``window_s`` <= 0 or ``neutral_margin`` outside [0, 1].
     """
-    if window_s <= 0:
+    if window_s is not None and not window_s > 0:
         raise ValueError(f"window_s must be > 0, got {window_s}")
+    margin = check_margin(neutral_margin)
     warnings: list[str] = []
     runs = load_runs(inputs, warnings)
-    people = class_summary(runs)
+    people = class_summary(runs, margin)
     return Report(
         runs=runs,
         people=people,
-        windows=window_table(runs, window_s),
+        windows=window_table(runs, window_s, margin),
         attendance=attendance_table(runs, list(people["person"])),
-        totals=emotion_totals(all_faces(runs)),
-        window_s=float(window_s),
+        totals=emotion_totals(all_faces(runs), margin),
+        window_s=float(window_s) if window_s is not None else None,
+        presence=presence_table(runs, margin),
+        windows_s=run_windows_s(runs, window_s),
+        neutral_margin=margin,
         warnings=warnings,
     )
 
@@ -117,7 +145,13 @@ def _write_csv(path: Path, df: pd.DataFrame) -> None:
         safe_for_csv(df).to_csv(tmp, index=False, lineterminator="\n")
 
 
-def write_report(report: Report, out_dir: str | os.PathLike, plots: bool = True) -> Report:
+def write_report(
+    report: Report,
+    out_dir: str | os.PathLike,
+    plots: bool = True,
+    embed: bool = False,
+    thumbnails: bool = True,
+) -> Report:
     """Write ``class_summary.csv``, ``windows.csv``, the plots and ``report.html``.
 
     All or nothing: the files are staged beside ``out_dir`` and moved in together
@@ -126,7 +160,11 @@ def write_report(report: Report, out_dir: str | os.PathLike, plots: bool = True)
     Args:
         report: from :func:`build_report`.
         out_dir: output folder, created if needed.
-        plots: draw the PNG plots (and embed them in the HTML).
+        plots: draw the PNG plots (the class plots and one emotion mix per video).
+        embed: put the images (plots, face thumbnails) into the page as ``data:`` URIs, so
+            ``report.html`` alone can be mailed; else the page links them relative to its
+            own folder (the plots in ``out_dir``, thumbnails in the run folders).
+        thumbnails: show the runs' face thumbnails on the page.
 
     Returns:
         ``report`` with ``out_dir`` and ``files`` filled in.
@@ -137,6 +175,7 @@ def write_report(report: Report, out_dir: str | os.PathLike, plots: bool = True)
     out = Path(out_dir)
     names = {"class_summary": CLASS_SUMMARY_CSV, "windows": WINDOWS_CSV}
     images: dict[str, bytes] = {}
+    video_images: dict[str, bytes] = {}
     with staged_folder(out) as stage:
         _write_csv(stage / CLASS_SUMMARY_CSV, report.people)
         _write_csv(stage / WINDOWS_CSV, report.windows)
@@ -152,7 +191,17 @@ def write_report(report: Report, out_dir: str | os.PathLike, plots: bool = True)
                 with atomic_path(stage / PLOT_FILES[name]) as tmp:
                     tmp.write_bytes(png)
                 names[name] = PLOT_FILES[name]
-        write_text(stage / REPORT_HTML, render_html(report, images, out))
+            for k, run in enumerate(report.runs, start=1):
+                part = report.windows[report.windows["video"] == run.video]
+                name = video_plot_name(k)
+                video_images[run.video] = png = plotting.emotions_over_time(part)
+                with atomic_path(stage / name) as tmp:
+                    tmp.write_bytes(png)
+                names[name.removesuffix(".png")] = name
+        page = render_html(
+            report, images, out, embed=embed, video_images=video_images, thumbnails=thumbnails
+        )
+        write_text(stage / REPORT_HTML, page)
         names["html"] = REPORT_HTML
     report.out_dir = out
     report.files = {key: out / name for key, name in names.items()}
@@ -162,9 +211,12 @@ def write_report(report: Report, out_dir: str | os.PathLike, plots: bool = True)
 def make_report(
     inputs: Iterable[str | os.PathLike],
     out_dir: str | os.PathLike = DEFAULT_OUT_DIR,
-    window_s: float = DEFAULT_WINDOW_S,
+    window_s: float | None = None,
     db_path: str | os.PathLike | None = None,
     plots: bool = True,
+    neutral_margin: float = DEFAULT_NEUTRAL_MARGIN,
+    embed: bool = False,
+    thumbnails: bool = True,
 ) -> Report:
     """The whole ``feelinvideo report`` command: read, compute, append to ``--db``, write files.
 
@@ -175,9 +227,10 @@ def make_report(
     Args:
         inputs: ``faces.csv`` files or analysis output folders (see :func:`find_csvs`).
         out_dir: output folder, created if needed.
-        window_s: time window length in seconds (> 0).
+        window_s: time window length in seconds (> 0), or None: one per video.
         db_path: SQLite database to append the runs to, or None.
         plots: draw the PNG plots.
+        neutral_margin, embed, thumbnails: see :func:`build_report` and :func:`write_report`.
 
     Returns:
         the written :class:`Report` (``files``, ``warnings``, ``db`` set); print it with
@@ -187,14 +240,14 @@ def make_report(
         CsvError: a bad input. OutputError: an output cannot be written.
         ValueError: ``window_s`` <= 0.
     """
-    report = build_report(inputs, window_s)
+    report = build_report(inputs, window_s, neutral_margin)
     out = Path(out_dir)
     created = not out.exists()
     prepare_dir(out)
     try:
         if db_path is not None:
             report.db = append_to_db(report.runs, db_path)
-        write_report(report, out, plots=plots)
+        write_report(report, out, plots=plots, embed=embed, thumbnails=thumbnails)
     except BaseException:
         if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()

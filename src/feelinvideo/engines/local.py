@@ -1,0 +1,157 @@
+"""Segments on this machine: in this process (``--jobs 1`` or a single task), or in worker
+processes (:class:`concurrent.futures.ProcessPoolExecutor`).
+
+Workers are started with the *spawn* method (TensorFlow is not fork-safe: a forked child
+inherits its thread pools in an unusable state) and an initializer that gives each worker
+a fair share of the cores (TensorFlow's intra-op threads, OpenCV's threads) and loads the
+models once, so a worker pays the model load once however many segments it analyses.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+from ..errors import FeelinvideoError
+
+#: per worker process: {(backend spec, gallery spec): (backend, gallery)}
+_MODELS: dict = {}
+
+
+def share_threads(threads: int) -> None:
+    """Limit this process to ``threads`` compute threads: TensorFlow's intra-op pool (and
+    one inter-op thread), OpenCV's pool and BLAS/OpenMP pools. Call before TensorFlow
+    starts (in a fresh worker)."""
+    threads = max(1, int(threads))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    from ..models.loading import quiet_tensorflow
+
+    quiet_tensorflow()
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already started in this process: keep its pools
+        pass
+    import cv2
+
+    cv2.setNumThreads(threads)
+
+
+def models(backend_spec, gallery_spec):
+    """This process's ``(backend, gallery)`` for the specs, built once and kept."""
+    key = (backend_spec, gallery_spec)
+    if key not in _MODELS:
+        backend = backend_spec.build()
+        gallery = gallery_spec.open() if gallery_spec is not None else None
+        _MODELS[key] = (backend, gallery)
+    return _MODELS[key]
+
+
+def warm_up(backend) -> None:
+    """Load the backend's models now (one call on a blank frame) rather than in the first
+    segment."""
+    import numpy as np
+
+    backend.analyze([np.zeros((64, 64, 3), np.uint8)])
+
+
+def init_worker(threads: int, backend_spec, gallery_spec) -> None:
+    """Pool initializer: a share of the threads, then the models, loaded once."""
+    share_threads(threads)
+    backend, _ = models(backend_spec, gallery_spec)
+    if backend_spec.kind == "local":
+        warm_up(backend)
+
+
+def work(task):
+    """Run one task in a worker with its cached models; errors are returned, not raised
+    (they cross back to the parent as values)."""
+    from ..segments import run_segment
+
+    backend, gallery = models(task.backend, task.gallery if task.options.identity else None)
+    try:
+        return run_segment(task, backend, gallery)
+    except (FeelinvideoError, ValueError) as exc:
+        return exc
+
+
+class LocalEngine:
+    """Runs segment tasks in ``jobs`` worker processes on this machine.
+
+    Args:
+        jobs: worker processes (>= 1); 1 runs every task in this process, as does a run
+            of a single task (no model load in a second process).
+        backend, gallery: this process's backend and open gallery, used in-process
+            (default: built from the tasks' specs).
+
+    Raises:
+        ValueError: ``jobs`` < 1.
+    """
+
+    def __init__(self, jobs: int, backend=None, gallery=None):
+        if jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {jobs}")
+        self.jobs = int(jobs)
+        self.backend = backend
+        self.gallery = gallery
+
+    def run(self, tasks: list, on_time: Callable | None = None) -> Iterator[tuple[object, object]]:
+        """``(task, SegmentResult or error)`` per task, as they finish.
+
+        Args:
+            tasks: :class:`~feelinvideo.segments.SegmentTask` list.
+            on_time: ``on_time(task, seconds)`` as an in-process task advances.
+        """
+        if not tasks:
+            return
+        if self.jobs == 1 or len(tasks) == 1:
+            yield from self._in_process(tasks, on_time)
+        else:
+            yield from self._pool(tasks)
+
+    def _in_process(self, tasks, on_time):
+        from ..segments import run_segment
+
+        for task in tasks:
+            backend = self.backend if self.backend is not None else models(task.backend, None)[0]
+            gallery = self.gallery
+            if gallery is None and task.gallery is not None and task.options.identity:
+                gallery = models(task.backend, task.gallery)[1]
+
+            def advance(t: float, task=task) -> None:
+                if on_time is not None:
+                    on_time(task, t)
+
+            try:
+                yield task, run_segment(task, backend, gallery, advance)
+            except (FeelinvideoError, ValueError) as exc:
+                yield task, exc
+
+    def _pool(self, tasks):
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        from ..engines import default_jobs
+
+        workers = min(self.jobs, len(tasks))
+        threads = max(1, default_jobs() // workers)
+        first = tasks[0]
+        gallery = first.gallery if first.options.identity else None
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=init_worker,
+            initargs=(threads, first.backend, gallery),
+        )
+        try:
+            pending = {pool.submit(work, task): task for task in tasks}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    task = pending.pop(future)
+                    yield task, future.result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)

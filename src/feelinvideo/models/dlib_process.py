@@ -8,14 +8,14 @@ those need the GIL between native calls: measured with a spinning thread, its ra
 process the network runs while the caller waits on a pipe with the GIL released.
 
 How: the child is ``python -c "...serve()"`` started with :mod:`subprocess`, reading chips
-and writing descriptors over its stdin and stdout as NumPy ``.npy`` arrays (:func:`numpy.save`),
-each preceded by its length in bytes (8 bytes, little-endian). ``multiprocessing`` is not used because its ``spawn`` start
-method re-runs the caller's main script in the child, which a user's script without an
-``if __name__ == "__main__"`` guard does not survive (and ``fork`` is unsafe beside
-TensorFlow). The child loads the models once, ignores Ctrl-C (the parent handles it) and
-exits when its stdin closes, also when the parent is killed. If it cannot start or dies,
-:meth:`EncoderProcess.encode` computes in this process instead: the same numbers, only
-without the overlap.
+and writing descriptors over its stdin and stdout as NumPy ``.npy`` arrays
+(:func:`numpy.save`), each preceded by its length in bytes (8 bytes, little-endian).
+``multiprocessing`` is not used because its ``spawn`` start method re-runs the caller's
+main script in the child, which a user's script without an ``if __name__ == "__main__"``
+guard does not survive (and ``fork`` is unsafe beside TensorFlow). The child loads the
+models once, ignores Ctrl-C (the parent handles it) and exits when its stdin closes, also
+when the parent is killed. If it cannot start or dies, :meth:`EncoderProcess.encode`
+computes in this process instead: the same numbers, only without the overlap.
 """
 
 from __future__ import annotations

@@ -15,13 +15,15 @@ main script in the child, which a user's script without an ``if __name__ == "__m
 guard does not survive (and ``fork`` is unsafe beside TensorFlow). The child loads the
 models once, ignores Ctrl-C (the parent handles it) and exits when its stdin closes, also
 when the parent is killed. If it cannot start or dies, :meth:`EncoderProcess.encode`
-computes in this process instead: the same numbers, only without the overlap.
+computes in this process instead: the same numbers, only without the overlap; so it does
+with the environment variable ``FEELINVIDEO_DLIB_PROCESS=0``.
 """
 
 from __future__ import annotations
 
 import atexit
 import io
+import os
 import subprocess
 import sys
 import threading
@@ -87,6 +89,8 @@ class EncoderProcess:
         self._lock = threading.Lock()
 
     def _spawn(self) -> subprocess.Popen | None:
+        if os.environ.get("FEELINVIDEO_DLIB_PROCESS") == "0":
+            return None  # asked to compute in this process (no child processes)
         if self._child is None and not self._failed:
             try:
                 self._child = subprocess.Popen(

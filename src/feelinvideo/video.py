@@ -215,6 +215,14 @@ def iter_frames(
     (0, every_s, 2*every_s, ...). ``every_s=0`` yields every frame. Frames are turned
     upright by the stream's display matrix (a phone clip stored sideways).
 
+    Sparse sampling decodes less: when ``every_s`` spans at least
+    :data:`SKIP_MIN_FRAMES` frame intervals and the stream has a constant frame rate
+    (:func:`frame_grid`), FFmpeg skips the frames no other frame refers to
+    (``skip_frame = "NONREF"``: B-frames, about half of an x264 stream, and 45% of the
+    decoding CPU on the 720p classroom mosaic), and each grid time is sampled at the
+    first decoded frame reaching it (at most a few frames later); ``frame_index`` and
+    ``timestamp_s`` are still exact, from the frame's own timestamp on the grid.
+
     A time range (``start_s``, ``end_s``) is decoded from its own seek point: the
     keyframe before ``start_s``, decoding forward and yielding only the frames whose
     timestamp lies in ``[start_s, end_s)``. They are exactly the frames, with the same
@@ -252,6 +260,9 @@ def iter_frames(
             stated = container.duration / 1_000_000
         start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
         fps = frame_rate(container, stream) or 25.0
+        grid = frame_grid(path) if every_s > 0 and every_s * fps >= SKIP_MIN_FRAMES else None
+        if grid is not None:
+            stream.codec_context.skip_frame = "NONREF"
         last_t = 0.0
         offset = 0.0  # added to the timestamps after each restart (files joined with cat)
         index = -1
@@ -268,6 +279,8 @@ def iter_frames(
         try:
             for frame in frames:
                 index += 1
+                if grid is not None and frame.pts is not None:
+                    index = (frame.pts - grid[0]) // grid[1]
                 t = (float(frame.pts * stream.time_base) - start) if frame.pts is not None else None
                 if t is None:
                     t = index / fps
@@ -364,6 +377,45 @@ def _packets_before(path: str, pts: int) -> int:
             if packet.size and packet.pts is not None and packet.pts < pts:
                 count += 1
     return count
+
+
+#: Sampling at least this many frame intervals apart decodes only reference frames.
+SKIP_MIN_FRAMES = 3
+
+
+def frame_grid(path: str | os.PathLike) -> tuple[int, int] | None:
+    """``(first_pts, step)`` when every video packet of ``path`` is timed on one grid,
+    ``first_pts + k * step`` (``step`` in the stream's time base): a constant-frame-rate
+    stream whose frames then have ``frame_index = (pts - first_pts) // step`` exactly,
+    whichever of them are decoded. None for variable frame rates, missing or repeated
+    timestamps (joined files), bare elementary streams or a frame dropped from the grid.
+    Reads the packets once (demuxing only, about a second for an hour of video).
+
+    Raises:
+        VideoError: the file cannot be opened as a video.
+    """
+    container = _open(Path(path))
+    try:
+        if set(container.format.name.split(",")) & ELEMENTARY_FORMATS:
+            return None
+        stream = video_streams(container)[0]
+        pts = []
+        for packet in container.demux(stream):
+            if not packet.size:
+                continue
+            if packet.pts is None:
+                return None
+            pts.append(packet.pts)
+    finally:
+        container.close()
+    if len(pts) < 2:
+        return None
+    ordered = np.sort(np.asarray(pts, np.int64))
+    steps = np.diff(ordered)
+    step = int(steps[0])
+    if step <= 0 or not (steps == step).all():
+        return None
+    return int(ordered[0]), step
 
 
 def seekable(path: str | os.PathLike) -> bool:

@@ -203,11 +203,14 @@ def face_patches(image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
 
 
 def dlib_encoder(image: np.ndarray, xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The default :data:`Encoder`: dlib's aligned chips and 128-d descriptors."""
-    from ..models.dlib import chip_encodings, face_chips
+    """The default :data:`Encoder`: dlib's aligned chips and 128-d descriptors, the
+    network run in a child process (:mod:`feelinvideo.models.dlib_process`) so that it
+    does not stop the pipeline's decoding and model threads."""
+    from ..models.dlib import face_chips
+    from ..models.dlib_process import encoder_process
 
     chips = face_chips(image, xyxy)
-    return chips, chip_encodings(chips)
+    return chips, encoder_process.encode(chips)
 
 
 class FaceTracker:
@@ -269,6 +272,10 @@ class FaceTracker:
         self.cuts = CutDetector() if cuts == "default" else cuts
         self.thumbnails = thumbnails
         self._encoder = encoder or dlib_encoder
+        if encoder is None:
+            from ..models.dlib_process import encoder_process
+
+            encoder_process.start()  # loads dlib's models meanwhile, in its own process
         self.tracks: list[Track] = []
         self._recent: list[Track] = []
         self._sample = -1

@@ -1,0 +1,193 @@
+"""The unit of work: a picklable :class:`SegmentTask` and the :class:`SegmentResult` that
+:func:`run_segment` makes of it, in any process (this one, a worker, a Ray actor)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..faces import Sample
+from ..pipeline import AnalyzeOptions, collect_samples, identity_stage
+from .plan import Segment
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """How to build a backend in any process: ``kind`` ``local`` (``min_face_px``,
+    ``detector``) or ``rekognition`` (``region``, ``profile``); ``batch_size``: frames per
+    call (None: the backend's default)."""
+
+    kind: str = "local"
+    min_face_px: float = 40.0
+    detector: str = "mtcnn"
+    region: str | None = None
+    profile: str | None = None
+    batch_size: int | None = None
+
+    @property
+    def batch_frames(self) -> int:
+        """Frames per backend call (the local backend's 32 by default; 1 for Rekognition,
+        whose results do not depend on the batch)."""
+        return self.batch_size or (32 if self.kind == "local" else 1)
+
+    def build(self):
+        """The :class:`~feelinvideo.backends.base.Backend` (models load on first use)."""
+        if self.kind == "rekognition":
+            from ..backends.rekognition import RekognitionBackend
+
+            return RekognitionBackend(
+                region=self.region, profile=self.profile, batch_size=self.batch_size
+            )
+        from ..backends.local import LocalBackend
+
+        return LocalBackend(
+            min_face_px=self.min_face_px, detector=self.detector, batch_size=self.batch_frames
+        )
+
+
+@dataclass(frozen=True)
+class GallerySpec:
+    """How to open a gallery in any process: a local gallery file ``path``, or a
+    Rekognition ``collection`` (``region``, ``profile``, ``face_match_threshold``)."""
+
+    path: str | None = None
+    collection: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    face_match_threshold: float | None = None
+
+    def open(self):
+        """The open :class:`~feelinvideo.identity.gallery.Gallery` (close it after use).
+
+        Raises:
+            GalleryError: it cannot be opened.
+        """
+        from ..identity.gallery import open_gallery
+
+        if self.collection is not None:
+            return open_gallery(
+                collection=self.collection,
+                region=self.region,
+                profile=self.profile,
+                face_match_threshold=self.face_match_threshold,
+            )
+        return open_gallery(self.path)
+
+    def state(self) -> dict:
+        """What identifies its content for a fingerprint (a local file's size and mtime)."""
+        out = asdict(self)
+        if self.path is not None and Path(self.path).exists():
+            st = Path(self.path).stat()
+            out["file"] = [st.st_size, st.st_mtime_ns]
+        return out
+
+
+@dataclass(frozen=True)
+class SegmentTask:
+    """One unit of work: a segment of a video with everything needed to analyse it.
+
+    Attributes:
+        key: the caller's label (e.g. the video's position in a batch), handed back.
+        video: the video's path (readable at this path wherever the task runs).
+        segment: the time range.
+        options: analysis settings.
+        backend: how to build the backend.
+        gallery: how to open the gallery, or None.
+    """
+
+    key: int
+    video: str
+    segment: Segment
+    options: AnalyzeOptions
+    backend: BackendSpec
+    gallery: GallerySpec | None = None
+
+
+@dataclass
+class SegmentResult:
+    """What a segment's analysis found; picklable, saved in the work folder.
+
+    Attributes:
+        segment: the range analysed.
+        samples: one :class:`~feelinvideo.faces.Sample` per sampled frame in the range, in
+            time order; ``tracker_id`` local to the segment (0-based).
+        tracks: the segment's :class:`~feelinvideo.identity.tracker.Track` list (sampled
+            frame counters local), empty without identity.
+        votes: the gallery's votes, ``{tracker_id: (looked at, {name: distances})}``.
+        faces_seen, embeddings_computed, cuts: the tracker's counts.
+        first_signature, last_signature: cut signatures of the first and last sampled
+            frames (:class:`~feelinvideo.identity.cuts.CutDetector`), or None.
+        notes: warnings about the input.
+        seconds: wall time the analysis took.
+        backend_name, backend_columns: the backend's name and ``faces.csv`` columns.
+    """
+
+    segment: Segment
+    samples: list[Sample]
+    tracks: list = field(default_factory=list)
+    votes: dict = field(default_factory=dict)
+    faces_seen: int = 0
+    embeddings_computed: int = 0
+    cuts: int = 0
+    first_signature: tuple | None = None
+    last_signature: tuple | None = None
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    backend_name: str = ""
+    backend_columns: tuple[str, ...] = ()
+
+
+def run_segment(
+    task: SegmentTask,
+    backend=None,
+    gallery=None,
+    advance: Callable[[float], None] | None = None,
+) -> SegmentResult:
+    """Analyse one segment (a pure function of the task; writes nothing).
+
+    Args:
+        task: the segment and its settings.
+        backend: a ready backend (default: built from ``task.backend``).
+        gallery: an open gallery (default: opened from ``task.gallery``, closed after).
+        advance: called with each sampled frame's video time.
+
+    Raises:
+        VideoError, BackendError, GalleryError; OptionError for options out of range.
+    """
+    from ..video import probe
+
+    start = time.perf_counter()
+    task.options.check()
+    info = probe(task.video)
+    backend = backend if backend is not None else task.backend.build()
+    opened = None
+    if gallery is None and task.gallery is not None and task.options.identity:
+        gallery = opened = task.gallery.open()
+    try:
+        stage = identity_stage(gallery, task.options)
+        notes: list[str] = []
+        seg = task.segment
+        samples = collect_samples(
+            Path(task.video), info, backend, task.options, stage, notes, advance,
+            seg.start_s, seg.end_s,
+        )  # fmt: skip
+    finally:
+        if opened is not None:
+            opened.close()
+    result = SegmentResult(
+        task.segment, samples, notes=notes, backend_name=backend.name,
+        backend_columns=tuple(backend.columns),
+    )  # fmt: skip
+    if stage is not None:
+        tracker = stage.tracker
+        result.tracks = tracker.tracks
+        result.votes = stage.naming.votes()
+        result.faces_seen = tracker.faces_seen
+        result.embeddings_computed = tracker.embeddings_computed
+        if tracker.cuts is not None:
+            result.cuts = tracker.cuts.cuts
+            result.first_signature, result.last_signature = tracker.cuts.first, tracker.cuts.last
+    result.seconds = round(time.perf_counter() - start, 3)
+    return result

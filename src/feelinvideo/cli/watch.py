@@ -183,6 +183,10 @@ def watch(
             f"{source}: a file; add --realtime to play it at its own pace, or use "
             "`feelinvideo analyze` to analyse it as fast as possible"
         )
+    if out_dir is not None:
+        from ..watch.sink import RunFolder
+
+        RunFolder.check(out_dir)  # before the models load
     if gallery is None and not no_gallery and not no_identity:
         gallery = implicit_gallery()
     options = AnalyzeOptions(

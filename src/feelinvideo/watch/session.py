@@ -144,8 +144,9 @@ class Watch:
             columns += list(IDENTITY_COLUMNS + SMOOTHED_COLUMNS)
         extra = tuple(backend.columns) + (stage.columns if stage is not None else ())
         columns += [c for c in extra if c not in columns]
-        folder = RunFolder(self.out, columns) if self.out is not None else None
-        metrics = None
+        if self.out is not None:
+            RunFolder.check(self.out)  # before the models load and the source opens
+        folder = metrics = None
         try:
             metrics = WatchMetrics(self.settings.metrics_port)
             _warm_up(backend, stage is not None, self.log)
@@ -159,6 +160,8 @@ class Watch:
             )
             started = datetime.now(timezone.utc).astimezone()
             source.open()
+            if self.out is not None:  # only once the source is open: a failed start writes nothing
+                folder = RunFolder(self.out, columns)
             state = _Loop(self, source, backend, stage, folder, metrics, columns)
             try:
                 state.loop()

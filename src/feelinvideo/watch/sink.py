@@ -38,20 +38,29 @@ class RunFolder:
         self.columns = list(columns)
         self.rows = 0
         csv = self.out / FACES_CSV
+        self.check(self.out)
         try:
             self.out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"{self.out}: cannot create folder ({exc.strerror or exc})") from None
-        if csv.exists() or (self.out / SUMMARY_JSON).exists():
-            raise OutputError(
-                f"{self.out}: already holds a run ({FACES_CSV}); choose another --out folder"
-            )
         try:
             self._file = open(csv, "w", encoding="utf-8", newline="")
             pd.DataFrame(columns=self.columns).to_csv(self._file, index=False)
             self._sync()
         except OSError as exc:
             raise OutputError(f"{csv}: cannot write ({exc.strerror or exc})") from None
+
+    @staticmethod
+    def check(out_dir: str | os.PathLike) -> None:
+        """Raise OutputError when ``out_dir`` is a file or already holds a run (nothing is
+        created)."""
+        out = Path(out_dir)
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"{out}: is a file, expected a folder for the outputs")
+        if (out / FACES_CSV).exists() or (out / SUMMARY_JSON).exists():
+            raise OutputError(
+                f"{out}: already holds a run ({FACES_CSV}); choose another --out folder"
+            )
 
     def append(self, df: pd.DataFrame) -> None:
         """Append a window's rows (any missing column left blank) and sync them to disk.

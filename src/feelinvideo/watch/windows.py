@@ -23,7 +23,7 @@ MAX_SUMMARY_WINDOWS = 10_000
 #: Frames per person kept for people.json (evenly thinned as the watch goes on).
 MAX_PERSON_FRAMES = 200
 #: People with per-person totals (the first seen; later ones are counted in the totals only).
-MAX_PEOPLE = 5_000
+MAX_PEOPLE = 2_000
 
 
 def window_summary(
@@ -146,7 +146,7 @@ class RunTotals:
             entry["sums"] += scores[idx].sum(axis=0)
             entry["weighted"] += (scores[idx] * weights[idx]).sum(axis=0)
             distance = pd.to_numeric(rows["match_distance"], errors="coerce").dropna()
-            entry["distances"] = _thin(entry["distances"] + list(distance), 1000)
+            entry["distances"] = _thin(entry["distances"] + list(distance), 100)
             entry["rows"] = _thin(
                 entry["rows"]
                 + list(

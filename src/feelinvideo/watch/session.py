@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..backends.base import Backend
-from ..errors import OptionError
+from ..errors import FeelinvideoError, OptionError
 from ..faces import Sample
 from ..identity.gallery import Gallery
 from ..pipeline import AnalyzeOptions, analyze_stream
@@ -90,8 +90,9 @@ class Watch:
             window_summary` plus ``time``, ``latency_s`` and ``sample_rate``) as it ends.
         log: called with lines for people (gaps, reconnects, per-window status).
 
-    Raises (from :meth:`run`):
-        VideoError: the source cannot be opened (or fails, without reconnect).
+    Raises (from :meth:`run`; an error during the watch is raised after the last window,
+    summary.json and people.json were written, with ``watch.ended`` saying ``error: ...``):
+        VideoError: the source cannot be opened.
         OutputError: the folder cannot be written or already holds a run; the metrics
             port is taken.
         BackendError, GalleryError: as for ``analyze``.
@@ -165,6 +166,8 @@ class Watch:
             state = _Loop(self, source, backend, stage, folder, metrics, columns)
             try:
                 state.loop()
+            except FeelinvideoError as exc:  # the run's files are completed, then it is raised
+                state.error = exc
             finally:
                 source.stop()
                 state.drain()
@@ -173,6 +176,8 @@ class Watch:
                 people = state.totals.people_json(source.width, source.height) if stage else None
                 folder.finish(summary, people)
             self.summary = summary
+            if state.error is not None:
+                raise state.error
             return summary
         finally:
             if folder is not None:
@@ -207,6 +212,7 @@ class _Loop:
         self.worker.start()
         self.finished = False
         self.reason = None
+        self.error: FeelinvideoError | None = None
 
     def _work(self) -> None:
         try:
@@ -279,7 +285,11 @@ class _Loop:
                 if not self.worker.is_alive():
                     break
                 continue
-            if self.handle(item):
+            try:
+                if self.handle(item):
+                    break
+            except FeelinvideoError as exc:
+                self.error = self.error or exc
                 break
         now = self.source.now()
         if self.samples or now > self.k * self.window_s + 1e-3:
@@ -360,12 +370,15 @@ class _Loop:
                 "people_left_out": self.totals.people_not_kept,
                 "people": people,
             }
+        ended = self.reason or source.ended or "stopped"
+        if self.error is not None:
+            ended = f"error: {self.error}"
         summary["watch"] = {
             "source": self.watch.spec.text,
             "kind": self.watch.spec.kind,
             "started_at": started.isoformat(timespec="seconds"),
             "ended_at": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
-            "ended": self.reason or source.ended or "stopped",
+            "ended": ended,
             "elapsed_s": round(elapsed, 3),
             "frames_decoded": source.decoded,
             "frames_sampled": source.sampled,

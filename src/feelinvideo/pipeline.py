@@ -216,15 +216,21 @@ def _frames(
 def _backend_results(
     frames: Iterator[Frame], backend: Backend, limit: int
 ) -> Iterator[tuple[Frame, Faces]]:
-    """``(frame, faces)`` from the backend, one batch of up to ``limit`` frames a call."""
+    """``(frame, faces)`` from the backend, one batch of up to ``limit`` frames a call;
+    ``frames`` is closed when this ends (an interrupt stops the decoding thread)."""
     batch: list[Frame] = []
-    for frame in frames:
-        batch.append(frame)
-        if len(batch) >= limit:
+    try:
+        for frame in frames:
+            batch.append(frame)
+            if len(batch) >= limit:
+                yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)
+                batch = []
+        if batch:
             yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)
-            batch = []
-    if batch:
-        yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
 
 
 @dataclass

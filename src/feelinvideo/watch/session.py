@@ -384,6 +384,7 @@ class _Loop:
             "frames_sampled": source.sampled,
             "frames_analysed": self.analysed,
             "frames_dropped": source.dropped,
+            "packets_undecodable": source.corrupt,
             "sample_rate": round(self.analysed / elapsed, 3) if elapsed > 0 else 0.0,
             "latency_s": percentiles(self.all_latencies),
             "gap_count": source.gap_count,

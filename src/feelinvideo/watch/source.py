@@ -147,7 +147,8 @@ class LiveSource:
     Attributes (read them any time; they only grow):
         decoded: frames decoded; sampled: frames sampled (handed over or dropped);
         dropped: sampled frames replaced by a newer one before analysis took them;
-        delivered: sampled frames analysis took; gaps: :class:`Gap` list (at most
+        delivered: sampled frames analysis took; corrupt: packets the decoder refused
+        (skipped: a stream joined between keyframes, packets lost); gaps: :class:`Gap` list (at most
         :data:`MAX_GAPS`), gap_count: all gaps; width, height, fps: of the stream (0 until
         open); ended: why reading stopped (None while it runs).
 
@@ -175,7 +176,7 @@ class LiveSource:
         self.read_timeout_s = read_timeout_s
         self.clock = clock
         self.start = clock()
-        self.decoded = self.sampled = self.dropped = self.delivered = 0
+        self.decoded = self.sampled = self.dropped = self.delivered = self.corrupt = 0
         self.gaps: list[Gap] = []
         self.gap_count = 0
         self.width = self.height = 0
@@ -272,26 +273,41 @@ class LiveSource:
         first_t = None
         eps = 1e-6
         try:
-            for frame in container.decode(stream):
+            for packet in container.demux(stream):
                 if self._stop.is_set():
                     return "stopped"
-                self.decoded += 1
-                if pace and frame.pts is not None and stream.time_base is not None:
-                    t = float(frame.pts * stream.time_base)
-                    first_t = t if first_t is None else first_t
-                    wait = opened + (t - first_t) - self.clock()
-                    if wait > 0 and self._stop.wait(wait):
-                        return "stopped"
-                now = self.now()
-                if now + eps < self._next_t:
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as exc:
+                    # a live stream joined mid-GOP, or a packet lost on the way: the decoder
+                    # recovers at the next keyframe; only the source failing ends the stream
+                    self.corrupt += 1
+                    if self.corrupt == 1 or self.corrupt % 100 == 0:
+                        self.log(
+                            f"undecodable data ({_reason(exc)}; {self.corrupt} packets so "
+                            "far), skipped until the decoder recovers"
+                        )
                     continue
-                if self.every_s > 0:
-                    self._next_t = (math.floor((now + eps) / self.every_s) + 1) * self.every_s
-                self.sampled += 1
-                item = Frame(self.decoded - 1, now, upright(frame))
-                if self._slot.put(item):
-                    self.dropped += 1
-        except av.error.FFmpegError as exc:
+                for frame in frames:
+                    if self._stop.is_set():
+                        return "stopped"
+                    self.decoded += 1
+                    if pace and frame.pts is not None and stream.time_base is not None:
+                        t = float(frame.pts * stream.time_base)
+                        first_t = t if first_t is None else first_t
+                        wait = opened + (t - first_t) - self.clock()
+                        if wait > 0 and self._stop.wait(wait):
+                            return "stopped"
+                    now = self.now()
+                    if now + eps < self._next_t:
+                        continue
+                    if self.every_s > 0:
+                        self._next_t = (math.floor((now + eps) / self.every_s) + 1) * self.every_s
+                    self.sampled += 1
+                    item = Frame(self.decoded - 1, now, upright(frame))
+                    if self._slot.put(item):
+                        self.dropped += 1
+        except av.error.FFmpegError as exc:  # reading the source (a timeout, a reset)
             if self._stop.is_set():
                 return "stopped"
             return _reason(exc)
@@ -319,9 +335,10 @@ class LiveSource:
             yield item
 
     def stats(self) -> dict:
-        """Counters so far: ``decoded, sampled, delivered, dropped, gaps``."""
+        """Counters so far: ``decoded, sampled, delivered, dropped, corrupt, gaps``."""
         return {
             "decoded": self.decoded,
+            "corrupt": self.corrupt,
             "sampled": self.sampled,
             "delivered": self.delivered,
             "dropped": self.dropped,

@@ -371,6 +371,8 @@ class _Loop:
                 "people": people,
             }
         ended = self.reason or source.ended or "stopped"
+        first = source.first_frame_s
+        flowing = elapsed - first if first is not None else 0.0  # the sustained rate's time
         if self.error is not None:
             ended = f"error: {self.error}"
         summary["watch"] = {
@@ -385,7 +387,8 @@ class _Loop:
             "frames_analysed": self.analysed,
             "frames_dropped": source.dropped,
             "packets_undecodable": source.corrupt,
-            "sample_rate": round(self.analysed / elapsed, 3) if elapsed > 0 else 0.0,
+            "first_frame_s": None if first is None else round(first, 3),
+            "sample_rate": round(self.analysed / flowing, 3) if flowing > 0 else 0.0,
             "latency_s": percentiles(self.all_latencies),
             "gap_count": source.gap_count,
             "gaps": [g.as_dict() for g in source.gaps],

@@ -148,9 +148,10 @@ class LiveSource:
         decoded: frames decoded; sampled: frames sampled (handed over or dropped);
         dropped: sampled frames replaced by a newer one before analysis took them;
         delivered: sampled frames analysis took; corrupt: packets the decoder refused
-        (skipped: a stream joined between keyframes, packets lost); gaps: :class:`Gap` list (at most
-        :data:`MAX_GAPS`), gap_count: all gaps; width, height, fps: of the stream (0 until
-        open); ended: why reading stopped (None while it runs).
+        (skipped: a stream joined between keyframes, packets lost); first_frame_s: when
+        the first frame was decoded (seconds since the start; None before); gaps:
+        :class:`Gap` list (at most :data:`MAX_GAPS`), gap_count: all gaps; width, height,
+        fps: of the stream (0 until open); ended: why reading stopped (None while it runs).
 
     Raises (from :meth:`open`; later failures end the frames, see :attr:`ended`):
         VideoError: the source cannot be opened, or holds no video.
@@ -179,6 +180,7 @@ class LiveSource:
         self.decoded = self.sampled = self.dropped = self.delivered = self.corrupt = 0
         self.gaps: list[Gap] = []
         self.gap_count = 0
+        self.first_frame_s: float | None = None
         self.width = self.height = 0
         self.fps = 0.0
         self.ended: str | None = None
@@ -292,6 +294,8 @@ class LiveSource:
                     if self._stop.is_set():
                         return "stopped"
                     self.decoded += 1
+                    if self.first_frame_s is None:
+                        self.first_frame_s = self.now()
                     if pace and frame.pts is not None and stream.time_base is not None:
                         t = float(frame.pts * stream.time_base)
                         first_t = t if first_t is None else first_t

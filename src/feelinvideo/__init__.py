@@ -15,6 +15,8 @@ The library API (the ``feelinvideo`` command is a thin layer over it)::
         feelinvideo.enroll_folder("students/", g)
     report = feelinvideo.build_report(["term/"])           # class summary over many runs
 
+    feelinvideo.Watch("rtsp://cam/room", "room_today", on_window=print).run()  # live
+
 The package imports nothing heavy: TensorFlow, dlib, boto3 and matplotlib load on first use.
 """
 
@@ -34,6 +36,9 @@ from .identity.gallery import Gallery, open_gallery
 _LAZY = {
     "analyze": ("pipeline", "analyze"),
     "analyze_frames": ("pipeline", "analyze_frames"),
+    "analyze_stream": ("pipeline", "analyze_stream"),
+    "Watch": ("watch", "Watch"),
+    "WatchSettings": ("watch", "WatchSettings"),
     "AnalyzeOptions": ("pipeline", "AnalyzeOptions"),
     "Analysis": ("pipeline", "Analysis"),
     "enroll_folder": ("identity.enroll", "enroll_folder"),
@@ -59,9 +64,12 @@ __all__ = [
     "FeelinvideoError",
     "Gallery",
     "LocalBackend",
+    "Watch",
+    "WatchSettings",
     "__version__",
     "analyze",
     "analyze_frames",
+    "analyze_stream",
     "build_report",
     "enroll_folder",
     "open_gallery",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,6 +164,39 @@ def analyze_frames(
     yield from _frames(video, probe(video), _or_default(backend), options, identity, notes)
 
 
+def analyze_stream(
+    frames: Iterable[Frame],
+    backend: Backend | None = None,
+    options: AnalyzeOptions | None = None,
+    identity: IdentityStage | None = None,
+    batch_size: int = 1,
+) -> Iterator[tuple[Frame, Faces]]:
+    """:func:`analyze_frames` for frames that come from elsewhere: a live camera or stream
+    (:mod:`feelinvideo.watch`), already sampled, in time order. The same stages (backend,
+    identity, smoothing); ``options.every_s`` is not applied (the frames are the samples).
+
+    Args:
+        frames: :class:`~feelinvideo.video.Frame` objects (``timestamp_s`` non-decreasing).
+        backend, options, identity: as for :func:`analyze_frames`.
+        batch_size: frames per backend call (>= 1); 1 keeps a live source's latency low.
+
+    Yields:
+        ``(frame, faces)`` per frame, as :func:`analyze_frames`.
+    """
+    options = options or AnalyzeOptions()
+    options.check()
+    if identity is None and options.identity:
+        identity = IdentityStage(
+            tolerance=options.tolerance,
+            thumbnails=options.thumbnails,
+            reembed_s=options.reembed_every_s,
+        )
+    backend = _or_default(backend)
+    yield from _frames(
+        None, None, backend, options, identity, None, iter(frames), max(1, int(batch_size))
+    )
+
+
 def _or_default(backend: Backend | None) -> Backend:
     """``backend``, or the local MTCNN + fer backend when None."""
     if backend is not None:
@@ -175,22 +208,30 @@ def _or_default(backend: Backend | None) -> Backend:
 
 def _frames(
     video,
-    info: VideoInfo,
+    info: VideoInfo | None,
     backend: Backend,
     options: AnalyzeOptions,
     identity: IdentityStage | None,
     notes: list[str] | None,
     start_s: float = 0.0,
     end_s: float | None = None,
+    frames: Iterator[Frame] | None = None,
+    limit: int | None = None,
 ) -> Iterator[tuple[Frame, Faces]]:
     """:func:`analyze_frames` for a video already probed (``info``), optionally over the
-    time range ``[start_s, end_s)`` only (a segment, :mod:`feelinvideo.segments`)."""
-    limit = batch_limit(backend.batch_size, info, options.every_s)
+    time range ``[start_s, end_s)`` only (a segment, :mod:`feelinvideo.segments`); or, with
+    ``frames`` and ``limit``, for frames from elsewhere (a live source,
+    :func:`analyze_stream`)."""
+    span = None
+    if frames is None:
+        limit = batch_limit(backend.batch_size, info, options.every_s)
+        span = batch_span_s(limit, options.every_s, info.fps)
+        sampled = iter_frames(video, options.every_s, notes, start_s=start_s, end_s=end_s)
+        frames = run_ahead(sampled, limit)
     smoother = EmotionSmoother(options.smooth_s) if identity is not None else None
     # three stages on their own threads, each at most one batch ahead of the next: decoding,
     # the backend's models (TensorFlow or the service), and here, in time order, identity
-    span = batch_span_s(limit, options.every_s, info.fps)
-    results = _backend_results(video, options, backend, limit, span, notes, start_s, end_s)
+    results = _backend_results(frames, backend, limit, span)
     for frame, faces in run_ahead(results, limit):
         if identity is not None:
             faces = smoother.update(frame.timestamp_s, identity.update(frame, faces))
@@ -198,35 +239,34 @@ def _frames(
 
 
 def _backend_results(
-    video,
-    options: AnalyzeOptions,
-    backend: Backend,
-    limit: int,
-    span_s: float,
-    notes: list[str] | None,
-    start_s: float = 0.0,
-    end_s: float | None = None,
+    frames: Iterator[Frame], backend: Backend, limit: int, span_s: float | None = None
 ) -> Iterator[tuple[Frame, Faces]]:
-    """``(frame, faces)`` from the backend, one batch of up to ``limit`` frames a call.
+    """``(frame, faces)`` from the backend, one batch of up to ``limit`` frames a call;
+    ``frames`` is closed when this ends (an interrupt stops the decoding thread).
 
-    A batch holds the sampled frames of one block ``[j * span_s, (j + 1) * span_s)`` of
-    video time (at most ``limit`` of them), so the batches, and with them the results,
-    are the same whether the video is analysed in one piece or in segments cut at
-    multiples of ``span_s``: MTCNN's batched TensorFlow calls give results that differ
-    slightly with the batch's make-up (a box a pixel off, then a different face crop).
+    With ``span_s``, a batch holds the sampled frames of one block
+    ``[j * span_s, (j + 1) * span_s)`` of video time (at most ``limit`` of them), so the
+    batches, and with them the results, are the same whether the video is analysed in one
+    piece or in segments cut at multiples of ``span_s``: MTCNN's batched TensorFlow calls
+    give results that differ slightly with the batch's make-up (a box a pixel off, then a
+    different face crop).
     """
     batch: list[Frame] = []
     block = None
-    frames = iter_frames(video, options.every_s, notes, start_s=start_s, end_s=end_s)
-    for frame in run_ahead(frames, limit):
-        here = math.floor((frame.timestamp_s + 1e-6) / span_s)
-        if batch and (here != block or len(batch) >= limit):
+    try:
+        for frame in frames:
+            here = None if span_s is None else math.floor((frame.timestamp_s + 1e-6) / span_s)
+            if batch and (here != block or len(batch) >= limit):
+                yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)
+                batch = []
+            block = here
+            batch.append(frame)
+        if batch:
             yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)
-            batch = []
-        block = here
-        batch.append(frame)
-    if batch:
-        yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
 
 
 def batch_limit(batch_size: int, info: VideoInfo, every_s: float) -> int:

@@ -24,6 +24,8 @@ from .faces import Faces
 
 #: Default time constant of the moving average, in seconds of video time.
 DEFAULT_SMOOTH_S = 2.0
+#: A track's state is forgotten once it has not been seen for this many seconds.
+FORGET_AFTER_S = 60.0
 
 
 class EmotionSmoother:
@@ -41,6 +43,7 @@ class EmotionSmoother:
             raise ValueError(f"tau_s must be a finite number >= 0, got {tau_s}")
         self.tau_s = float(tau_s)
         self._state: dict[int, tuple[float, np.ndarray]] = {}
+        self._pruned_s = 0.0
 
     def update(self, timestamp_s: float, faces: Faces) -> Faces:
         """Set ``faces.smoothed_scores`` (float32 (N, 7), rows summing to 1) from the raw
@@ -59,5 +62,11 @@ class EmotionSmoother:
                 value = raw
             self._state[tid] = (timestamp_s, value)
             out[i] = value
+        if timestamp_s - self._pruned_s >= FORGET_AFTER_S:
+            # tracks unseen this long cannot continue (the tracker relinks within 1 s):
+            # their state goes, so a long (live) run keeps flat memory
+            self._pruned_s = timestamp_s
+            horizon = timestamp_s - FORGET_AFTER_S
+            self._state = {k: v for k, v in self._state.items() if v[0] >= horizon}
         faces.smoothed_scores = out.astype(np.float32)
         return faces

@@ -69,8 +69,9 @@ from .analyze import analyze  # noqa: E402  (commands register after the group e
 from .evaluate import evaluate_group  # noqa: E402
 from .people import enroll, gallery_group  # noqa: E402
 from .report import report  # noqa: E402
+from .watch import watch  # noqa: E402
 
-for command in (analyze, enroll, gallery_group, report, evaluate_group):
+for command in (analyze, enroll, gallery_group, report, evaluate_group, watch):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -55,14 +55,23 @@ class IdentityStage:
         """``{tracker_id: Identity}`` for every track seen (call after the last frame)."""
         return self.naming.resolve(self.tracker.tracks)
 
+    def forget(self, before_s: float) -> list:
+        """Drop what is kept about tracks ended before ``before_s`` seconds (tracker state
+        and gallery votes), for a live watch whose memory must stay flat; returns the
+        :class:`~feelinvideo.identity.tracker.Track` objects dropped."""
+        gone = self.tracker.forget(before_s)
+        self.naming.forget([t.tracker_id for t in gone])
+        return gone
+
     def stats(self) -> dict:
         """``tracks, cuts, faces_seen, embeddings_computed, embeddings_per_face,
         embeddings_per_track`` so far."""
         t = self.tracker
         per_face = round(t.embeddings_computed / t.faces_seen, 4) if t.faces_seen else 0.0
-        per_track = round(t.embeddings_computed / len(t.tracks), 4) if t.tracks else 0.0
+        created = t.tracks_created
+        per_track = round(t.embeddings_computed / created, 4) if created else 0.0
         return {
-            "tracks": len(t.tracks),
+            "tracks": created,
             "cuts": t.cuts.cuts if t.cuts is not None else 0,
             "faces_seen": t.faces_seen,
             "embeddings_computed": t.embeddings_computed,

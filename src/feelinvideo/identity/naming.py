@@ -117,6 +117,17 @@ class Naming:
         for name, distances in votes.items():
             self._votes[tracker_id][name].extend(distances)
 
+    def forget(self, tracker_ids) -> None:
+        """Drop the votes kept for these tracks (ended tracks of a live watch)."""
+        for tid in tracker_ids:
+            self._checked.pop(int(tid), None)
+            self._votes.pop(int(tid), None)
+
+    def winner(self, tracker_id: int) -> tuple[str, float | None] | None:
+        """The enrolled name a track has won so far (``(name, median distance or None)``),
+        or None (see :meth:`update`)."""
+        return self._winner(tracker_id)
+
     def _winner(self, tracker_id: int) -> tuple[str, float | None] | None:
         """The name a track has won (``(name, median distance or None)``), or None."""
         votes = self._votes.get(tracker_id)

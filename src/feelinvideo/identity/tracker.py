@@ -277,11 +277,25 @@ class FaceTracker:
 
             encoder_process.start()  # loads dlib's models meanwhile, in its own process
         self.tracks: list[Track] = []
+        #: tracks started so far (the next ``tracker_id``; :meth:`forget` keeps it).
+        self.tracks_created = 0
         self._recent: list[Track] = []
         self._sample = -1
         #: faces seen and embeddings computed so far.
         self.faces_seen = 0
         self.embeddings_computed = 0
+
+    def forget(self, before_s: float) -> list[Track]:
+        """Drop the tracks last seen before ``before_s`` (seconds of video time) that can no
+        longer continue (neither in the previous sampled frame nor lost within
+        ``relink_s``), so that a live watch's memory stays flat; ``tracker_id`` numbering
+        goes on. Returns the tracks dropped."""
+        keep = {id(t) for t in self._recent}
+        gone = [t for t in self.tracks if t.last_s < before_s and id(t) not in keep]
+        if gone:
+            dropped = {id(t) for t in gone}
+            self.tracks = [t for t in self.tracks if id(t) not in dropped]
+        return gone
 
     def interval(self, track: Track) -> float:
         """Seconds until a steady track's next embedding: 1 s after its first, then doubling
@@ -388,7 +402,8 @@ class FaceTracker:
             track = assigned.get(i)
             if track is None:
                 box = faces.xyxy[i]
-                track = Track(len(self.tracks), sample, sample, timestamp_s, float(box[0]), box)
+                track = Track(self.tracks_created, sample, sample, timestamp_s, float(box[0]), box)
+                self.tracks_created += 1
                 self.tracks.append(track)
                 self._recent.append(track)
             track.observe(sample, timestamp_s, faces.xyxy[i])

@@ -68,7 +68,8 @@ def _merge_identity(stage, previous: SegmentResult | None, result: SegmentResult
             target.absorb(track)
             mapping[local] = target.tracker_id
         else:
-            track.tracker_id = len(tracker.tracks)
+            track.tracker_id = tracker.tracks_created
+            tracker.tracks_created += 1
             tracker.tracks.append(track)
             mapping[local] = track.tracker_id
     for local, (checked, votes) in result.votes.items():

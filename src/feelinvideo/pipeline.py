@@ -193,7 +193,14 @@ def analyze_stream(
         )
     backend = _or_default(backend)
     yield from _frames(
-        None, None, backend, options, identity, None, iter(frames), max(1, int(batch_size))
+        None,
+        None,
+        backend,
+        options,
+        identity,
+        None,
+        frames=iter(frames),
+        limit=max(1, int(batch_size)),
     )
 
 

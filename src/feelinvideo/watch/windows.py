@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..outputs.summary import emotion_totals, weighted_dominant
-from ..schema import EMOTIONS, NEGATIVE, POSITIVE, format_time, is_unknown, verdict
+from ..schema import DEFAULT_NEUTRAL_MARGIN, EMOTIONS, NEGATIVE, POSITIVE, format_time, is_unknown, verdict
 
 #: Windows kept for summary.json (the latest; stdout and faces.csv have them all).
 MAX_SUMMARY_WINDOWS = 10_000
@@ -90,12 +90,14 @@ class RunTotals:
     :data:`MAX_SUMMARY_WINDOWS` windows.
     """
 
-    def __init__(self):
+    def __init__(self, margin: float = DEFAULT_NEUTRAL_MARGIN):
+        self.margin = float(margin)
         self.faces = 0
         self.frames_with_faces = 0
         self.sampled_frames = 0
         self.sums = np.zeros(len(EMOTIONS))
         self.dominant = np.zeros(len(EMOTIONS), dtype=np.int64)
+        self.weighted = np.zeros(len(EMOTIONS))  # scores x detection confidence
         self.windows: deque[dict] = deque(maxlen=MAX_SUMMARY_WINDOWS)
         self.window_count = 0
         self.people: dict[str, dict] = {}
@@ -113,6 +115,8 @@ class RunTotals:
         self.frames_with_faces += int(df["frame_index"].nunique())
         self.sums += scores.sum(axis=0)
         self.dominant += np.bincount(scores.argmax(axis=1), minlength=len(EMOTIONS))
+        weights = df["detection_confidence"].to_numpy(dtype=float)[:, None]
+        self.weighted += (scores * weights).sum(axis=0)
         if "person" in df.columns:
             self._add_people(df, scores)
 
@@ -165,6 +169,7 @@ class RunTotals:
         share = {e: float(self.dominant[j] / n) if n else 0.0 for j, e in enumerate(EMOTIONS)}
         positive = float(sum(self.sums[EMOTIONS.index(e)] for e in POSITIVE))
         negative = float(sum(self.sums[EMOTIONS.index(e)] for e in NEGATIVE))
+        dominant = EMOTIONS[int(np.argmax(self.weighted))] if n else None
         out = {
             "sampled_frames": int(self.sampled_frames),
             "frames_with_faces": int(self.frames_with_faces),
@@ -173,7 +178,9 @@ class RunTotals:
             "dominant_share": share,
             "positive": positive,
             "negative": negative,
-            "verdict": verdict(positive, negative),
+            "dominant_emotion": dominant,
+            "neutral_margin": self.margin,
+            "verdict": verdict(positive, negative, n, dominant, self.margin),
             "windows": list(self.windows),
         }
         if not n:
@@ -204,7 +211,13 @@ class RunTotals:
                     "dominant_emotion": EMOTIONS[int(np.argmax(p["weighted"]))],
                     "positive": round(positive, 4),
                     "negative": round(negative, 4),
-                    "verdict": verdict(positive, negative),
+                    "verdict": verdict(
+                        positive,
+                        negative,
+                        int(p["faces"]),
+                        EMOTIONS[int(np.argmax(p["weighted"]))],
+                        self.margin,
+                    ),
                 }
             )
         return out

@@ -16,7 +16,15 @@ import numpy as np
 import pandas as pd
 
 from ..outputs.summary import emotion_totals, weighted_dominant
-from ..schema import DEFAULT_NEUTRAL_MARGIN, EMOTIONS, NEGATIVE, POSITIVE, format_time, is_unknown, verdict
+from ..schema import (
+    DEFAULT_NEUTRAL_MARGIN,
+    EMOTIONS,
+    NEGATIVE,
+    POSITIVE,
+    format_time,
+    is_unknown,
+    verdict,
+)
 
 #: Windows kept for summary.json (the latest; stdout and faces.csv have them all).
 MAX_SUMMARY_WINDOWS = 10_000

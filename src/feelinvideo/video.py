@@ -382,8 +382,9 @@ def _packets_before(path: str, pts: int) -> int:
     return count
 
 
-#: Sampling at least this many frame intervals apart decodes only reference frames.
-SKIP_MIN_FRAMES = 3
+#: Sampling at least this many frame intervals apart decodes only reference frames (a
+#: sample then lands at most a frame or two after its grid time: small against the gap).
+SKIP_MIN_FRAMES = 8
 
 
 def frame_grid(path: str | os.PathLike) -> tuple[int, int] | None:

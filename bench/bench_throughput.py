@@ -9,7 +9,7 @@ In one session, each run a fresh process (model loading included), on:
 It prints decode-only time (PyAV, threaded, every frame decoded and converted as the
 pipeline does), feelinvideo's time and the ratio to decoding, with both detectors; where
 that time goes, stage by stage (``bench/bench_stages.py``: decode, detect, emotion,
-identity, write); peak memory of the mosaic at 1 minute and at ``--minutes``; and
+identity, write); peak memory of the mosaic at 1 minute, ``--minutes`` and twice that; and
 fer 22.4.0's own time when fer can be imported (``pip install -e '.[bench]'``): its
 ``Video.analyze`` for the clip, its ``detect_emotions`` over ``cv2.VideoCapture`` at 1
 frame a second for the mosaic. Compare ratios, not seconds.
@@ -80,25 +80,33 @@ def main() -> None:
         ("mosaic", mosaic, ["--every", "1", "--no-video"], 1.0),
         ("wolfgang", clip, ["--every", "0"], 0.0),
     ]
-    if args.minutes != 1:
-        short = build_mosaic(60, out / "mosaic_60s.mp4")
-        peaks = {}
-        for label, path in (("1 min", short), (f"{args.minutes:g} min", mosaic)):
-            run = measure(
-                out,
-                f"memory_{path.stem}",
-                "feelinvideo",
-                "analyze",
-                str(path),
-                "-q",
-                "--no-gallery",
-                "--no-video",
-                "--out",
-                str(out / f"memory_{path.stem}"),
-            )
-            peaks[label] = run["peak_mib"]
-        (p1, p1v), (p2, p2v) = peaks.items()
-        print(f"mosaic peak memory: {p1} {p1v:.0f} MiB, {p2} {p2v:.0f} MiB ({p2v / p1v:.2f}x)")
+    # peak memory by video length, one piece (segments would run in worker processes,
+    # whose memory this process's peak does not count); batches are smaller for short
+    # videos (at least PROGRESS_STEPS of them a video), full from about 3 minutes on
+    peaks = {}
+    for minutes in (1, args.minutes, 2 * args.minutes):
+        path = build_mosaic(int(60 * minutes), out / f"mosaic_{int(60 * minutes)}s.mp4")
+        run = measure(
+            out,
+            f"memory_{path.stem}",
+            "feelinvideo",
+            "analyze",
+            str(path),
+            "-q",
+            "--no-gallery",
+            "--no-video",
+            "--segment",
+            "0",
+            "--out",
+            str(out / f"memory_{path.stem}"),
+        )
+        peaks[minutes] = run["peak_mib"]
+    print(
+        "mosaic peak memory (one piece): "
+        + ", ".join(f"{m:g} min {p:.0f} MiB" for m, p in peaks.items())
+        + f"; {2 * args.minutes:g} min / {args.minutes:g} min = "
+        + f"{peaks[2 * args.minutes] / peaks[args.minutes]:.2f}x"
+    )
     for name, video, options, every in cases:
         decode = decode_only(video, every)
         print(f"{name}: decode only {decode:.1f} s")

@@ -116,7 +116,7 @@ def test_run_ahead_keeps_order_forwards_errors_and_stops_on_close():
     import threading
 
     from feelinvideo.errors import VideoError
-    from feelinvideo.video import run_ahead
+    from feelinvideo.prefetch import run_ahead
 
     assert list(run_ahead(iter(range(100)), max_ahead=3)) == list(range(100))
 

@@ -39,7 +39,7 @@ _LAZY = {
     "analyze_stream": ("pipeline", "analyze_stream"),
     "Watch": ("watch", "Watch"),
     "WatchSettings": ("watch", "WatchSettings"),
-    "AnalyzeOptions": ("pipeline", "AnalyzeOptions"),
+    "AnalyzeOptions": ("options", "AnalyzeOptions"),
     "Analysis": ("pipeline", "Analysis"),
     "enroll_folder": ("identity.enroll", "enroll_folder"),
     "LocalBackend": ("backends.local", "LocalBackend"),

@@ -266,7 +266,7 @@ def analyze(
     command again after a crash or Ctrl-C computes only the rest.
     """
     from ..engines import make_engine
-    from ..pipeline import AnalyzeOptions
+    from ..options import AnalyzeOptions
     from ..segments import BackendSpec, GallerySpec
 
     aws_only = {

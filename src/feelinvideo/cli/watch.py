@@ -166,7 +166,7 @@ def watch(
       feelinvideo watch lecture.mp4 --realtime --every 0.5
     """
     from ..errors import VideoError
-    from ..pipeline import AnalyzeOptions
+    from ..options import AnalyzeOptions
     from ..watch import Watch, WatchSettings, parse_source
 
     if gallery is not None and no_gallery:

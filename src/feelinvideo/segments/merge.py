@@ -8,7 +8,8 @@ import math
 import numpy as np
 
 from ..faces import Sample
-from ..pipeline import AnalyzeOptions, identity_stage
+from ..options import AnalyzeOptions
+from ..pipeline import identity_stage
 from .task import SegmentResult
 
 

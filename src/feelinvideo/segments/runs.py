@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FeelinvideoError
-from ..pipeline import AnalyzeOptions, batch_limit, batch_span_s, finish_analysis
+from ..options import AnalyzeOptions
+from ..pipeline import batch_limit, batch_span_s, finish_analysis
 from ..schema import DEFAULT_SEGMENT_S
 from .merge import merge_segments
 from .plan import Segment, plan_segments

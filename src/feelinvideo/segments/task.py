@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..faces import Sample
-from ..pipeline import AnalyzeOptions, collect_samples, identity_stage
+from ..options import AnalyzeOptions
+from ..pipeline import collect_samples, identity_stage
 from .plan import Segment
 
 

@@ -11,7 +11,7 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-from ..pipeline import AnalyzeOptions
+from ..options import AnalyzeOptions
 from ..schema import WORK_DIR
 from .plan import Segment
 from .task import BackendSpec, GallerySpec, SegmentResult

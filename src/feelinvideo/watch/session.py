@@ -24,7 +24,8 @@ from ..backends.base import Backend
 from ..errors import FeelinvideoError, OptionError
 from ..faces import Sample
 from ..identity.gallery import Gallery
-from ..pipeline import AnalyzeOptions, analyze_stream
+from ..options import AnalyzeOptions
+from ..pipeline import analyze_stream
 from ..schema import FACE_COLUMNS, IDENTITY_COLUMNS, SMOOTHED_COLUMNS
 from .metrics import WatchMetrics
 from .people import LiveIdentity

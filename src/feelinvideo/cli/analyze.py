@@ -7,13 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..backends.local import DETECTORS
 from ..backends.rekognition.collection import DEFAULT_FACE_MATCH_THRESHOLD
 from ..batch import BATCH_JSON
 from ..engines import ENGINES
-from ..identity.tracker import DEFAULT_REFRESH_S
-from ..models.dlib import DEFAULT_TOLERANCE
-from ..models.mtcnn import DEFAULT_MIN_FACE_PX
 from ..outputs.overlay import OVERLAY_STYLES
 from ..schema import (
     DEFAULT_BATCH_DIR,
@@ -29,8 +25,11 @@ from .options import (
     Finite,
     aws_options,
     backend_option,
+    detector_options,
     implicit_gallery,
+    naming_options,
     neutral_margin_option,
+    reembed_option,
 )
 
 
@@ -53,22 +52,7 @@ from .options import (
     show_default=True,
     help="Sampling interval in seconds of video time; 0 analyses every frame.",
 )
-@click.option(
-    "--min-face",
-    type=Finite(min=1, min_open=False),
-    default=DEFAULT_MIN_FACE_PX,
-    show_default=True,
-    help="Smallest face side to find, in video pixels. Frames are scaled by 20/PX before "
-    "detection, so larger is faster.",
-)
-@click.option(
-    "--detector",
-    type=click.Choice(DETECTORS),
-    default="mtcnn",
-    show_default=True,
-    help="Face detector of the local backend: MTCNN, or YuNet (about twice as fast; needs "
-    "pip install 'feelinvideo[yunet]', Linux x86_64).",
-)
+@detector_options
 @click.option(
     "--window",
     type=Finite(min=0, min_open=True),
@@ -108,23 +92,7 @@ from .options import (
     is_flag=True,
     help="Print how many API calls the run would make and their cost; call and write nothing.",
 )
-@click.option(
-    "--gallery",
-    type=click.Path(path_type=Path),
-    help="Face gallery (made by `feelinvideo enroll`) whose enrolled names faces can take. "
-    "Default: $FEELINVIDEO_GALLERY, else the default gallery if it exists. Without one, "
-    "every face is an unknown person (unknown-1, unknown-2, ... by first appearance).",
-)
-@click.option("--no-gallery", is_flag=True, help="Use no gallery: everyone is unknown-N.")
-@click.option(
-    "--tolerance",
-    type=Finite(0, 2),
-    default=DEFAULT_TOLERANCE,
-    show_default=True,
-    help="Largest distance between a face's dlib embedding and an enrolled one for the face "
-    "to take that name (euclidean, 0-2). dlib's 0.6 default: lower is stricter (fewer wrong "
-    "names, more unknowns), higher names more faces but may confuse look-alikes.",
-)
+@naming_options
 @click.option(
     "--min-frames",
     type=click.IntRange(min=1),
@@ -133,15 +101,7 @@ from .options import (
     help="Leave people seen in fewer sampled frames out of people.json and people.png "
     "(they are counted in the summary).",
 )
-@click.option(
-    "--reembed-every",
-    type=Finite(min=0, min_open=True),
-    default=DEFAULT_REFRESH_S,
-    show_default=True,
-    help="Re-embed a face on a steady track at most once per this many seconds (tracks are "
-    "also embedded when they start, after a cut and when their link is weak). Lower is "
-    "safer and slower.",
-)
+@reembed_option
 @click.option(
     "--smooth",
     type=Finite(min=0),

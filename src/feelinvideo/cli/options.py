@@ -119,3 +119,67 @@ def neutral_margin_option(command):
         "(scores in 0-1; positive = happy + surprise, negative = angry + disgust + fear + "
         "sad) or when neutral is the dominant emotion.",
     )(command)
+
+
+def detector_options(command):
+    """``--min-face PX`` and ``--detector mtcnn|yunet``: the local backend's face detector."""
+    from ..backends.local import DETECTORS
+    from ..models.mtcnn import DEFAULT_MIN_FACE_PX
+
+    command = click.option(
+        "--detector",
+        type=click.Choice(DETECTORS),
+        default="mtcnn",
+        show_default=True,
+        help="Face detector of the local backend: MTCNN, or YuNet (about twice as fast; needs "
+        "pip install 'feelinvideo[yunet]', Linux x86_64).",
+    )(command)
+    return click.option(
+        "--min-face",
+        type=Finite(min=1, min_open=False),
+        default=DEFAULT_MIN_FACE_PX,
+        show_default=True,
+        help="Smallest face side to find, in video pixels. Frames are scaled by 20/PX before "
+        "detection, so larger is faster.",
+    )(command)
+
+
+def naming_options(command):
+    """``--gallery PATH``, ``--no-gallery`` and ``--tolerance``: where names come from."""
+    from ..models.dlib import DEFAULT_TOLERANCE
+
+    command = click.option(
+        "--tolerance",
+        type=Finite(0, 2),
+        default=DEFAULT_TOLERANCE,
+        show_default=True,
+        help="Largest distance between a face's dlib embedding and an enrolled one for the "
+        "face to take that name (euclidean, 0-2). dlib's 0.6 default: lower is stricter "
+        "(fewer wrong names, more unknowns), higher names more faces but may confuse "
+        "look-alikes.",
+    )(command)
+    command = click.option(
+        "--no-gallery", is_flag=True, help="Use no gallery: everyone is unknown-N."
+    )(command)
+    return click.option(
+        "--gallery",
+        type=click.Path(path_type=Path),
+        help="Face gallery (made by `feelinvideo enroll`) whose enrolled names faces can take. "
+        "Default: $FEELINVIDEO_GALLERY, else the default gallery if it exists. Without one, "
+        "every face is an unknown person (unknown-1, unknown-2, ... by first appearance).",
+    )(command)
+
+
+def reembed_option(command):
+    """``--reembed-every SECONDS``: how often a steady track is embedded again."""
+    from ..identity.tracker import DEFAULT_REFRESH_S
+
+    return click.option(
+        "--reembed-every",
+        type=Finite(min=0, min_open=True),
+        default=DEFAULT_REFRESH_S,
+        show_default=True,
+        help="Re-embed a face on a steady track at most once per this many seconds (tracks "
+        "are also embedded when they start, after a cut and when their link is weak). Lower "
+        "is safer and slower.",
+    )(command)

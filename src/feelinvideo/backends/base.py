@@ -21,12 +21,15 @@ class Backend(Protocol):
 
     Attributes:
         name: short name written to ``summary.json`` (``"local"``, ``"rekognition"``).
+        models: the models it runs, written to ``summary.json``'s ``models``
+            (e.g. ``"yunet + fer mini-Xception"``).
         batch_size: how many frames the pipeline should hand over per call (>= 1).
         columns: names of the :attr:`Faces.data` columns the backend always adds, written
             to ``faces.csv`` after the standard columns (also when no face is found).
     """
 
     name: str
+    models: str
     batch_size: int
     columns: tuple[str, ...]
 

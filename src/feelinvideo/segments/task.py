@@ -122,7 +122,8 @@ class SegmentResult:
             frames (:class:`~feelinvideo.identity.cuts.CutDetector`), or None.
         notes: warnings about the input.
         seconds: wall time the analysis took.
-        backend_name, backend_columns: the backend's name and ``faces.csv`` columns.
+        backend_name, backend_columns, backend_models: the backend's name, ``faces.csv``
+            columns and models.
     """
 
     segment: Segment
@@ -138,6 +139,7 @@ class SegmentResult:
     seconds: float = 0.0
     backend_name: str = ""
     backend_columns: tuple[str, ...] = ()
+    backend_models: str = ""
 
 
 def run_segment(
@@ -179,7 +181,7 @@ def run_segment(
             opened.close()
     result = SegmentResult(
         task.segment, samples, notes=notes, backend_name=backend.name,
-        backend_columns=tuple(backend.columns),
+        backend_columns=tuple(backend.columns), backend_models=getattr(backend, "models", ""),
     )  # fmt: skip
     if stage is not None:
         tracker = stage.tracker

@@ -42,6 +42,7 @@ class RekognitionBackend:
     """
 
     name = "rekognition"
+    models = "Amazon Rekognition DetectFaces"
     columns: tuple[str, ...] = REK_COLUMNS
 
     def __init__(

@@ -34,8 +34,12 @@ from .progress import advance_to, progress_bar
 from .smoothing import EmotionSmoother
 from .video import Frame, VideoInfo, estimate_sampled_frames, iter_frames, probe
 
-#: upper bound on the decoded RGB frames held for one backend call, in bytes
-BATCH_BYTES = 50_000_000
+#: upper bound on the decoded RGB frames held for one backend call, in bytes: 9 frames at
+#: 1280x720. Three batches are held at once (decoded, scored, being tracked), so this sets
+#: how much peak memory differs between a short video (smaller batches, see
+#: PROGRESS_STEPS) and a long one; MTCNN's speed barely depends on it (100-130 ms a
+#: 1280x720 frame in batches of 6, 9 or 18 here).
+BATCH_BYTES = 25_000_000
 #: a video of few sampled frames is still analysed in at least this many backend calls
 PROGRESS_STEPS = 10
 #: share of the progress a callable ``progress`` gets for the analysis when the overlay is
@@ -193,7 +197,7 @@ def _backend_results(
 
 def batch_limit(batch_size: int, info: VideoInfo, every_s: float) -> int:
     """Frames per backend call: the backend's ``batch_size``, capped so one batch of decoded
-    RGB frames stays under :data:`BATCH_BYTES` (32 frames at 640x360, 8 at 1920x1080), and
+    RGB frames stays under :data:`BATCH_BYTES` (32 frames at 640x360, 4 at 1920x1080), and
     so a short video still takes :data:`PROGRESS_STEPS` calls (the progress bar follows
     finished batches). Depends on the whole video only, so segments batch alike."""
     limit = min(int(batch_size), BATCH_BYTES // max(1, info.width * info.height * 3))

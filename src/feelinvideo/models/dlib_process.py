@@ -10,12 +10,12 @@ import numpy as np
 
 from .child_process import ChildProcess
 from .child_process import serve as _serve
-from .dlib import _models, chip_encodings
+from .dlib import _model, chip_encodings
 
 
 def serve() -> None:
     """The child's loop: uint8 (N, 150, 150, 3) chips in, float64 (N, 128) descriptors out."""
-    _serve(chip_encodings, load=_models)
+    _serve(chip_encodings, load=lambda: _model("encoder"))
 
 
 class EncoderProcess(ChildProcess):

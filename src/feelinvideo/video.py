@@ -393,28 +393,16 @@ def frame_grid(path: str | os.PathLike) -> tuple[int, int] | None:
     stream whose frames then have ``frame_index = (pts - first_pts) // step`` exactly,
     whichever of them are decoded. None for variable frame rates, missing or repeated
     timestamps (joined files), bare elementary streams or a frame dropped from the grid.
-    Reads the packets once (demuxing only, about a second for an hour of video).
+    Reads the packets once (demuxing only, about a second for an hour of video; shared
+    with :func:`seekable`, see :func:`_packet_times`).
 
     Raises:
         VideoError: the file cannot be opened as a video.
     """
-    container = _open(Path(path))
-    try:
-        if set(container.format.name.split(",")) & ELEMENTARY_FORMATS:
-            return None
-        stream = video_streams(container)[0]
-        pts = []
-        for packet in container.demux(stream):
-            if not packet.size:
-                continue
-            if packet.pts is None:
-                return None
-            pts.append(packet.pts)
-    finally:
-        container.close()
-    if len(pts) < 2:
+    scan = _packet_times(path)
+    if scan is None or len(scan[0]) < 2:
         return None
-    ordered = np.sort(np.asarray(pts, np.int64))
+    ordered = np.sort(scan[0])
     steps = np.diff(ordered)
     step = int(steps[0])
     if step <= 0 or not (steps == step).all():
@@ -427,32 +415,72 @@ def seekable(path: str | os.PathLike) -> bool:
     and indices as a whole decode: every video packet has a timestamp, timestamps are
     unique and decode timestamps never go back (no joined files that restart their
     clocks), and the container is not a bare elementary stream. Reads the packets once
-    (demuxing only).
+    (demuxing only; shared with :func:`frame_grid`, see :func:`_packet_times`).
+
+    Raises:
+        VideoError: the file cannot be opened as a video.
+    """
+    scan = _packet_times(path)
+    if scan is None:
+        return False
+    pts, dts_ordered = scan
+    return bool(len(pts)) and dts_ordered and len(np.unique(pts)) == len(pts)
+
+
+def _packet_times(path: str | os.PathLike) -> tuple[np.ndarray, bool] | None:
+    """The presentation timestamps (int64, the stream's time base, in file order) of the
+    first video stream's non-empty packets, and whether their decode timestamps never go
+    back; None for a bare elementary stream or a packet without a timestamp.
+
+    The scan demuxes the whole file, so the latest few are kept per file (path, size and
+    modification time): planning (:func:`seekable`) and every range's :func:`iter_frames`
+    (:func:`frame_grid`) in one process share one scan instead of one each.
 
     Raises:
         VideoError: the file cannot be opened as a video.
     """
     path = Path(path)
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    except OSError:
+        key = None
+    if key is not None and key in _PACKET_TIMES:
+        return _PACKET_TIMES[key]
+    scan = _scan_packet_times(path)
+    if key is not None:
+        if len(_PACKET_TIMES) >= 4:
+            _PACKET_TIMES.pop(next(iter(_PACKET_TIMES)))
+        _PACKET_TIMES[key] = scan
+    return scan
+
+
+#: :func:`_packet_times`' latest scans, {(path, size, mtime_ns): scan}
+_PACKET_TIMES: dict[tuple, tuple[np.ndarray, bool] | None] = {}
+
+
+def _scan_packet_times(path: Path) -> tuple[np.ndarray, bool] | None:
     container = _open(path)
     try:
         if set(container.format.name.split(",")) & ELEMENTARY_FORMATS:
-            return False
+            return None
         stream = video_streams(container)[0]
-        seen: set[int] = set()
+        pts: list[int] = []
         last_dts = None
+        dts_ordered = True
         for packet in container.demux(stream):
             if not packet.size:
                 continue
-            if packet.pts is None or packet.pts in seen:
-                return False
+            if packet.pts is None:
+                return None
             if packet.dts is not None:
                 if last_dts is not None and packet.dts < last_dts:
-                    return False
+                    dts_ordered = False
                 last_dts = packet.dts
-            seen.add(packet.pts)
-        return bool(seen)
+            pts.append(packet.pts)
     finally:
         container.close()
+    return np.asarray(pts, np.int64), dts_ordered
 
 
 def estimate_sampled_frames(duration_s: float, fps: float, frame_count: int, every_s: float) -> int:

@@ -134,9 +134,9 @@ class EmojiAnnotator:
     def __init__(self) -> None:
         self._emoji = _Emoji()
 
-    @staticmethod
-    def covered(faces: Faces) -> np.ndarray:
-        """float (N, 4) ``xyxy``: the squares the emoji cover."""
+    def covered(self, faces: Faces, scene: np.ndarray | None = None) -> np.ndarray:
+        """float (N, 4) ``xyxy``: the squares the emoji cover (``scene`` unused; the
+        signature is the other annotators')."""
         xyxy = faces.xyxy.astype(np.float64)
         side = np.round(np.maximum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]))
         left = np.round((xyxy[:, 0] + xyxy[:, 2]) / 2 - side / 2)
@@ -357,8 +357,6 @@ class FaceOverlay:
 
     def covered(self, faces: Faces, scene: np.ndarray) -> np.ndarray:
         """float (N, 4) ``xyxy``: what this style draws over each face."""
-        if isinstance(self.faces, EmojiAnnotator):
-            return self.faces.covered(faces)
         return self.faces.covered(faces, scene)
 
     def annotate(self, scene: np.ndarray, faces: Faces, hidden: Faces | None = None) -> np.ndarray:

@@ -6,6 +6,7 @@ Frames are yielded one at a time from a generator; nothing holds the whole video
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Iterator
@@ -442,21 +443,16 @@ def _packet_times(path: str | os.PathLike) -> tuple[np.ndarray, bool] | None:
     path = Path(path)
     try:
         st = path.stat()
-        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     except OSError:
-        key = None
-    if key is not None and key in _PACKET_TIMES:
-        return _PACKET_TIMES[key]
-    scan = _scan_packet_times(path)
-    if key is not None:
-        if len(_PACKET_TIMES) >= 4:
-            _PACKET_TIMES.pop(next(iter(_PACKET_TIMES)))
-        _PACKET_TIMES[key] = scan
-    return scan
+        return _scan_packet_times(path)  # _open names the problem
+    return _cached_scan(str(path.resolve()), st.st_size, st.st_mtime_ns)
 
 
-#: :func:`_packet_times`' latest scans, {(path, size, mtime_ns): scan}
-_PACKET_TIMES: dict[tuple, tuple[np.ndarray, bool] | None] = {}
+@functools.lru_cache(maxsize=4)
+def _cached_scan(path: str, size: int, mtime_ns: int) -> tuple[np.ndarray, bool] | None:
+    """:func:`_scan_packet_times`, kept for the latest files (size and modification time
+    in the key: a file changed in place is scanned again)."""
+    return _scan_packet_times(Path(path))
 
 
 def _scan_packet_times(path: Path) -> tuple[np.ndarray, bool] | None:

@@ -15,6 +15,7 @@ from collections import deque
 import numpy as np
 import pandas as pd
 
+from ..outputs.people import people_json_frame
 from ..outputs.summary import emotion_totals, weighted_dominant
 from ..schema import (
     DEFAULT_NEUTRAL_MARGIN,
@@ -237,19 +238,7 @@ class RunTotals:
         width, height = max(int(width), 1), max(int(height), 1)
         people = []
         for name, p in sorted(self.people.items(), key=lambda kv: kv[1]["first_s"]):
-            frames = [
-                {
-                    "FrameNumber": int(f),
-                    "FrameTimePosition": format_time(t, millis=False),
-                    "BoundingBox": {
-                        "Height": round((y2 - y1) / height, 5),
-                        "Left": round(x1 / width, 5),
-                        "Top": round(y1 / height, 5),
-                        "Width": round((x2 - x1) / width, 5),
-                    },
-                }
-                for f, t, x1, y1, x2, y2 in p["rows"]
-            ]
+            frames = [people_json_frame(f, t, xyxy, width, height) for f, t, *xyxy in p["rows"]]
             people.append({"Person": name, "Enrolled": not is_unknown(name), "Frames": frames})
         return {"People": people}
 

@@ -176,8 +176,7 @@ class RunTotals:
         n = self.faces
         means = {e: float(self.sums[j] / n) if n else 0.0 for j, e in enumerate(EMOTIONS)}
         share = {e: float(self.dominant[j] / n) if n else 0.0 for j, e in enumerate(EMOTIONS)}
-        positive = float(sum(self.sums[EMOTIONS.index(e)] for e in POSITIVE))
-        negative = float(sum(self.sums[EMOTIONS.index(e)] for e in NEGATIVE))
+        positive, negative = _positive_negative(self.sums)
         dominant = EMOTIONS[int(np.argmax(self.weighted))] if n else None
         out = {
             "sampled_frames": int(self.sampled_frames),
@@ -201,8 +200,8 @@ class RunTotals:
         (:func:`feelinvideo.outputs.people.person_summaries`)."""
         out = []
         for name, p in sorted(self.people.items(), key=lambda kv: kv[1]["first_s"]):
-            positive = float(sum(p["sums"][EMOTIONS.index(e)] for e in POSITIVE))
-            negative = float(sum(p["sums"][EMOTIONS.index(e)] for e in NEGATIVE))
+            positive, negative = _positive_negative(p["sums"])
+            dominant = EMOTIONS[int(np.argmax(p["weighted"]))]
             distances = p["distances"]
             out.append(
                 {
@@ -217,16 +216,10 @@ class RunTotals:
                         e: round(float(p["sums"][j] / p["faces"]), 4)
                         for j, e in enumerate(EMOTIONS)
                     },
-                    "dominant_emotion": EMOTIONS[int(np.argmax(p["weighted"]))],
+                    "dominant_emotion": dominant,
                     "positive": round(positive, 4),
                     "negative": round(negative, 4),
-                    "verdict": verdict(
-                        positive,
-                        negative,
-                        int(p["faces"]),
-                        EMOTIONS[int(np.argmax(p["weighted"]))],
-                        self.margin,
-                    ),
+                    "verdict": verdict(positive, negative, int(p["faces"]), dominant, self.margin),
                 }
             )
         return out
@@ -241,6 +234,13 @@ class RunTotals:
             frames = [people_json_frame(f, t, xyxy, width, height) for f, t, *xyxy in p["rows"]]
             people.append({"Person": name, "Enrolled": not is_unknown(name), "Frames": frames})
         return {"People": people}
+
+
+def _positive_negative(sums: np.ndarray) -> tuple[float, float]:
+    """Summed POSITIVE and NEGATIVE scores from per-emotion sums (shape (7,), EMOTIONS order)."""
+    positive = float(sum(sums[EMOTIONS.index(e)] for e in POSITIVE))
+    negative = float(sum(sums[EMOTIONS.index(e)] for e in NEGATIVE))
+    return positive, negative
 
 
 def _thin(items: list, limit: int) -> list:

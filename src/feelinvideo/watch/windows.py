@@ -15,6 +15,7 @@ from collections import deque
 import numpy as np
 import pandas as pd
 
+from ..outputs.people import people_json_frame
 from ..outputs.summary import emotion_totals, weighted_dominant
 from ..schema import (
     DEFAULT_NEUTRAL_MARGIN,
@@ -126,10 +127,9 @@ class RunTotals:
         weights = df["detection_confidence"].to_numpy(dtype=float)[:, None]
         self.weighted += (scores * weights).sum(axis=0)
         if "person" in df.columns:
-            self._add_people(df, scores)
+            self._add_people(df, scores, weights)
 
-    def _add_people(self, df: pd.DataFrame, scores: np.ndarray) -> None:
-        weights = df["detection_confidence"].to_numpy(dtype=float)[:, None]
+    def _add_people(self, df: pd.DataFrame, scores: np.ndarray, weights: np.ndarray) -> None:
         for person, idx in df.groupby("person", sort=False).indices.items():
             person = str(person)
             if not person:
@@ -175,8 +175,7 @@ class RunTotals:
         n = self.faces
         means = {e: float(self.sums[j] / n) if n else 0.0 for j, e in enumerate(EMOTIONS)}
         share = {e: float(self.dominant[j] / n) if n else 0.0 for j, e in enumerate(EMOTIONS)}
-        positive = float(sum(self.sums[EMOTIONS.index(e)] for e in POSITIVE))
-        negative = float(sum(self.sums[EMOTIONS.index(e)] for e in NEGATIVE))
+        positive, negative = _positive_negative(self.sums)
         dominant = EMOTIONS[int(np.argmax(self.weighted))] if n else None
         out = {
             "sampled_frames": int(self.sampled_frames),
@@ -200,8 +199,8 @@ class RunTotals:
         (:func:`feelinvideo.outputs.people.person_summaries`)."""
         out = []
         for name, p in sorted(self.people.items(), key=lambda kv: kv[1]["first_s"]):
-            positive = float(sum(p["sums"][EMOTIONS.index(e)] for e in POSITIVE))
-            negative = float(sum(p["sums"][EMOTIONS.index(e)] for e in NEGATIVE))
+            positive, negative = _positive_negative(p["sums"])
+            dominant = EMOTIONS[int(np.argmax(p["weighted"]))]
             distances = p["distances"]
             out.append(
                 {
@@ -216,16 +215,10 @@ class RunTotals:
                         e: round(float(p["sums"][j] / p["faces"]), 4)
                         for j, e in enumerate(EMOTIONS)
                     },
-                    "dominant_emotion": EMOTIONS[int(np.argmax(p["weighted"]))],
+                    "dominant_emotion": dominant,
                     "positive": round(positive, 4),
                     "negative": round(negative, 4),
-                    "verdict": verdict(
-                        positive,
-                        negative,
-                        int(p["faces"]),
-                        EMOTIONS[int(np.argmax(p["weighted"]))],
-                        self.margin,
-                    ),
+                    "verdict": verdict(positive, negative, int(p["faces"]), dominant, self.margin),
                 }
             )
         return out
@@ -237,21 +230,16 @@ class RunTotals:
         width, height = max(int(width), 1), max(int(height), 1)
         people = []
         for name, p in sorted(self.people.items(), key=lambda kv: kv[1]["first_s"]):
-            frames = [
-                {
-                    "FrameNumber": int(f),
-                    "FrameTimePosition": format_time(t, millis=False),
-                    "BoundingBox": {
-                        "Height": round((y2 - y1) / height, 5),
-                        "Left": round(x1 / width, 5),
-                        "Top": round(y1 / height, 5),
-                        "Width": round((x2 - x1) / width, 5),
-                    },
-                }
-                for f, t, x1, y1, x2, y2 in p["rows"]
-            ]
+            frames = [people_json_frame(f, t, xyxy, width, height) for f, t, *xyxy in p["rows"]]
             people.append({"Person": name, "Enrolled": not is_unknown(name), "Frames": frames})
         return {"People": people}
+
+
+def _positive_negative(sums: np.ndarray) -> tuple[float, float]:
+    """Summed POSITIVE and NEGATIVE scores from per-emotion sums (shape (7,), EMOTIONS order)."""
+    positive = float(sum(sums[EMOTIONS.index(e)] for e in POSITIVE))
+    negative = float(sum(sums[EMOTIONS.index(e)] for e in NEGATIVE))
+    return positive, negative
 
 
 def _thin(items: list, limit: int) -> list:

@@ -11,10 +11,9 @@ All faces of a batch of frames go through the network in one call.
 
 Runtime: the network runs in OpenCV's ``dnn`` module from a TensorFlow Lite copy of the
 Keras file, made once with TensorFlow's own converter (``tf.lite.TFLiteConverter``),
-checked against Keras (largest difference in probability under :data:`MAX_CONVERSION_ERROR`
-on fixed inputs; 3e-6 measured) and cached in the user's cache folder (platformdirs,
-e.g. ``~/.cache/feelinvideo/``). Later runs then never import TensorFlow: that import and
-the Keras load cost about 7 s a run on 2 cores, a third of a 4-minute clip's analysis,
+checked against Keras (largest difference in probability 3e-6 on fixed inputs) and
+cached in the user's cache folder (:mod:`feelinvideo.models.tflite`). Later runs then
+never import TensorFlow: that import and the Keras load cost about 7 s a run on 2 cores,
 while the network itself is as fast in OpenCV (about 1 ms a face at any batch size, and
 OpenCV releases the GIL). Where the conversion or OpenCV's TFLite reader fails, or with
 ``runtime="keras"``, Keras runs the original file as before.
@@ -22,92 +21,65 @@ OpenCV releases the GIL). Where the conversion or OpenCV's TFLite reader fails, 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import BackendError
+from . import tflite
 
 #: fer's padding (``fer.fer.PADDING``) and box offsets (``FER(offsets=(10, 10))``), in pixels.
 PADDING = 40
 OFFSET = 10
-#: Largest difference in any probability allowed between the converted model and Keras.
-MAX_CONVERSION_ERROR = 1e-4
 #: Runtimes of the emotion network: OpenCV dnn on the cached TFLite copy, or Keras.
 RUNTIMES: tuple[str, ...] = ("opencv", "keras")
-
-
-def cache_dir() -> Path:
-    """The folder for files derived from shipped models (``platformdirs`` user cache,
-    e.g. ``~/.cache/feelinvideo`` on Linux; ``$FEELINVIDEO_CACHE`` overrides it)."""
-    if os.environ.get("FEELINVIDEO_CACHE"):
-        return Path(os.environ["FEELINVIDEO_CACHE"])
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("feelinvideo", appauthor=False))
 
 
 def converted_path(model_path: str | os.PathLike) -> Path:
     """Where the TFLite copy of the Keras file ``model_path`` is cached: named after the
     SHA-256 of its bytes, so another model file never reuses it."""
-    digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:16]
-    return cache_dir() / f"fer-emotion-{digest}.tflite"
+    return tflite.cache_dir() / f"fer-emotion-{tflite.digest(model_path)}.tflite"
 
 
 def convert_to_tflite(model_path: str | os.PathLike, out: str | os.PathLike) -> Path:
-    """Convert fer's Keras emotion model to TensorFlow Lite with TensorFlow's converter,
-    check it in OpenCV's dnn against Keras on fixed inputs, and write it to ``out``
-    atomically (a temporary file renamed), so parallel workers never read half a file.
+    """Convert fer's Keras emotion model to TensorFlow Lite (:mod:`feelinvideo.models.
+    tflite`), check it in OpenCV's dnn against Keras on fixed inputs, and write it to
+    ``out`` atomically.
 
     Returns:
         ``out``.
 
     Raises:
         BackendError: TensorFlow cannot convert it, OpenCV cannot read it, or its
-            probabilities differ from Keras's by more than :data:`MAX_CONVERSION_ERROR`.
+            probabilities differ from Keras's by more than
+            :data:`feelinvideo.models.tflite.MAX_CONVERSION_ERROR`.
     """
-    import cv2
-
     from .loading import quiet_tensorflow
 
     quiet_tensorflow()
     import keras
-    import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
 
     out = Path(out)
-    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
     try:
         model = keras.models.load_model(model_path, compile=False)
         shape = [None, *model.input_shape[1:]]
-        call = tf.function(lambda x: model(x, training=False))
-        frozen = convert_variables_to_constants_v2(
-            call.get_concrete_function(tf.TensorSpec(shape, tf.float32))
-        )
-        data = tf.lite.TFLiteConverter.from_concrete_functions([frozen]).convert()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
+        data = tflite.tflite_bytes(lambda x: model(x, training=False), shape)
         probe = np.random.default_rng(0).uniform(-1, 1, (16, *shape[1:])).astype(np.float32)
         probe[0] = 0.0
-        net = cv2.dnn.readNetFromTFLite(str(tmp))
-        net.setInput(probe.transpose(0, 3, 1, 2))
-        error = float(np.abs(net.forward() - np.asarray(model(probe, training=False))).max())
-        if not error <= MAX_CONVERSION_ERROR:
-            raise BackendError(
-                f"{model_path}: the TFLite copy differs from Keras by {error:.2g} "
-                f"(at most {MAX_CONVERSION_ERROR} expected)"
-            )
-        os.replace(tmp, out)
+        check = out.with_name(f"{out.name}.{os.getpid()}.check")
+        try:
+            check.write_bytes(data)
+            got = tflite.run_net(tflite.read_net(check), probe)
+        finally:
+            check.unlink(missing_ok=True)
+        error = tflite.largest_difference(got, [np.asarray(model(probe, training=False))])
+        tflite.check_conversion(str(model_path), error)
+        tflite.write_atomic(out, data)
     except BackendError:
         raise
     except Exception as exc:  # noqa: BLE001 - converter and reader errors are many kinds
         raise BackendError(f"{model_path}: cannot convert the emotion model ({exc})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 
@@ -212,21 +184,14 @@ class FerEmotionModel:
     def _opencv_net(path: str):
         """OpenCV's dnn network on the cached TFLite copy of ``path``, converted first
         when not cached yet or unreadable (the one run that imports TensorFlow)."""
-        import cv2
-
-        if not hasattr(cv2.dnn, "readNetFromTFLite"):  # OpenCV < 4.8
-            raise BackendError("this OpenCV cannot read TFLite models")
         cached = converted_path(path)
         if cached.is_file():
             try:
-                return cv2.dnn.readNetFromTFLite(str(cached))
-            except cv2.error:
+                return tflite.read_net(cached)
+            except BackendError:
                 pass  # a damaged cache file: made again below
         convert_to_tflite(path, cached)
-        try:
-            return cv2.dnn.readNetFromTFLite(str(cached))
-        except cv2.error as exc:
-            raise BackendError(f"{cached}: OpenCV cannot read it ({exc})") from None
+        return tflite.read_net(cached)
 
     def score(self, crops: np.ndarray) -> np.ndarray:
         """Score a batch of face crops in one model call.

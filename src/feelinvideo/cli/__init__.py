@@ -3,7 +3,8 @@
 
 Library errors (:class:`feelinvideo.errors.FeelinvideoError`) become one-line messages
 on stderr and exit status 1 here, and only here; click's usage errors exit 2. stdout
-carries results; progress bars and warnings go to stderr.
+carries results; progress bars, warnings and the library's notes (``feelinvideo: ...``, a
+model prepared once) go to stderr.
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ class Group(click.Group):
         import signal
         import threading
 
+        from ..progress import library_notes
+
         main_thread = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
         try:
-            return super().invoke(ctx)
+            with library_notes():
+                return super().invoke(ctx)
         except OptionError as exc:
             raise click.UsageError(" ".join(str(exc).split())) from None
         except FeelinvideoError as exc:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -70,7 +71,7 @@ from .options import (
     "colour (the face visible), or every face blurred (to share without showing faces); "
     "each with a label beside the face.",
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or notes on stderr.")
 @backend_option(
     "Where faces and emotions come from: the local models, or Amazon Rekognition "
     "(needs pip install 'feelinvideo[aws]' and AWS credentials; sends frames to AWS)."
@@ -229,6 +230,8 @@ def analyze(
     from ..options import AnalyzeOptions
     from ..segments import BackendSpec, GallerySpec
 
+    if quiet:
+        logging.getLogger("feelinvideo").setLevel(logging.WARNING)  # no notes either
     aws_only = {
         "--region": region,
         "--profile": profile,

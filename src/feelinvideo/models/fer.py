@@ -57,10 +57,11 @@ def convert_to_tflite(model_path: str | os.PathLike, out: str | os.PathLike) -> 
     """
     from .loading import quiet_tensorflow
 
+    out = Path(out)
+    tflite.announce("the emotion model", out)
     quiet_tensorflow()
     import keras
 
-    out = Path(out)
     try:
         model = keras.models.load_model(model_path, compile=False)
         shape = [None, *model.input_shape[1:]]

@@ -378,6 +378,7 @@ def convert_cascade(folder: str | os.PathLike) -> Path:
     import shutil
 
     folder = Path(folder)
+    tflite.announce("MTCNN's networks", folder)
     tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

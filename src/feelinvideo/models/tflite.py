@@ -17,6 +17,7 @@ workers never read half a file.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,6 +28,13 @@ from ..errors import BackendError
 
 #: Largest absolute difference allowed between a converted network's output and Keras's.
 MAX_CONVERSION_ERROR = 1e-4
+
+log = logging.getLogger(__name__)
+
+
+def announce(what: str, out: str | os.PathLike) -> None:
+    """Log (INFO, shown by the CLI on stderr) that ``what`` is being converted, once."""
+    log.info("preparing %s for OpenCV, once (TensorFlow converts it; about 10 s): %s", what, out)
 
 
 def cache_dir() -> Path:

@@ -4,7 +4,8 @@ Wraps the pipeline's stage functions with timers (nothing in the package is chan
 runs :func:`feelinvideo.analyze` on one video, then prints, per stage, the seconds spent
 inside it (busy time, summed over calls and threads) and its share of the wall time:
 
-- ``load``: importing TensorFlow and loading the models (timed once, before the run);
+- ``load``: loading the models (timed once, before the run; TensorFlow is imported only
+  the first time, to convert them for OpenCV);
 - ``decode``: decoding and sampling frames (:func:`feelinvideo.video.iter_frames`, on its
   own thread);
 - ``detect``: the face detector (MTCNN or YuNet);

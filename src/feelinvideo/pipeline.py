@@ -159,7 +159,7 @@ def _frames(
         frames = run_ahead(sampled, limit, niceness=DECODE_NICENESS)
     smoother = EmotionSmoother(options.smooth_s) if identity is not None else None
     # three stages on their own threads, each at most one batch ahead of the next: decoding,
-    # the backend's models (TensorFlow or the service), and here, in time order, identity
+    # the backend's models (OpenCV's networks or the service), and here, in time order, identity
     results = _backend_results(frames, backend, limit, span)
     with _opencv_threads(identity is not None):
         for frame, faces in run_ahead(results, limit):
@@ -179,8 +179,8 @@ def _opencv_threads(identity: bool):
 
     from .engines import default_jobs
 
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(max(1, default_jobs() - 1 - int(identity)))
+    before = cv2.getNumThreads()  # a worker's share when the engine set one
+    cv2.setNumThreads(min(before, max(1, default_jobs() - 1 - int(identity))))
     try:
         yield
     finally:
@@ -196,7 +196,7 @@ def _backend_results(
     With ``span_s``, a batch holds the sampled frames of one block
     ``[j * span_s, (j + 1) * span_s)`` of video time (at most ``limit`` of them), so the
     batches, and with them the results, are the same whether the video is analysed in one
-    piece or in segments cut at multiples of ``span_s``: MTCNN's batched TensorFlow calls
+    piece or in segments cut at multiples of ``span_s``: MTCNN's batched network calls may
     give results that differ slightly with the batch's make-up (a box a pixel off, then a
     different face crop).
     """

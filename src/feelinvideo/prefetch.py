@@ -11,7 +11,7 @@ def run_ahead(items: Iterator, max_ahead: int = 32, niceness: int = 0) -> Iterat
     most ``max_ahead`` items ahead of the consumer, so that its work overlaps the
     consumer's (decoding overlaps the models; the models overlap identity).
 
-    PyAV (FFmpeg) and TensorFlow release the GIL while they compute, so on two cores the
+    PyAV (FFmpeg) and OpenCV release the GIL while they compute, so on two cores the
     wall time approaches the largest stage instead of the sum of the stages.
     The queue is bounded: memory stays flat however long the video. An error in the
     producer is raised in the consumer; closing the consumer stops the producer. Written

@@ -397,9 +397,10 @@ class _Loop:
 
 
 def _warm_up(backend, identity: bool, log: Callable[[str], None]) -> None:
-    """Load the models before the watch's clock starts (15-20 s for TensorFlow here), so
-    the first frames are not dropped waiting for them: one call on a blank frame, and
-    dlib's models when identity runs."""
+    """Load the models before the watch's clock starts (under a second once the networks
+    are cached, about 25 s the first time, converting them), so the first frames are not
+    dropped waiting for them: one call on a blank frame, and dlib's models when identity
+    runs."""
     import numpy as np
 
     log("loading models")

@@ -97,7 +97,7 @@ def main() -> None:
     ]
     # peak memory by video length, one piece (segments would run in worker processes,
     # whose memory this process's peak does not count); batches are smaller for short
-    # videos (at least PROGRESS_STEPS of them a video), full from about 3 minutes on
+    # videos (at least PROGRESS_STEPS of them a video), full from 1 minute on at 720p
     for detector in ("mtcnn", "yunet"):
         peaks = {}
         lengths = (1, args.minutes, 2 * args.minutes) if detector == "mtcnn" else (1, args.minutes)

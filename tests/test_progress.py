@@ -8,6 +8,7 @@ from conftest import data_file
 
 import feelinvideo
 from feelinvideo.faces import Faces
+from feelinvideo.pipeline import PROGRESS_STEPS
 
 
 class CountingBackend:
@@ -46,7 +47,7 @@ def test_progress_follows_finished_frames_then_the_frames_written(tmp_path):
     )
     duration = 2.4
     calls = [n for kind, n in log if kind == "analysed"]
-    assert len(calls) >= 8  # 24 sampled frames: not one batch, so the bar moves
+    assert len(calls) >= PROGRESS_STEPS  # 24 sampled frames: not one batch, so the bar moves
     done, analysing, rendering = 0, [], []
     for kind, value in log:
         if kind == "analysed":

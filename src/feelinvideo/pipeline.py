@@ -43,8 +43,10 @@ from .video import Frame, VideoInfo, estimate_sampled_frames, iter_frames, probe
 BATCH_BYTES = 25_000_000
 #: nice value added to the decoding thread (:func:`feelinvideo.prefetch.lower_priority`)
 DECODE_NICENESS = 10
-#: a video of few sampled frames is still analysed in at least this many backend calls
-PROGRESS_STEPS = 10
+#: a video of few sampled frames is still analysed in at least this many backend calls, so
+#: that its progress bar moves; a video of 1 minute at 1 sample a second (60 samples) gets
+#: full batches at 720p, so its peak memory is that of any longer video
+PROGRESS_STEPS = 6
 #: share of the progress a callable ``progress`` gets for the analysis when the overlay is
 #: rendered too (the rest follows the rendering)
 ANALYSIS_SHARE = 0.5

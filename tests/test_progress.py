@@ -79,15 +79,23 @@ def test_without_the_overlay_the_analysis_is_the_whole_bar(tmp_path):
 
 
 def test_library_notes_go_to_stderr_only_while_shown(capsys):
+    import logging
+    import sys
+
     from feelinvideo.models import tflite
     from feelinvideo.progress import library_notes
 
-    with library_notes():
-        tflite.announce("MTCNN's networks", "/cache/mtcnn-0123")
-    tflite.announce("the emotion model", "/cache/fer.tflite")  # no handler: not shown
+    root = logging.StreamHandler(sys.stderr)  # as absl adds one with TensorFlow
+    logging.getLogger().addHandler(root)
+    try:
+        with library_notes():
+            tflite.announce("MTCNN's networks", "/cache/mtcnn-0123")
+        tflite.announce("the emotion model", "/cache/fer.tflite")  # not shown: INFO
+    finally:
+        logging.getLogger().removeHandler(root)
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.splitlines() == [
-        "feelinvideo: preparing MTCNN's networks for OpenCV, once (TensorFlow converts it; "
-        "about 10 s): /cache/mtcnn-0123"
+        "feelinvideo: preparing MTCNN's networks for OpenCV, once (about 10 s, TensorFlow "
+        "converting): /cache/mtcnn-0123"
     ]

@@ -48,11 +48,13 @@ def library_notes():
     first run after installing) as ``feelinvideo: ...`` lines on stderr for the duration;
     the CLI's ``--quiet`` raises the logger's level to WARNING."""
     logger = logging.getLogger("feelinvideo")
-    handler, level = _TqdmHandler(), logger.level
+    handler, level, propagate = _TqdmHandler(), logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    logger.propagate = False  # not again through a root handler (absl adds one with TF)
     try:
         yield logger
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+        logger.propagate = propagate

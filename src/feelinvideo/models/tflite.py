@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 def announce(what: str, out: str | os.PathLike) -> None:
     """Log (INFO, shown by the CLI on stderr) that ``what`` is being converted, once."""
-    log.info("preparing %s for OpenCV, once (TensorFlow converts it; about 10 s): %s", what, out)
+    log.info("preparing %s for OpenCV, once (about 10 s, TensorFlow converting): %s", what, out)
 
 
 def cache_dir() -> Path:

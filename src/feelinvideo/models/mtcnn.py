@@ -16,10 +16,14 @@ default: at 30 or more it misses large faces, so the minimum is implemented by s
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from ..errors import BackendError
 from ..faces import Faces, clip_xyxy
+
+log = logging.getLogger(__name__)
 
 #: MTCNN's default smallest detectable face, in pixels of the image it is given.
 MTCNN_MIN_FACE = 20
@@ -84,8 +88,8 @@ class MtcnnDetector:
                 self._cascade = load_cascade()
                 self.runtime_used = "opencv"
                 return
-            except BackendError:
-                pass  # the mtcnn package below
+            except BackendError as exc:
+                log.warning("MTCNN runs in TensorFlow instead of OpenCV: %s", exc)
         self._model()
         self.runtime_used = "keras"
 

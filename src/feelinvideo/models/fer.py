@@ -35,8 +35,6 @@ log = logging.getLogger(__name__)
 #: fer's padding (``fer.fer.PADDING``) and box offsets (``FER(offsets=(10, 10))``), in pixels.
 PADDING = 40
 OFFSET = 10
-#: Runtimes of the emotion network: OpenCV dnn on the cached TFLite copy, or Keras.
-RUNTIMES: tuple[str, ...] = ("opencv", "keras")
 
 
 def converted_path(model_path: str | os.PathLike) -> Path:
@@ -142,10 +140,8 @@ class FerEmotionModel:
     """
 
     def __init__(self, model_path: str | None = None, runtime: str = "opencv"):
-        if runtime not in RUNTIMES:
-            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         self.model_path = model_path
-        self.runtime = runtime
+        self.runtime = tflite.check_runtime(runtime)
         self.runtime_used: str | None = None
         self._model = None
         self._net = None

@@ -29,8 +29,6 @@ log = logging.getLogger(__name__)
 MTCNN_MIN_FACE = 20
 #: Default smallest face to find, in source pixels.
 DEFAULT_MIN_FACE_PX = 40
-#: Runtimes of the cascade: OpenCV dnn on cached converted networks, or the mtcnn package.
-RUNTIMES: tuple[str, ...] = ("opencv", "keras")
 
 
 def detection_scale(min_face_px: float) -> float:
@@ -68,12 +66,12 @@ class MtcnnDetector:
         min_confidence: float = 0.9,
         runtime: str = "opencv",
     ):
-        if runtime not in RUNTIMES:
-            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+        from .tflite import check_runtime
+
+        self.runtime = check_runtime(runtime)
         self.min_face_px = float(min_face_px)
         self.scale = detection_scale(min_face_px)
         self.min_confidence = float(min_confidence)
-        self.runtime = runtime
         self.runtime_used: str | None = None
         self._mtcnn = None
         self._cascade = None

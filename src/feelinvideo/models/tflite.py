@@ -29,7 +29,21 @@ from ..errors import BackendError
 #: Largest absolute difference allowed between a converted network's output and Keras's.
 MAX_CONVERSION_ERROR = 1e-4
 
+#: Runtimes of a converted network: OpenCV dnn on the cached copy, or Keras (TensorFlow).
+RUNTIMES: tuple[str, ...] = ("opencv", "keras")
+
 log = logging.getLogger(__name__)
+
+
+def check_runtime(runtime: str) -> str:
+    """``runtime`` when it is one of :data:`RUNTIMES`.
+
+    Raises:
+        ValueError: another value.
+    """
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    return runtime
 
 
 def announce(what: str, out: str | os.PathLike) -> None:

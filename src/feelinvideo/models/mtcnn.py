@@ -139,17 +139,21 @@ class MtcnnDetector:
         out = []
         for image, found in zip(images, raw):
             h, w = image.shape[:2]
-            # MTCNN's box regression lets through boxes smaller than the pyramid's minimum;
-            # keep the promise of --min-face (their embeddings and emotions are unreliable)
-            found = [
-                f
-                for f in found
-                if f["confidence"] >= self.min_confidence
-                and max(f["box"][2] - f["box"][0], f["box"][3] - f["box"][1])
-                >= self.min_face_px * self.scale
-            ]
+            if found:
+                boxes = np.array([f["box"] for f in found], dtype=np.float64)
+                keep = self._kept(boxes, np.array([f["confidence"] for f in found]))
+                found = [f for f, kept in zip(found, keep, strict=True) if kept]
             out.append(Faces.from_mtcnn(found, w, h, scale=self.scale))
         return out
+
+    def _kept(self, xyxy: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+        """Mask (K,) of the detections kept: confidence at least ``min_confidence`` and the
+        box's longer side at least ``min_face_px`` (in the scaled image's pixels ``xyxy``
+        (K, 4)). MTCNN's box regression lets through boxes smaller than the pyramid's
+        minimum; this keeps the promise of --min-face (their embeddings and emotions are
+        unreliable)."""
+        sides = np.maximum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1])
+        return (confidence >= self.min_confidence) & (sides >= self.min_face_px * self.scale)
 
     def _detect_opencv(self, images: list[np.ndarray], small: list[np.ndarray]) -> list[Faces]:
         """:meth:`detect` on the OpenCV cascade, same-size images in one call."""
@@ -164,10 +168,7 @@ class MtcnnDetector:
         out = []
         for image, rows in zip(images, found, strict=True):
             h, w = image.shape[:2]
-            sides = np.maximum(rows[:, 2] - rows[:, 0], rows[:, 3] - rows[:, 1])
-            rows = rows[
-                (rows[:, 4] >= self.min_confidence) & (sides >= self.min_face_px * self.scale)
-            ]
+            rows = rows[self._kept(rows[:, :4], rows[:, 4])]
             out.append(
                 Faces(
                     xyxy=clip_xyxy(rows[:, :4].astype(np.float32) / self.scale, w, h),

@@ -36,10 +36,9 @@ from .smoothing import EmotionSmoother
 from .video import Frame, VideoInfo, estimate_sampled_frames, iter_frames, probe
 
 #: upper bound on the decoded RGB frames held for one backend call, in bytes: 9 frames at
-#: 1280x720. Three batches are held at once (decoded, scored, being tracked), so this sets
-#: how much peak memory differs between a short video (smaller batches, see
-#: PROGRESS_STEPS) and a long one; MTCNN's speed barely depends on it (100-130 ms a
-#: 1280x720 frame in batches of 6, 9 or 18 here).
+#: 1280x720. Three batches are held at once (decoded, scored, being tracked); the models
+#: keep their own buffers per image or per bounded call, so peak memory follows this, not
+#: the video's length. The detectors' speed barely depends on it.
 BATCH_BYTES = 25_000_000
 #: nice value added to the decoding thread (:func:`feelinvideo.prefetch.lower_priority`)
 DECODE_NICENESS = 10

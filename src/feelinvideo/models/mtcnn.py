@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import BackendError
 from ..faces import Faces, clip_xyxy
+from .frames import per_size, scaled
 
 log = logging.getLogger(__name__)
 
@@ -119,23 +120,12 @@ class MtcnnDetector:
         """
         if not images:
             return []
-        import cv2
-
-        small = []
-        for image in images:
-            if self.scale < 1.0:
-                h, w = image.shape[:2]
-                size = (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
-                image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            small.append(image)
+        small = scaled(images, self.scale)
         self._load()
         if self._cascade is not None:
             return self._detect_opencv(images, small)
-        # Batching needs one size: frames of one video share it; otherwise go one by one.
-        if len({im.shape for im in small}) == 1:
-            raw = self._model().detect_faces(small, box_format="xyxy")
-        else:
-            raw = [self._model().detect_faces([im], box_format="xyxy")[0] for im in small]
+        model = self._model()
+        raw = per_size(lambda stack: model.detect_faces(list(stack), box_format="xyxy"), small)
         out = []
         for image, found in zip(images, raw):
             h, w = image.shape[:2]
@@ -157,14 +147,7 @@ class MtcnnDetector:
 
     def _detect_opencv(self, images: list[np.ndarray], small: list[np.ndarray]) -> list[Faces]:
         """:meth:`detect` on the OpenCV cascade, same-size images in one call."""
-        found: list[np.ndarray | None] = [None] * len(small)
-        by_shape: dict[tuple, list[int]] = {}
-        for k, im in enumerate(small):
-            by_shape.setdefault(im.shape, []).append(k)
-        for indices in by_shape.values():
-            rows = self._cascade.detect(np.stack([small[k] for k in indices]))
-            for k, r in zip(indices, rows, strict=True):
-                found[k] = r
+        found = per_size(self._cascade.detect, small)
         out = []
         for image, rows in zip(images, found, strict=True):
             h, w = image.shape[:2]

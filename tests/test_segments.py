@@ -12,7 +12,7 @@ import time
 import pandas as pd
 import pytest
 
-from feelinvideo.segments import Segment, plan_segments
+from feelinvideo.runs import Segment, plan_segments
 from feelinvideo.video import iter_frames, probe
 from tests.conftest import ROOT, data_file
 
@@ -94,11 +94,11 @@ def test_segments_give_the_rows_and_people_of_one_piece(one_piece, cli, tmp_path
 
 def _planned(video, segment_s: float, every_s: float) -> int:
     """How many segments the CLI cuts ``video`` into (whole batches, as it plans them)."""
-    from feelinvideo.pipeline import batch_limit, batch_span_s
+    from feelinvideo.stream import call_frames, call_span_s
     from feelinvideo.video import probe
 
     info = probe(video)
-    span = batch_span_s(batch_limit(32, info, every_s), every_s, info.fps)
+    span = call_span_s(call_frames(32, info, every_s), every_s, info.fps)
     return len(plan_segments(video, info.duration_s, segment_s, span))
 
 

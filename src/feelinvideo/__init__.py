@@ -31,7 +31,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 from .errors import FeelinvideoError
 from .faces import Faces
-from .identity.gallery import Gallery, open_gallery
+from .galleries.base import Gallery
+from .galleries.open import open_gallery
 
 _LAZY = {
     "analyze": ("pipeline", "analyze"),

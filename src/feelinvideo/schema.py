@@ -92,6 +92,20 @@ REPORT_FORMATS: tuple[str, ...] = ("text", "json", "csv", "markdown")
 MAX_WINDOWS = 10_000
 #: Backends and galleries: local models and SQLite file, or Amazon Rekognition.
 BACKENDS: tuple[str, ...] = ("local", "rekognition")
+#: Face detectors of the local backend (``--detector``); the first is the default.
+DETECTORS: tuple[str, ...] = ("mtcnn", "yunet")
+#: Smallest face side to find, in video pixels (``--min-face``).
+DEFAULT_MIN_FACE_PX = 40
+#: dlib's same-person threshold on the euclidean distance between two descriptors
+#: (``--tolerance``; dlib's documented 0.6).
+DEFAULT_TOLERANCE = 0.6
+#: A face on a steady track is re-embedded at most once per this many seconds of video time
+#: (``--reembed-every``; see docs/benchmarks.md, identity).
+DEFAULT_REFRESH_S = 20.0
+#: Time constant in seconds of the per-track moving average of emotion scores (``--smooth``).
+DEFAULT_SMOOTH_S = 2.0
+#: Overlay styles of ``analyze --overlay``; the first is the default.
+OVERLAY_STYLES: tuple[str, ...] = ("emoji", "box", "blur")
 
 # ---------------------------------------------------------------- people
 

@@ -27,7 +27,7 @@ def test_backend_interface():
 
 def test_detect_faces_through_boto3(fake):
     backend = RekognitionBackend(workers=4)
-    assert backend.batch_size == 8 and backend.columns == REK_COLUMNS
+    assert backend.frames_per_call == 8 and backend.columns == REK_COLUMNS
     frames = [noise_frame(596, 336, 1), noise_frame(640, 360, 2)]
     found = backend.analyze(frames)
     assert fake.operations() == ["DetectFaces", "DetectFaces"]

@@ -10,9 +10,9 @@ import pytest
 from conftest import data_file
 
 from feelinvideo.errors import GalleryError
-from feelinvideo.identity.enroll import find_photos
-from feelinvideo.identity.gallery import default_gallery_path
-from feelinvideo.identity.sqlite import SqliteGallery as Gallery
+from feelinvideo.galleries.base import default_gallery_path
+from feelinvideo.galleries.enroll import find_photos
+from feelinvideo.galleries.sqlite import SqliteGallery as Gallery
 
 
 @pytest.fixture()
@@ -170,7 +170,7 @@ def test_oversized_photo_is_skipped_with_a_warning_and_the_rest_enrolled(
 
 def test_names_with_control_characters_are_refused(tmp_path):
     from feelinvideo.errors import GalleryError as Refused
-    from feelinvideo.identity.enroll import check_name
+    from feelinvideo.galleries.enroll import check_name
 
     for bad in ("ada\tlovelace", "bob\nsmith", "unknown-3", "  "):
         with pytest.raises(Refused):

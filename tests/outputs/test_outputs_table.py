@@ -89,7 +89,7 @@ def test_summary_totals_and_windows_from_the_table():
 
 
 def test_smoother_follows_video_time_per_track():
-    from feelinvideo.smoothing import EmotionSmoother
+    from feelinvideo.identity.smoothing import EmotionSmoother
 
     happy, sad = np.eye(7)[3], np.eye(7)[4]
     smoother = EmotionSmoother(tau_s=1.0)

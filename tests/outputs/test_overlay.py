@@ -20,8 +20,8 @@ from feelinvideo.outputs.overlay import (
     place_labels,
 )
 from feelinvideo.outputs.overlay.placement import segment_crosses
-from feelinvideo.pipeline import AnalyzeOptions
 from feelinvideo.schema import EMOTIONS
+from feelinvideo.settings import AnalyzeOptions
 
 
 def textured(h: int, w: int, seed: int = 0) -> np.ndarray:

@@ -14,7 +14,7 @@ from report_data import synthetic_faces, write_run
 
 from feelinvideo.errors import CsvError
 from feelinvideo.report import class_summary, load_runs
-from feelinvideo.report.runs import find_csvs, finite_number, people_of, read_faces_csv
+from feelinvideo.report.load import find_csvs, finite_number, people_of, read_faces_csv
 from feelinvideo.schema import FACE_COLUMNS
 
 # --------------------------------------------------------------------------- find_csvs

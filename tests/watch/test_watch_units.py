@@ -16,15 +16,15 @@ from conftest import data_file
 
 from feelinvideo.errors import OutputError, VideoError
 from feelinvideo.faces import Faces, Sample
+from feelinvideo.identity.smoothing import FORGET_AFTER_S, EmotionSmoother
 from feelinvideo.identity.tracker import FaceTracker
-from feelinvideo.options import AnalyzeOptions
 from feelinvideo.outputs.summary import emotion_totals
 from feelinvideo.outputs.table import faces_table
 from feelinvideo.schema import EMOTIONS, FACE_COLUMNS
-from feelinvideo.smoothing import FORGET_AFTER_S, EmotionSmoother
+from feelinvideo.settings import AnalyzeOptions
 from feelinvideo.video import Frame
 from feelinvideo.watch import LiveSource, Watch, WatchSettings, parse_source
-from feelinvideo.watch.people import LivePeople
+from feelinvideo.watch.live_people import LivePeople
 from feelinvideo.watch.sink import RunFolder
 from feelinvideo.watch.source import LatestSlot
 from feelinvideo.watch.windows import RunTotals, describe_window, window_summary
@@ -203,7 +203,7 @@ def test_run_folder_appends_and_refuses_an_earlier_run(tmp_path):
 class FakeBackend:
     """One face in the middle of every frame, happy: the watch's logic without models."""
 
-    name, batch_size, columns = "fake", 1, ()
+    name, frames_per_call, columns = "fake", 1, ()
 
     def analyze(self, images):
         out = []

@@ -23,14 +23,14 @@ class Backend(Protocol):
         name: short name written to ``summary.json`` (``"local"``, ``"rekognition"``).
         models: the models it runs, written to ``summary.json``'s ``models``
             (e.g. ``"yunet + fer mini-Xception"``).
-        batch_size: how many frames the pipeline should hand over per call (>= 1).
+        frames_per_call: how many frames the pipeline should hand over per call (>= 1).
         columns: names of the :attr:`Faces.data` columns the backend always adds, written
             to ``faces.csv`` after the standard columns (also when no face is found).
     """
 
     name: str
     models: str
-    batch_size: int
+    frames_per_call: int
     columns: tuple[str, ...]
 
     def analyze(self, images: list[np.ndarray]) -> list[Faces]:

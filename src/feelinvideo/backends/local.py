@@ -6,11 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..faces import Faces
-from ..models.mtcnn import DEFAULT_MIN_FACE_PX
-from ..schema import EMOTIONS
+from ..schema import DEFAULT_MIN_FACE_PX, DETECTORS, EMOTIONS
 
 #: Face detectors the local backend offers.
-DETECTORS: tuple[str, ...] = ("mtcnn", "yunet")
 
 
 class LocalBackend:
@@ -21,7 +19,7 @@ class LocalBackend:
 
     Args:
         min_face_px: smallest face side to find, in source pixels (> 0, default 40).
-        batch_size: frames per detection/emotion call (>= 1, default 32; memory grows
+        frames_per_call: frames per detection/emotion call (>= 1, default 32; memory grows
             with it, not with video length).
         detector: ``"mtcnn"`` (default) or ``"yunet"`` (needs ``feelinvideo[yunet]``).
 
@@ -38,7 +36,7 @@ class LocalBackend:
     def __init__(
         self,
         min_face_px: float = DEFAULT_MIN_FACE_PX,
-        batch_size: int = 32,
+        frames_per_call: int = 32,
         detector: str = "mtcnn",
     ):
         from ..models.fer import FerEmotionModel
@@ -55,7 +53,7 @@ class LocalBackend:
 
             self.detector = MtcnnDetector(min_face_px=min_face_px)
         self.emotions = FerEmotionModel()
-        self.batch_size = max(1, int(batch_size))
+        self.frames_per_call = max(1, int(frames_per_call))
 
     def analyze(self, images: list[np.ndarray]) -> list[Faces]:
         """One :class:`Faces` per RGB uint8 image (H, W, 3): boxes (``xyxy`` pixels),

@@ -13,7 +13,7 @@ import click
 
 from .. import __version__
 from ..errors import FeelinvideoError, OptionError
-from .options import CONTEXT
+from .flags import CONTEXT
 
 
 class Terminated(BaseException):
@@ -71,7 +71,7 @@ def main() -> None:
 
 from .analyze import analyze  # noqa: E402  (commands register after the group exists)
 from .evaluate import evaluate_group  # noqa: E402
-from .people import enroll, gallery_group  # noqa: E402
+from .gallery import enroll, gallery_group  # noqa: E402
 from .report import report  # noqa: E402
 from .watch import watch  # noqa: E402
 

@@ -8,20 +8,20 @@ from pathlib import Path
 
 import click
 
-from ..backends.rekognition.collection import DEFAULT_FACE_MATCH_THRESHOLD
-from ..batch import BATCH_JSON
 from ..engines import ENGINES
-from ..outputs.overlay import OVERLAY_STYLES
+from ..galleries.collection import DEFAULT_FACE_MATCH_THRESHOLD
+from ..runs.index import BATCH_JSON
 from ..schema import (
     DEFAULT_BATCH_DIR,
     DEFAULT_EVERY_S,
     DEFAULT_SEGMENT_S,
+    DEFAULT_SMOOTH_S,
     DEFAULT_WINDOW_S,
+    OVERLAY_STYLES,
     WORK_DIR,
     default_run_dir,
 )
-from ..smoothing import DEFAULT_SMOOTH_S
-from .options import (
+from .flags import (
     CONTEXT,
     Finite,
     aws_options,
@@ -227,8 +227,8 @@ def analyze(
     command again after a crash or Ctrl-C computes only the rest.
     """
     from ..engines import make_engine
-    from ..options import AnalyzeOptions
-    from ..segments import BackendSpec, GallerySpec
+    from ..runs import BackendSpec, GallerySpec
+    from ..settings import AnalyzeOptions
 
     if quiet:
         logging.getLogger("feelinvideo").setLevel(logging.WARNING)  # no notes either
@@ -291,7 +291,7 @@ def analyze(
         gallery_spec = GallerySpec(path=str(gallery))
     names = None
     if collection is not None:
-        from ..identity.gallery import open_gallery
+        from ..galleries.open import open_gallery
 
         names = open_gallery(
             collection=collection,
@@ -300,7 +300,7 @@ def analyze(
             face_match_threshold=face_match_threshold,
         )
     elif gallery is not None and not no_identity:
-        from ..identity.gallery import open_gallery
+        from ..galleries.open import open_gallery
 
         names = open_gallery(gallery)
     try:
@@ -341,7 +341,7 @@ def _one(video: Path, out: Path, runner, run: dict, keep_work: bool, quiet: bool
 
     from ..errors import FeelinvideoError
     from ..progress import advance_to, progress_bar
-    from ..segments import VideoRun, run_videos
+    from ..runs import VideoRun, run_videos
     from ..video import probe
 
     info = probe(video)
@@ -374,8 +374,8 @@ def _batch(videos, out_dir, runner, run: dict, keep_work: bool, quiet: bool) -> 
     stdout, the failures again on stderr at the end, exit 1 when any failed."""
     import shutil
 
-    from ..batch import FAILED, analyze_batch, find_videos
-    from ..segments import VideoRun, run_videos
+    from ..runs import VideoRun, run_videos
+    from ..runs.index import FAILED, analyze_batch, find_videos
 
     found = find_videos(videos)
     parent = Path(out_dir) if out_dir is not None else Path(DEFAULT_BATCH_DIR)

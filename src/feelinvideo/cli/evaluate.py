@@ -7,15 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..models.dlib import DEFAULT_TOLERANCE
-from ..models.mtcnn import DEFAULT_MIN_FACE_PX
-from .options import (
-    CONTEXT,
-    Finite,
-    aws_options,
-    backend_option,
-    make_backend,
-)
+from ..schema import DEFAULT_MIN_FACE_PX, DEFAULT_TOLERANCE
+from .flags import CONTEXT, Finite, aws_options, backend_option, make_backend
 
 EVALUATE_FORMATS = ("text", "json", "csv")
 
@@ -57,7 +50,7 @@ def evaluate_emotions(folder, crops, fmt, backend, region, profile, quiet):
 
     from ..evaluate.emotions import evaluate_emotions as run
     from ..evaluate.emotions import find_labelled_images
-    from ..evaluate.formats import format_emotions
+    from ..evaluate.text import format_emotions
 
     total = sum(len(v) for v in find_labelled_images(folder)[0].values())
     engine = make_backend(backend, DEFAULT_MIN_FACE_PX, region, profile)
@@ -96,9 +89,9 @@ def evaluate_identity(folder, tolerance, fmt, backend, region, profile, quiet):
     """
     from tqdm import tqdm
 
-    from ..evaluate.formats import format_identity
     from ..evaluate.identity import evaluate_identity as run
-    from ..identity.enroll import find_photos
+    from ..evaluate.text import format_identity
+    from ..galleries.enroll import find_photos
 
     total = sum(max(0, len(v) - 1) for v in find_photos(folder).values())
     prefix = "feelinvideo-evaluate" if backend == "rekognition" else None

@@ -10,11 +10,7 @@ from ..schema import (
     DEFAULT_REPORT_DIR,
     REPORT_FORMATS,
 )
-from .options import (
-    CONTEXT,
-    Finite,
-    neutral_margin_option,
-)
+from .flags import CONTEXT, Finite, neutral_margin_option
 
 
 @click.command(context_settings=CONTEXT)

@@ -10,7 +10,7 @@ import click
 
 from ..schema import DEFAULT_EVERY_S, DEFAULT_WINDOW_S
 from ..watch.source import READ_TIMEOUT_S
-from .options import (
+from .flags import (
     CONTEXT,
     Finite,
     aws_options,
@@ -139,7 +139,7 @@ def watch(
       feelinvideo watch lecture.mp4 --realtime --every 0.5
     """
     from ..errors import VideoError
-    from ..options import AnalyzeOptions
+    from ..settings import AnalyzeOptions
     from ..watch import Watch, WatchSettings, parse_source
 
     if gallery is not None and no_gallery:
@@ -194,7 +194,7 @@ def watch(
     engine = make_backend(backend, min_face, region, profile, detector)
     names = None
     if gallery is not None and not no_identity:
-        from ..identity.gallery import open_gallery
+        from ..galleries.open import open_gallery
 
         names = open_gallery(gallery)
     try:

@@ -20,7 +20,7 @@ def make_engine(
         ValueError: an unknown engine.
     """
     if name == "local":
-        from .local import LocalEngine
+        from .processes import LocalEngine
 
         return LocalEngine(jobs or default_jobs(), backend=backend, gallery=gallery)
     if name == "ray":

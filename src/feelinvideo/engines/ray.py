@@ -28,13 +28,13 @@ class SegmentWorker:
     (:func:`feelinvideo.engines.local.init_worker`)."""
 
     def __init__(self, threads: int, backend_spec, gallery_spec):
-        from .local import init_worker
+        from .processes import init_worker
 
         init_worker(threads, backend_spec, gallery_spec)
 
     def run(self, item):
         """``(position, SegmentResult or error)`` for ``item = (position, task)``."""
-        from .local import work
+        from .processes import work
 
         position, task = item
         return position, work(task)

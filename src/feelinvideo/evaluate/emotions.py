@@ -133,7 +133,7 @@ def evaluate_emotions(folder: str | os.PathLike, crops: bool = False, backend=No
     """
     from sklearn.metrics import confusion_matrix
 
-    from ..identity.enroll import load_photo
+    from ..galleries.enroll import load_photo
 
     found, skipped = find_labelled_images(folder)
     if backend is None:

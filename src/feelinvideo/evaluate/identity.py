@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImageError
-from ..identity.gallery import Gallery, Photo
+from ..galleries.base import Gallery, Photo
 
 
 @dataclass
@@ -149,17 +149,17 @@ def evaluate_identity(
         ImageError: the folder is missing or holds no photos.
         GalleryError, BackendError: the gallery or the service failed.
     """
-    from ..identity.enroll import find_photos, load_photo
+    from ..galleries.enroll import find_photos, load_photo
 
     people = find_photos(folder)
     with tempfile.TemporaryDirectory(prefix="feelinvideo-evaluate-") as tmp:
         if collection_prefix is not None:
-            from ..backends.rekognition.collection import RekognitionCollection
+            from ..galleries.collection import RekognitionCollection
 
             name = f"{collection_prefix}-{uuid.uuid4().hex[:12]}"
             gallery = RekognitionCollection(name, region=region, profile=profile, create=True)
         else:
-            from ..identity.sqlite import SqliteGallery
+            from ..galleries.sqlite import SqliteGallery
 
             gallery = SqliteGallery(Path(tmp) / "evaluate.sqlite", create=True)
         try:

@@ -26,10 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..faces import Faces
-from ..models.dlib import DEFAULT_TOLERANCE
-from ..schema import unknown_name
+from ..galleries.base import Gallery
+from ..schema import DEFAULT_TOLERANCE, unknown_name
 from ..video import Frame
-from .gallery import Gallery
 from .tracker import Track
 
 #: Average-linkage cut between unnamed tracks' mean embeddings (euclidean).

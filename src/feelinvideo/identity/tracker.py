@@ -43,14 +43,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..faces import EMBEDDING_SIZE, Faces, box_iou
+from ..schema import DEFAULT_REFRESH_S
 from ..video import Frame
 from .cuts import CutDetector
 
 #: Boxes of consecutive sampled frames with at least this IoU continue the same track.
 DEFAULT_IOU = 0.3
-#: A face on a steady track is re-embedded at most once per this many seconds of video time
-#: (``--reembed-every``; see the README's identity benchmark for the measurement).
-DEFAULT_REFRESH_S = 20.0
 #: A young track's second embedding comes this many seconds after its first, the interval
 #: then doubling up to the refresh interval.
 FIRST_REFRESH_S = 1.0

@@ -27,8 +27,6 @@ import numpy as np
 from ..errors import BackendError
 from ..faces import EMBEDDING_SIZE
 
-#: dlib's same-person threshold on the euclidean distance between two descriptors.
-DEFAULT_TOLERANCE = 0.6
 #: Size in pixels of the aligned chip the network sees, and its padding around the face.
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import BackendError
 from ..faces import Faces, clip_xyxy
+from ..schema import DEFAULT_MIN_FACE_PX
 from .frames import per_size, scaled
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 #: MTCNN's default smallest detectable face, in pixels of the image it is given.
 MTCNN_MIN_FACE = 20
 #: Default smallest face to find, in source pixels.
-DEFAULT_MIN_FACE_PX = 40
 
 
 def detection_scale(min_face_px: float) -> float:

@@ -22,9 +22,9 @@ import numpy as np
 
 from ..errors import MissingDependencyError
 from ..faces import Faces, clip_xyxy
+from ..schema import DEFAULT_MIN_FACE_PX
 from .child_process import ChildProcess
 from .frames import per_size, scaled
-from .mtcnn import DEFAULT_MIN_FACE_PX
 
 #: Smallest face side in pixels YuNet finds reliably in the image it sees.
 YUNET_MIN_FACE = 16

@@ -40,7 +40,7 @@ from ..schema import (
 from .db import append_to_db
 from .formats import FORMATS, format_summary
 from .html import render_html, video_plot_name
-from .runs import Run, find_csvs, load_runs, read_faces_csv
+from .load import Run, find_csvs, load_runs, read_faces_csv
 from .tables import (
     CLASS_SUMMARY_COLUMNS,
     DEFAULT_WINDOW_S,

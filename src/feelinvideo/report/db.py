@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import OutputError
 from ..outputs.summary import emotion_totals
 from ..schema import FACE_COLUMNS
-from .runs import Run, finite_number
+from .load import Run, finite_number
 
 _DB_SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

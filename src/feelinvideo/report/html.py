@@ -43,8 +43,8 @@ from ..schema import (
     verdict_reason,
 )
 from .formats import people_count
+from .load import Run, finite_number
 from .plots import EMOTION_COLORS
-from .runs import Run, finite_number
 
 if TYPE_CHECKING:
     from . import Report

@@ -23,7 +23,7 @@ from ..schema import (
     format_time,
     is_unknown,
 )
-from .runs import Run
+from .load import Run
 
 #: Length of the time windows when a video's own is not chosen, seconds.
 DEFAULT_WINDOW_S = DEFAULT_REPORT_WINDOW_S

@@ -23,12 +23,12 @@ from pathlib import Path
 from ..backends.base import Backend
 from ..errors import FeelinvideoError, OptionError
 from ..faces import Sample
-from ..identity.gallery import Gallery
-from ..options import AnalyzeOptions
+from ..galleries.base import Gallery
 from ..outputs.table import faces_table
-from ..pipeline import analyze_stream
+from ..settings import AnalyzeOptions
+from ..stream import analyze_stream
+from .live_people import LiveIdentity
 from .metrics import WatchMetrics
-from .people import LiveIdentity
 from .sink import RunFolder
 from .source import OPEN_TIMEOUT_S, READ_TIMEOUT_S, LiveSource, SourceSpec, parse_source
 from .windows import RunTotals, percentiles, window_summary
@@ -49,7 +49,7 @@ class WatchSettings:
         duration_s: end by itself after this many seconds (> 0), or None: until stopped.
         reconnect: reopen a lost stream with backoff; None: on for URLs, off otherwise.
         metrics_port: serve Prometheus metrics on this port, or None.
-        batch_size: frames per backend call (1: lowest latency).
+        frames_per_call: frames per backend call (1: lowest latency).
         timeout_s: seconds without a packet after which a stream counts as lost (> 0);
             opening may take the longer of this and 10 s.
     """
@@ -58,7 +58,7 @@ class WatchSettings:
     duration_s: float | None = None
     reconnect: bool | None = None
     metrics_port: int | None = None
-    batch_size: int = 1
+    frames_per_call: int = 1
     timeout_s: float = READ_TIMEOUT_S
 
     def check(self) -> None:
@@ -220,7 +220,7 @@ class _Loop:
                 self.backend,
                 self.watch.options,
                 self.stage,
-                batch_size=self.watch.settings.batch_size,
+                frames_per_call=self.watch.settings.frames_per_call,
             )
             for frame, faces in stream:
                 faces.embedding = None

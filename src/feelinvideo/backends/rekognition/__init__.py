@@ -1,4 +1,5 @@
-"""Amazon Rekognition, through boto3: a backend (faces and emotions) and a gallery (names).
+"""Amazon Rekognition, through boto3: a backend (faces and emotions); the gallery of names
+(a face collection) is :mod:`feelinvideo.galleries.collection`, over the same client.
 
 - :mod:`.client`: :class:`RekognitionService`, the boto3 client with botocore's retries
   and one-line :class:`RekognitionError` messages;
@@ -6,8 +7,6 @@
   names <-> ``ExternalImageId``, JPEG bytes, face crops, the emotion mapping);
 - :mod:`.backend`: :class:`RekognitionBackend` (``DetectFaces``), a
   :class:`feelinvideo.backends.base.Backend`;
-- :mod:`.collection`: :class:`RekognitionCollection` (``IndexFaces``, ``ListFaces``,
-  ``DeleteFaces``, ``SearchFacesByImage``), a :class:`feelinvideo.identity.gallery.Gallery`;
 - :mod:`.pricing`: the ``--dry-run`` cost estimate.
 
 Importing this package does not import boto3 (the optional extra
@@ -29,18 +28,15 @@ from .adapter import (
 )
 from .backend import RekognitionBackend
 from .client import RekognitionError, RekognitionService
-from .collection import DEFAULT_FACE_MATCH_THRESHOLD, RekognitionCollection
 from .pricing import PRICE_PER_IMAGE_USD, DryRunPlan, dry_run_plan
 
 __all__ = [
-    "DEFAULT_FACE_MATCH_THRESHOLD",
     "EMOTION_MAP",
     "PRICE_PER_IMAGE_USD",
     "REK_COLUMNS",
     "REK_EMOTIONS",
     "DryRunPlan",
     "RekognitionBackend",
-    "RekognitionCollection",
     "RekognitionError",
     "RekognitionService",
     "decode_external_id",

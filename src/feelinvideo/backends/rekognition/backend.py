@@ -29,7 +29,7 @@ class RekognitionBackend:
         region, profile, endpoint_url: AWS region, named profile and service URL (default:
             the standard AWS configuration; see :class:`RekognitionService`).
         workers: concurrent requests (>= 1).
-        batch_size: frames per :meth:`analyze` call the pipeline should hand over (default
+        frames_per_call: frames per :meth:`analyze` call the pipeline should hand over (default
             ``2 * workers``).
         max_attempts: tries in all per request for throttling and transient errors
             (default: :class:`RekognitionService`'s).
@@ -51,12 +51,12 @@ class RekognitionBackend:
         profile: str | None = None,
         endpoint_url: str | None = None,
         workers: int = DEFAULT_WORKERS,
-        batch_size: int | None = None,
+        frames_per_call: int | None = None,
         max_attempts: int | None = None,
         service: RekognitionService | None = None,
     ):
         self.workers = max(1, int(workers))
-        self.batch_size = max(1, int(batch_size or 2 * self.workers))
+        self.frames_per_call = max(1, int(frames_per_call or 2 * self.workers))
         self.service = service or RekognitionService(
             region, profile, endpoint_url, max_attempts=max_attempts, max_connections=self.workers
         )

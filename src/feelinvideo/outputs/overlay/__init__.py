@@ -5,9 +5,9 @@ emoji over the face, a box around it, or the face blurred, each with labels that
 overlap (:mod:`.placement`). :mod:`.video` re-decodes the input and writes the video.
 """
 
+from ...schema import OVERLAY_STYLES
 from .annotators import (
     EMOTION_COLORS,
-    OVERLAY_STYLES,
     BlurAnnotator,
     BoxAnnotator,
     EmojiAnnotator,

@@ -23,12 +23,10 @@ import numpy as np
 
 from ...errors import OutputError
 from ...faces import Faces
-from ...schema import EMOTIONS
+from ...schema import EMOTIONS, OVERLAY_STYLES
 from .placement import place_labels, segment_crosses
 
 EMOJI_DIR = Path(__file__).resolve().parents[2] / "emoji"
-#: overlay styles of ``analyze --overlay``; the first is the default
-OVERLAY_STYLES: tuple[str, ...] = ("emoji", "box", "blur")
 #: RGB colour of each emotion's box and label (red anger, green disgust, purple fear,
 #: yellow happiness, blue sadness, orange surprise, grey neutral)
 EMOTION_COLORS: dict[str, tuple[int, int, int]] = {

@@ -21,9 +21,9 @@ import numpy as np
 
 from ..faces import Faces
 from ..identity import IdentityStage
-from ..identity.naming import DEFAULT_CLUSTER_THRESHOLD, DEFAULT_TOLERANCE, Naming
-from ..identity.tracker import DEFAULT_REFRESH_S, Track
-from ..schema import unknown_name
+from ..identity.naming import DEFAULT_CLUSTER_THRESHOLD, Naming
+from ..identity.tracker import Track
+from ..schema import DEFAULT_REFRESH_S, DEFAULT_TOLERANCE, unknown_name
 from ..video import Frame
 
 #: Unknown people remembered for matching returning faces.

@@ -7,11 +7,7 @@ from pathlib import Path
 
 import click
 
-from .options import (
-    CONTEXT,
-    gallery_options,
-    open_chosen_gallery,
-)
+from .flags import CONTEXT, gallery_options, open_chosen_gallery
 
 
 @click.command(context_settings=CONTEXT)
@@ -41,7 +37,7 @@ def enroll(folder, gallery, backend, collection, region, profile, replace, quiet
       feelinvideo enroll new_photos/ --gallery class.sqlite --replace
       feelinvideo enroll students/ --backend rekognition --collection class
     """
-    from ..identity.enroll import enroll_folder, find_photos
+    from ..galleries.enroll import enroll_folder, find_photos
 
     find_photos(folder)  # a bad folder fails before the gallery is created
     with open_chosen_gallery(backend, gallery, collection, region, profile, create=True) as store:

@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .atomic import prepare_dir, write_json
-from .errors import FeelinvideoError, InputError, VideoError
-from .schema import RUN_DIR_SUFFIX
+from ..atomic import prepare_dir, write_json
+from ..errors import FeelinvideoError, InputError, VideoError
+from ..schema import RUN_DIR_SUFFIX
 
 #: File extensions taken as videos when searching folders (case-insensitive).
 VIDEO_EXTENSIONS = frozenset(
@@ -101,7 +101,7 @@ def _search(folder: Path) -> list[Path]:
 
 
 def _opens_as_video(path: Path) -> bool:
-    from .video import probe
+    from ..video import probe
 
     try:
         probe(path)
@@ -148,8 +148,8 @@ def analyze_batch(
         OutputError: ``out_dir`` or batch.json cannot be written. A video's own errors
         (FeelinvideoError, ValueError) are recorded, not raised.
     """
-    from .progress import progress_bar
-    from .video import probe
+    from ..progress import progress_bar
+    from ..video import probe
 
     out = prepare_dir(out_dir)
     items: dict[int, BatchItem] = {}

@@ -9,15 +9,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..faces import Sample
-from ..options import AnalyzeOptions
-from ..pipeline import collect_samples, identity_stage
+from ..identity.stage import identity_stage
+from ..settings import AnalyzeOptions
+from ..stream import collect_samples
 from .plan import Segment
 
 
 @dataclass(frozen=True)
 class BackendSpec:
     """How to build a backend in any process: ``kind`` ``local`` (``min_face_px``,
-    ``detector``) or ``rekognition`` (``region``, ``profile``); ``batch_size``: frames per
+    ``detector``) or ``rekognition`` (``region``, ``profile``); ``frames_per_call``: frames per
     call (None: the backend's default)."""
 
     kind: str = "local"
@@ -25,13 +26,13 @@ class BackendSpec:
     detector: str = "mtcnn"
     region: str | None = None
     profile: str | None = None
-    batch_size: int | None = None
+    frames_per_call: int | None = None
 
     @property
     def batch_frames(self) -> int:
         """Frames per backend call (the local backend's 32 by default; 1 for Rekognition,
         whose results do not depend on the batch)."""
-        return self.batch_size or (32 if self.kind == "local" else 1)
+        return self.frames_per_call or (32 if self.kind == "local" else 1)
 
     def build(self):
         """The :class:`~feelinvideo.backends.base.Backend` (models load on first use)."""
@@ -39,12 +40,12 @@ class BackendSpec:
             from ..backends.rekognition import RekognitionBackend
 
             return RekognitionBackend(
-                region=self.region, profile=self.profile, batch_size=self.batch_size
+                region=self.region, profile=self.profile, frames_per_call=self.frames_per_call
             )
         from ..backends.local import LocalBackend
 
         return LocalBackend(
-            min_face_px=self.min_face_px, detector=self.detector, batch_size=self.batch_frames
+            min_face_px=self.min_face_px, detector=self.detector, frames_per_call=self.batch_frames
         )
 
 
@@ -65,7 +66,7 @@ class GallerySpec:
         Raises:
             GalleryError: it cannot be opened.
         """
-        from ..identity.gallery import open_gallery
+        from ..galleries.open import open_gallery
 
         if self.collection is not None:
             return open_gallery(

@@ -7,10 +7,16 @@ import math
 from dataclasses import dataclass
 
 from .errors import OptionError
-from .identity.naming import DEFAULT_TOLERANCE
-from .identity.tracker import DEFAULT_REFRESH_S
-from .schema import DEFAULT_EVERY_S, DEFAULT_NEUTRAL_MARGIN, DEFAULT_WINDOW_S, MAX_WINDOWS
-from .smoothing import DEFAULT_SMOOTH_S
+from .schema import (
+    DEFAULT_EVERY_S,
+    DEFAULT_NEUTRAL_MARGIN,
+    DEFAULT_REFRESH_S,
+    DEFAULT_SMOOTH_S,
+    DEFAULT_TOLERANCE,
+    DEFAULT_WINDOW_S,
+    MAX_WINDOWS,
+    OVERLAY_STYLES,
+)
 
 
 @dataclass
@@ -81,8 +87,6 @@ class AnalyzeOptions:
             raise OptionError(f"neutral_margin must be in [0, 1], got {self.neutral_margin}")
         if self.min_frames < 1:
             raise OptionError(f"min_frames must be >= 1, got {self.min_frames}")
-        from .outputs.overlay import OVERLAY_STYLES
-
         if self.overlay not in OVERLAY_STYLES:
             raise OptionError(
                 f"overlay must be one of {', '.join(OVERLAY_STYLES)}, got {self.overlay!r}"

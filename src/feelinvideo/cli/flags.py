@@ -68,7 +68,7 @@ def gallery_options(command):
 
 def open_chosen_gallery(backend, gallery, collection, region, profile, create=False):
     """The gallery the options name, after checking they fit together (usage errors)."""
-    from ..identity.gallery import open_gallery
+    from ..galleries.open import open_gallery
 
     aws = {"--collection": collection, "--region": region, "--profile": profile}
     if backend != "rekognition":
@@ -98,7 +98,7 @@ def implicit_gallery() -> Path | None:
     """$FEELINVIDEO_GALLERY when set, else the default gallery file when it exists."""
     import os
 
-    from ..identity.gallery import GALLERY_ENV, default_gallery_path
+    from ..galleries.base import GALLERY_ENV, default_gallery_path
 
     path = default_gallery_path()
     if os.environ.get(GALLERY_ENV) or path.exists():
@@ -123,8 +123,7 @@ def neutral_margin_option(command):
 
 def detector_options(command):
     """``--min-face PX`` and ``--detector mtcnn|yunet``: the local backend's face detector."""
-    from ..backends.local import DETECTORS
-    from ..models.mtcnn import DEFAULT_MIN_FACE_PX
+    from ..schema import DEFAULT_MIN_FACE_PX, DETECTORS
 
     command = click.option(
         "--detector",
@@ -146,7 +145,7 @@ def detector_options(command):
 
 def naming_options(command):
     """``--gallery PATH``, ``--no-gallery`` and ``--tolerance``: where names come from."""
-    from ..models.dlib import DEFAULT_TOLERANCE
+    from ..schema import DEFAULT_TOLERANCE
 
     command = click.option(
         "--tolerance",
@@ -172,7 +171,7 @@ def naming_options(command):
 
 def reembed_option(command):
     """``--reembed-every SECONDS``: how often a steady track is embedded again."""
-    from ..identity.tracker import DEFAULT_REFRESH_S
+    from ..schema import DEFAULT_REFRESH_S
 
     return click.option(
         "--reembed-every",

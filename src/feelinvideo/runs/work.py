@@ -11,8 +11,8 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-from ..options import AnalyzeOptions
 from ..schema import WORK_DIR
+from ..settings import AnalyzeOptions
 from .plan import Segment
 from .task import BackendSpec, GallerySpec, SegmentResult
 

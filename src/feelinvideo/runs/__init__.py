@@ -25,9 +25,9 @@ Modules: :mod:`.plan` (the ranges), :mod:`.task` (one segment's analysis), :mod:
 :mod:`.work` (the resumable work folder), :mod:`.runs` (:func:`run_videos`).
 """
 
+from .driver import VideoRun, run_videos
 from .merge import merge_segments
 from .plan import MIN_LAST_FRACTION, Segment, plan_segments
-from .runs import VideoRun, run_videos
 from .task import BackendSpec, GallerySpec, SegmentResult, SegmentTask, run_segment
 from .work import WORK_FORMAT, WorkFolder, fingerprint
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import GalleryError
 from ..faces import EMBEDDING_SIZE, Faces
-from .gallery import Enrolled, Matches, Photo
+from .base import Enrolled, Matches, Photo
 
 _FORMAT = "feelinvideo-gallery"
 _VERSION = "1"

@@ -20,10 +20,9 @@ import math
 
 import numpy as np
 
-from .faces import Faces
+from ..faces import Faces
+from ..schema import DEFAULT_SMOOTH_S
 
-#: Default time constant of the moving average, in seconds of video time.
-DEFAULT_SMOOTH_S = 2.0
 #: A track's state is forgotten once it has not been seen for this many seconds.
 FORGET_AFTER_S = 60.0
 

@@ -91,7 +91,7 @@ def init_worker(threads: int, backend_spec, gallery_spec) -> None:
 def work(task):
     """Run one task in a worker with its cached models; errors are returned, not raised
     (they cross back to the parent as values)."""
-    from ..segments import run_segment
+    from ..runs import run_segment
 
     backend, gallery = models(task.backend, task.gallery if task.options.identity else None)
     try:
@@ -138,7 +138,7 @@ class LocalEngine:
         """Run the tasks here, with backends built for this engine (not the workers'
         process-wide cache: a library caller's next run may point elsewhere, e.g. another
         endpoint or gallery) and galleries opened for this run and closed after it."""
-        from ..segments import run_segment
+        from ..runs import run_segment
 
         backends: dict = {}
         galleries: dict = {}

@@ -8,10 +8,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..analysis import finish_analysis
 from ..errors import FeelinvideoError
-from ..options import AnalyzeOptions
-from ..pipeline import batch_limit, batch_span_s, finish_analysis
 from ..schema import DEFAULT_SEGMENT_S
+from ..settings import AnalyzeOptions
+from ..stream import call_frames, call_span_s
 from .merge import merge_segments
 from .plan import Segment, plan_segments
 from .task import BackendSpec, GallerySpec, SegmentResult, SegmentTask
@@ -87,8 +88,8 @@ def run_videos(
         try:
             info = probe(run.video)
             options.check(info.duration_s)
-            limit = batch_limit(backend.batch_frames, info, options.every_s)
-            span = batch_span_s(limit, options.every_s, info.fps)
+            limit = call_frames(backend.batch_frames, info, options.every_s)
+            span = call_span_s(limit, options.every_s, info.fps)
             segments = plan_segments(run.video, info.duration_s, segment_s, span)
             prepare_dir(run.out)  # the outputs' folder first: its errors name it
             work = WorkFolder(run.work).open(

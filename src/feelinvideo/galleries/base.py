@@ -3,13 +3,13 @@
 Two implementations share it, so enrolment, listing, removal and naming run the same code
 whatever holds the people:
 
-- :class:`feelinvideo.identity.sqlite.SqliteGallery`: a local SQLite file of names and
+- :class:`feelinvideo.galleries.sqlite.SqliteGallery`: a local SQLite file of names and
   dlib 128-d embeddings (the default; nothing leaves the machine);
-- :class:`feelinvideo.backends.rekognition.collection.RekognitionCollection`: an Amazon
+- :class:`feelinvideo.galleries.collection.RekognitionCollection`: an Amazon
   Rekognition face collection (``IndexFaces``, ``ListFaces``, ``DeleteFaces``,
   ``SearchFacesByImage``).
 
-:func:`open_gallery` picks one from the CLI's options.
+:func:`feelinvideo.galleries.open.open_gallery` picks one.
 """
 
 from __future__ import annotations
@@ -137,44 +137,3 @@ def default_gallery_path() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("feelinvideo", appauthor=False)) / "gallery.sqlite"
-
-
-def open_gallery(
-    path: str | os.PathLike | None = None,
-    *,
-    collection: str | None = None,
-    create: bool = False,
-    region: str | None = None,
-    profile: str | None = None,
-    face_match_threshold: float | None = None,
-) -> Gallery:
-    """Open a gallery: a Rekognition collection when ``collection`` is given, else the
-    local SQLite file at ``path`` (default :func:`default_gallery_path`).
-
-    Args:
-        path: local gallery file.
-        collection: Amazon Rekognition collection id (needs ``feelinvideo[aws]``).
-        create: create the file or collection if it does not exist (enrolment).
-        region, profile: AWS region and named profile (collection only).
-        face_match_threshold: ``SearchFacesByImage`` similarity threshold 0-100 (collection
-            only; default 70).
-
-    Raises:
-        GalleryError: the file is missing (without ``create``), corrupt or not a gallery.
-        ValueError: both ``path`` and ``collection`` are given.
-        MissingDependencyError, BackendError: for a collection, boto3 or AWS set-up missing.
-    """
-    if collection is not None:
-        if path is not None:
-            raise ValueError("give a gallery file or a Rekognition collection, not both")
-        from ..backends.rekognition.collection import RekognitionCollection
-
-        kwargs = (
-            {} if face_match_threshold is None else {"face_match_threshold": face_match_threshold}
-        )
-        return RekognitionCollection(
-            collection, region=region, profile=profile, create=create, **kwargs
-        )
-    from .sqlite import SqliteGallery
-
-    return SqliteGallery(path if path is not None else default_gallery_path(), create=create)

@@ -21,10 +21,7 @@ import re
 
 import numpy as np
 
-from ...errors import GalleryError, ImageError
-from ...faces import Faces
-from ...identity.gallery import Enrolled, Matches, Photo
-from .adapter import (
+from ..backends.rekognition.adapter import (
     PERSON_COLUMN,
     SIMILARITY_COLUMN,
     best_match,
@@ -34,7 +31,15 @@ from .adapter import (
     face_crop,
     index_outcome,
 )
-from .client import DEFAULT_WORKERS, RekognitionError, RekognitionService, map_ordered
+from ..backends.rekognition.client import (
+    DEFAULT_WORKERS,
+    RekognitionError,
+    RekognitionService,
+    map_ordered,
+)
+from ..errors import GalleryError, ImageError
+from ..faces import Faces
+from .base import Enrolled, Matches, Photo
 
 #: ``FaceMatchThreshold`` of ``SearchFacesByImage`` by default (0-100), as the seed used.
 DEFAULT_FACE_MATCH_THRESHOLD = 70.0

@@ -30,7 +30,7 @@ def plan_segments(
     """The segments of a video of ``duration_s`` seconds.
 
     ``segment_s`` is rounded to a whole number of backend batches (``span_s`` seconds,
-    :func:`feelinvideo.pipeline.batch_span_s`: 32 s at one frame a second) so the batches,
+    :func:`feelinvideo.pipeline.call_span_s`: 32 s at one frame a second) so the batches,
     and so the results, are those of a one-piece run. One piece when ``segment_s`` is 0,
     the video is not longer than one segment, or it cannot be decoded in ranges with the
     same frames (:func:`feelinvideo.video.seekable`: joined files, elementary streams).

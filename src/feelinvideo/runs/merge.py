@@ -8,8 +8,8 @@ import math
 import numpy as np
 
 from ..faces import Sample
-from ..options import AnalyzeOptions
-from ..pipeline import identity_stage
+from ..identity.stage import identity_stage
+from ..settings import AnalyzeOptions
 from .task import SegmentResult
 
 
@@ -26,7 +26,7 @@ def merge_segments(results: list[SegmentResult], gallery, options: AnalyzeOption
         ``smoothed_scores``, the :class:`~feelinvideo.identity.IdentityStage` holding the
         joined tracks and votes (None without identity), the input warnings.
     """
-    from ..smoothing import EmotionSmoother
+    from ..identity.smoothing import EmotionSmoother
 
     results = sorted(results, key=lambda r: r.segment.index)
     stage = identity_stage(gallery, options)

@@ -1,0 +1,258 @@
+"""The streaming stages of one video: decode -> sample -> backend (faces, emotions) ->
+identity, frame by frame; writes nothing.
+
+:func:`analyze_frames` yields ``(frame, Faces)`` per sampled frame; it is the one path that
+every run (:func:`feelinvideo.runs.driver.analyze_videos`, through
+:func:`collect_samples` per segment) and live streams (:func:`analyze_stream`) reuse.
+
+Streaming: three stages overlap, each on its own thread and at most one batch ahead of the
+next (:func:`feelinvideo.video.run_ahead`): decoding, the backend's models, and identity
+(tracks, embeddings, names) in time order. Frames go to the backend in batches of
+``backend.frames_per_call`` sampled frames (capped at :data:`BATCH_BYTES` of decoded pixels), so
+peak memory depends on the batch and the frame size, not on the video's length. Only the
+per-face numbers are kept (tens of bytes a face).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+
+from .backends.base import Backend
+from .cores import available_cores
+from .faces import Faces, Sample
+from .identity.smoothing import EmotionSmoother
+from .identity.stage import IdentityStage, identity_stage
+from .prefetch import run_ahead
+from .settings import AnalyzeOptions
+from .video import Frame, VideoInfo, estimate_sampled_frames, iter_frames, probe
+
+#: upper bound on the decoded RGB frames held for one backend call, in bytes: 9 frames at
+#: 1280x720. Three batches are held at once (decoded, scored, being tracked); the models
+#: keep their own buffers per image or per bounded call, so peak memory follows this, not
+#: the video's length. The detectors' speed barely depends on it.
+BATCH_BYTES = 25_000_000
+#: nice value added to the decoding thread (:func:`feelinvideo.prefetch.lower_priority`)
+DECODE_NICENESS = 10
+#: a video of few sampled frames is still analysed in at least this many backend calls, so
+#: that its progress bar moves; a video of 1 minute at 1 sample a second (60 samples) gets
+#: full batches at 720p, so its peak memory is that of any longer video
+PROGRESS_STEPS = 6
+
+
+def analyze_frames(
+    video: str | os.PathLike,
+    backend: Backend | None = None,
+    options: AnalyzeOptions | None = None,
+    identity: IdentityStage | None = None,
+    notes: list[str] | None = None,
+) -> Iterator[tuple[Frame, Faces]]:
+    """Analyse a video's sampled frames one by one; writes nothing.
+
+    Args:
+        video: the video (any container/codec FFmpeg decodes).
+        backend: face/emotion backend (default :class:`feelinvideo.backends.local.
+            LocalBackend`).
+        options: sampling settings (``every_s``; with ``identity`` True and no
+            ``identity`` stage given, an :class:`IdentityStage` without a gallery is used).
+        identity: the identity stage to run (tracks and names); pass one to read its
+            tracks afterwards or to name faces from a gallery.
+        notes: gets one line per warning about the input (frames stopping well before
+            the stated duration), once the frames are exhausted.
+
+    Yields:
+        ``(frame, faces)`` per sampled frame in time order: the
+        :class:`~feelinvideo.video.Frame` (``frame_index``, ``timestamp_s``, RGB
+        ``image``) and its :class:`~feelinvideo.faces.Faces` (boxes, confidences, scores;
+        with identity, ``tracker_id``, ``smoothed_scores`` and the provisional
+        ``person``: enrolled names as far as known, ``""`` for the not yet named, who are
+        numbered by :func:`analyze`).
+
+    Raises:
+        VideoError: missing, empty, non-video, corrupt or truncated input.
+        BackendError: the backend failed.
+        ValueError: options out of range.
+    """
+    options = options or AnalyzeOptions()
+    options.check()
+    if identity is None:
+        identity = identity_stage(None, options)
+    yield from _frames(video, probe(video), _or_default(backend), options, identity, notes)
+
+
+def analyze_stream(
+    frames: Iterable[Frame],
+    backend: Backend | None = None,
+    options: AnalyzeOptions | None = None,
+    identity: IdentityStage | None = None,
+    frames_per_call: int = 1,
+) -> Iterator[tuple[Frame, Faces]]:
+    """:func:`analyze_frames` for frames that come from elsewhere: a live camera or stream
+    (:mod:`feelinvideo.watch`), already sampled, in time order. The same stages (backend,
+    identity, smoothing); ``options.every_s`` is not applied (the frames are the samples).
+
+    Args:
+        frames: :class:`~feelinvideo.video.Frame` objects (``timestamp_s`` non-decreasing).
+        backend, options, identity: as for :func:`analyze_frames`.
+        frames_per_call: frames per backend call (>= 1); 1 keeps a live source's latency low.
+
+    Yields:
+        ``(frame, faces)`` per frame, as :func:`analyze_frames`.
+    """
+    options = options or AnalyzeOptions()
+    options.check()
+    if identity is None:
+        identity = identity_stage(None, options)
+    backend = _or_default(backend)
+    yield from _frames(
+        None,
+        None,
+        backend,
+        options,
+        identity,
+        None,
+        frames=iter(frames),
+        limit=max(1, int(frames_per_call)),
+    )
+
+
+def _or_default(backend: Backend | None) -> Backend:
+    """``backend``, or the local MTCNN + fer backend when None."""
+    if backend is not None:
+        return backend
+    from .backends.local import LocalBackend
+
+    return LocalBackend()
+
+
+def _frames(
+    video,
+    info: VideoInfo | None,
+    backend: Backend,
+    options: AnalyzeOptions,
+    identity: IdentityStage | None,
+    notes: list[str] | None,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+    frames: Iterator[Frame] | None = None,
+    limit: int | None = None,
+    smooth: bool = True,
+) -> Iterator[tuple[Frame, Faces]]:
+    """:func:`analyze_frames` for a video already probed (``info``), optionally over the
+    time range ``[start_s, end_s)`` only (a segment, :mod:`feelinvideo.runs`); or, with
+    ``frames`` and ``limit``, for frames from elsewhere (a live source,
+    :func:`analyze_stream`). ``smooth`` False leaves ``smoothed_scores`` unset: a run
+    smooths once per track after its segments are joined (:mod:`feelinvideo.runs.merge`)."""
+    span = None
+    if frames is None:
+        limit = call_frames(backend.frames_per_call, info, options.every_s)
+        span = call_span_s(limit, options.every_s, info.fps)
+        sampled = iter_frames(video, options.every_s, notes, start_s=start_s, end_s=end_s)
+        frames = run_ahead(sampled, limit, niceness=DECODE_NICENESS)
+    smoother = EmotionSmoother(options.smooth_s) if identity is not None and smooth else None
+    # three stages on their own threads, each at most one batch ahead of the next: decoding,
+    # the backend's models (OpenCV's networks or the service), and here, in time order, identity
+    results = _backend_results(frames, backend, limit, span)
+    with _opencv_threads(identity is not None):
+        for frame, faces in run_ahead(results, limit):
+            if identity is not None:
+                faces = identity.update(frame, faces)
+            if smoother is not None:
+                faces = smoother.update(frame.timestamp_s, faces)
+            yield frame, faces
+
+
+@contextmanager
+def _opencv_threads(identity: bool):
+    """OpenCV's own worker threads (its dnn networks, resizing) during an analysis: the
+    cores left once decoding and identity (dlib's child process) have theirs, at least one.
+    The stages already overlap on threads; on 2 cores OpenCV's extra thread only added
+    synchronisation (2-minute mosaic, alternating runs: 21.4-23.3 s on one thread against
+    23.2-25.3 s on two, and 6% fewer CPU-seconds). The previous count is restored after."""
+    import cv2
+
+    before = cv2.getNumThreads()  # a worker's share when the engine set one
+    cv2.setNumThreads(min(before, max(1, available_cores() - 1 - int(identity))))
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
+def _backend_results(
+    frames: Iterator[Frame], backend: Backend, limit: int, span_s: float | None = None
+) -> Iterator[tuple[Frame, Faces]]:
+    """``(frame, faces)`` from the backend, one batch of up to ``limit`` frames a call;
+    ``frames`` is closed when this ends (an interrupt stops the decoding thread).
+
+    With ``span_s``, a batch holds the sampled frames of one block
+    ``[j * span_s, (j + 1) * span_s)`` of video time (at most ``limit`` of them), so the
+    batches, and with them the results, are the same whether the video is analysed in one
+    piece or in segments cut at multiples of ``span_s``: MTCNN's batched network calls may
+    give results that differ slightly with the batch's make-up (a box a pixel off, then a
+    different face crop).
+    """
+    batch: list[Frame] = []
+    block = None
+    try:
+        for frame in frames:
+            here = None if span_s is None else math.floor((frame.timestamp_s + 1e-6) / span_s)
+            if batch and (here != block or len(batch) >= limit):
+                yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)
+                batch = []
+            block = here
+            batch.append(frame)
+        if batch:
+            yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
+
+
+def call_frames(frames_per_call: int, info: VideoInfo, every_s: float) -> int:
+    """Frames per backend call: the backend's ``frames_per_call``, capped so one batch of decoded
+    RGB frames stays under :data:`BATCH_BYTES` (32 frames at 640x360, 4 at 1920x1080), and
+    so a short video still takes :data:`PROGRESS_STEPS` calls (the progress bar follows
+    finished batches). Depends on the whole video only, so segments batch alike."""
+    limit = min(int(frames_per_call), BATCH_BYTES // max(1, info.width * info.height * 3))
+    expected = estimate_sampled_frames(info.duration_s, info.fps, info.frame_count, every_s)
+    return max(1, min(limit, math.ceil(expected / PROGRESS_STEPS)))
+
+
+def call_span_s(limit: int, every_s: float, fps: float) -> float:
+    """Seconds of video one backend batch of ``limit`` sampled frames covers: ``limit``
+    sampling intervals, or ``limit`` frames at ``fps`` when every frame is analysed."""
+    return limit * every_s if every_s > 0 else limit / (fps if fps > 0 else 25.0)
+
+
+def collect_samples(
+    video,
+    info: VideoInfo,
+    backend: Backend,
+    options: AnalyzeOptions,
+    stage: IdentityStage | None,
+    notes: list[str],
+    advance: Callable[[float], None] | None = None,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+) -> list[Sample]:
+    """The analysis of a video's sampled frames (or of the range ``[start_s, end_s)``):
+    one :class:`~feelinvideo.faces.Sample` per sampled frame, faces without their pixels
+    or embeddings (those stay per track in ``stage``) and not yet smoothed (smoothing runs
+    once per track over the whole video: :func:`feelinvideo.runs.merge.merge_segments`);
+    ``advance(timestamp_s)`` after each.
+
+    Raises:
+        as :func:`analyze_frames`.
+    """
+    samples: list[Sample] = []
+    frames = _frames(video, info, backend, options, stage, notes, start_s, end_s, smooth=False)
+    for frame, faces in frames:
+        faces.embedding = None  # kept per track, not per face: memory stays small
+        samples.append(Sample(frame.frame_index, frame.timestamp_s, faces))
+        if advance is not None:
+            advance(frame.timestamp_s)
+    return samples

@@ -117,7 +117,9 @@ def test_version_and_help(cli):
         assert option in helped.stdout
 
 
-@pytest.mark.parametrize("module", ["feelinvideo", "feelinvideo.cli", "feelinvideo.pipeline"])
+@pytest.mark.parametrize(
+    "module", ["feelinvideo", "feelinvideo.cli", "feelinvideo.stream", "feelinvideo.runs.driver"]
+)
 def test_no_heavy_import(module):
     """Importing the package or the CLI loads neither TensorFlow, dlib nor boto3."""
     import subprocess

@@ -8,6 +8,9 @@ The library API (the ``feelinvideo`` command is a thin layer over it)::
     a.summary          # dict (summary.json); a.people: per person
     a.save("lecture_feelinvideo")                        # the files, all or none
 
+    batch = feelinvideo.analyze_videos(["a.mp4", "term/"], out="runs", jobs=2, segment_s=300)
+    batch.items        # what batch.json holds; batch.analyses: an Analysis per video
+
     for frame, faces in feelinvideo.analyze_frames("lecture.mp4"):
         ...            # feelinvideo.Faces per sampled frame (xyxy, scores, tracker_id, ...)
 
@@ -35,14 +38,19 @@ from .galleries.base import Gallery
 from .galleries.open import open_gallery
 
 _LAZY = {
-    "analyze": ("pipeline", "analyze"),
-    "analyze_frames": ("pipeline", "analyze_frames"),
-    "analyze_stream": ("pipeline", "analyze_stream"),
+    "analyze": ("runs.driver", "analyze"),
+    "analyze_videos": ("runs.driver", "analyze_videos"),
+    "BatchResult": ("runs.driver", "BatchResult"),
+    "analyze_frames": ("stream", "analyze_frames"),
+    "analyze_stream": ("stream", "analyze_stream"),
     "Watch": ("watch", "Watch"),
     "WatchSettings": ("watch", "WatchSettings"),
-    "AnalyzeOptions": ("options", "AnalyzeOptions"),
-    "Analysis": ("pipeline", "Analysis"),
-    "enroll_folder": ("identity.enroll", "enroll_folder"),
+    "AnalyzeOptions": ("settings", "AnalyzeOptions"),
+    "BackendSpec": ("specs", "BackendSpec"),
+    "GallerySpec": ("specs", "GallerySpec"),
+    "EngineSpec": ("specs", "EngineSpec"),
+    "Analysis": ("analysis", "Analysis"),
+    "enroll_folder": ("galleries.enroll", "enroll_folder"),
     "LocalBackend": ("backends.local", "LocalBackend"),
     "build_report": ("report", "build_report"),
 }
@@ -61,6 +69,10 @@ def __getattr__(name: str):
 __all__ = [
     "Analysis",
     "AnalyzeOptions",
+    "BackendSpec",
+    "BatchResult",
+    "EngineSpec",
+    "GallerySpec",
     "Faces",
     "FeelinvideoError",
     "Gallery",
@@ -70,6 +82,7 @@ __all__ = [
     "__version__",
     "analyze",
     "analyze_frames",
+    "analyze_videos",
     "analyze_stream",
     "build_report",
     "enroll_folder",

@@ -21,7 +21,8 @@ from .video import VideoInfo
 
 @dataclass
 class Analysis:
-    """The result of :func:`analyze`: tables and summary in memory, files only on :meth:`save`.
+    """The result of :func:`feelinvideo.analyze`: tables and summary in memory, files only on
+    :meth:`save`.
 
     Attributes:
         video: the analysed video; info: its :class:`~feelinvideo.video.VideoInfo`.
@@ -34,6 +35,14 @@ class Analysis:
             draws them).
         thumbnails: face thumbnails per person (RGB uint8 (72, 72, 3)), or None.
         out_dir: the folder saved into, None until saved; files: output key -> path.
+        segments: how many segments the video was analysed in (1: one piece).
+        segments_computed: how many of them this run computed (the rest were kept from an
+            interrupted run); 0 with ``reused``.
+        seconds: wall time the analysis took, in seconds (the segments' times added up,
+            plus the merge and the save).
+        reused: the outputs were those of an earlier finished run, read back from
+            ``out_dir`` (then ``samples`` is empty and ``thumbnails`` None: what the files
+            hold is all there is).
     """
 
     video: Path
@@ -48,6 +57,10 @@ class Analysis:
     thumbnails: dict | None = None
     out_dir: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    segments: int = 1
+    segments_computed: int = 1
+    seconds: float = 0.0
+    reused: bool = False
 
     def save(
         self,
@@ -144,4 +157,48 @@ def finish_analysis(
         people_json=people_json,
         samples=samples,
         thumbnails=thumbnails,
+    )
+
+
+def saved_analysis(
+    video: Path, info: VideoInfo, options: AnalyzeOptions, out_dir: Path
+) -> Analysis:
+    """The :class:`Analysis` of a finished run read back from its folder (``faces.csv``,
+    ``summary.json``, ``people.json``): what a rerun returns for a video whose outputs are
+    kept, with the same ``summary``, ``faces``, ``people`` and ``describe()`` as the run
+    that wrote them.
+
+    Raises:
+        OutputError: a file is missing or cannot be read.
+    """
+    import json
+
+    from .errors import OutputError
+    from .schema import FACES_CSV, PEOPLE_JSON, SUMMARY_JSON
+
+    out_dir = Path(out_dir)
+    try:
+        summary = json.loads((out_dir / SUMMARY_JSON).read_text(encoding="utf-8"))
+        faces = pd.read_csv(out_dir / FACES_CSV)
+        people_path = out_dir / PEOPLE_JSON
+        people_json = (
+            json.loads(people_path.read_text(encoding="utf-8")) if people_path.exists() else None
+        )
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{out_dir}: the finished run cannot be read back ({exc})") from None
+    files = {key: out_dir / name for key, name in summary.get("outputs", {}).items()}
+    return Analysis(
+        video=Path(video),
+        info=info,
+        options=options,
+        backend=summary.get("backend", ""),
+        faces=faces,
+        summary=summary,
+        people=summary.get("people", []),
+        people_json=people_json,
+        samples=[],
+        out_dir=out_dir,
+        files=files,
+        segments_computed=0,
+        reused=True,
     )

@@ -27,6 +27,7 @@ from .identity.smoothing import EmotionSmoother
 from .identity.stage import IdentityStage, identity_stage
 from .prefetch import run_ahead
 from .settings import AnalyzeOptions
+from .specs import BackendSpec
 from .video import Frame, VideoInfo, estimate_sampled_frames, iter_frames, probe
 
 #: upper bound on the decoded RGB frames held for one backend call, in bytes: 9 frames at
@@ -122,9 +123,7 @@ def _or_default(backend: Backend | None) -> Backend:
     """``backend``, or the local MTCNN + fer backend when None."""
     if backend is not None:
         return backend
-    from .backends.local import LocalBackend
-
-    return LocalBackend()
+    return BackendSpec().build()
 
 
 def _frames(

@@ -10,7 +10,7 @@ import sys
 def test_prepare_caches_makes_both_copies_once(tmp_path):
     env = {**os.environ, "FEELINVIDEO_CACHE": str(tmp_path)}
     code = (
-        "import sys; from feelinvideo.engines.local import prepare_caches; "
+        "import sys; from feelinvideo.engines.processes import prepare_caches; "
         "prepare_caches('mtcnn'); print('tensorflow' in sys.modules)"
     )
     first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
@@ -24,7 +24,7 @@ def test_prepare_caches_makes_both_copies_once(tmp_path):
 
 def test_prepare_caches_for_yunet_leaves_mtcnn_alone(tmp_path):
     env = {**os.environ, "FEELINVIDEO_CACHE": str(tmp_path)}
-    code = "from feelinvideo.engines.local import prepare_caches; prepare_caches('yunet')"
+    code = "from feelinvideo.engines.processes import prepare_caches; prepare_caches('yunet')"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-500:]
     assert [p.name.split("-")[0] for p in tmp_path.iterdir()] == ["fer"]

@@ -1,5 +1,6 @@
-"""``feelinvideo analyze VIDEO``: options -> backend, gallery and settings ->
-:func:`feelinvideo.analyze` -> files and a summary on stdout."""
+"""``feelinvideo analyze VIDEO...``: flags -> specs and settings -> one library call
+(:func:`feelinvideo.analyze` for one video, :func:`feelinvideo.analyze_videos` for several or a
+folder) -> a summary on stdout."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from pathlib import Path
 
 import click
 
-from ..engines import ENGINES
 from ..galleries.collection import DEFAULT_FACE_MATCH_THRESHOLD
-from ..runs.index import BATCH_JSON
+from ..runs.index import BATCH_JSON, FAILED
 from ..schema import (
     DEFAULT_BATCH_DIR,
     DEFAULT_EVERY_S,
@@ -21,6 +21,7 @@ from ..schema import (
     WORK_DIR,
     default_run_dir,
 )
+from ..specs import ENGINES, BackendSpec, EngineSpec
 from .flags import (
     CONTEXT,
     Finite,
@@ -163,38 +164,7 @@ from .flags import (
     is_flag=True,
     help=f"Keep the finished segments in {WORK_DIR}/ inside --out after the run.",
 )
-def analyze(
-    videos,
-    out_dir,
-    every,
-    min_face,
-    detector,
-    window,
-    no_video,
-    overlay,
-    quiet,
-    backend,
-    region,
-    profile,
-    collection,
-    face_match_threshold,
-    dry_run,
-    gallery,
-    no_gallery,
-    tolerance,
-    min_frames,
-    reembed_every,
-    smooth,
-    no_thumbnails,
-    neutral_margin,
-    no_identity,
-    segment,
-    jobs,
-    engine_name,
-    address,
-    force,
-    keep_work,
-):
+def analyze(videos, out_dir, quiet, dry_run, no_gallery, segment, force, keep_work, **flags):
     """Find faces in each VIDEO, score their emotions, write faces.csv, summary.json and
     overlay.mp4.
 
@@ -226,103 +196,35 @@ def analyze(
     Finished segments are kept in --out until the run completes, so running the same
     command again after a crash or Ctrl-C computes only the rest.
     """
-    from ..engines import make_engine
-    from ..runs import BackendSpec, GallerySpec
-    from ..settings import AnalyzeOptions
+    import feelinvideo
 
     if quiet:
         logging.getLogger("feelinvideo").setLevel(logging.WARNING)  # no notes either
-    aws_only = {
-        "--region": region,
-        "--profile": profile,
-        "--collection": collection,
-        "--face-match-threshold": face_match_threshold,
-    }
-    if backend != "rekognition" and any(v is not None for v in aws_only.values()):
-        given = ", ".join(k for k, v in aws_only.items() if v is not None)
-        raise click.UsageError(f"{given} only apply to --backend rekognition")
-    single = len(videos) == 1 and not videos[0].is_dir()
+    f = flags
+    backend = BackendSpec(f["backend"], f["min_face"], f["detector"], f["region"], f["profile"])
+    backend.check()
+    gallery = analyze_gallery(f, no_gallery)
     if dry_run:
-        if not single:
+        if len(videos) != 1 or videos[0].is_dir():
             raise click.UsageError("--dry-run takes one video")
-        click.echo(_dry_run(videos[0], every, backend, collection))
+        click.echo(_dry_run(videos[0], f["every"], backend.kind, f["collection"]))
         return
-    if gallery is not None and no_gallery:
-        raise click.UsageError("--gallery and --no-gallery exclude each other")
-    if collection is not None:
-        for flag, given in (
-            ("--gallery", gallery is not None),
-            ("--no-gallery", no_gallery),
-            ("--no-identity", no_identity),
-        ):
-            if given:
-                raise click.UsageError(f"--collection and {flag} exclude each other")
-    if face_match_threshold is not None and collection is None:
-        raise click.UsageError("--face-match-threshold needs --collection")
-    if gallery is None and collection is None and not no_gallery and not no_identity:
-        gallery = implicit_gallery()
-    options = AnalyzeOptions(
-        every_s=every,
-        window_s=window,
-        write_video=not no_video,
-        overlay=overlay,
-        identity=not no_identity,
-        tolerance=tolerance,
-        min_frames=min_frames,
-        reembed_every_s=reembed_every,
-        smooth_s=smooth,
-        thumbnails=not no_thumbnails,
-        neutral_margin=neutral_margin,
-    )
-    if backend == "rekognition" and detector != "mtcnn":
-        raise click.UsageError("--detector applies to the local backend only")
-    if address is not None and engine_name != "ray":
-        raise click.UsageError("--address applies to --engine ray only")
-    spec = BackendSpec(backend, min_face, detector, region, profile)
-    gallery_spec = None
-    if collection is not None:
-        gallery_spec = GallerySpec(
-            collection=collection,
-            region=region,
-            profile=profile,
-            face_match_threshold=face_match_threshold,
-        )
-    elif gallery is not None and not no_identity:
-        gallery_spec = GallerySpec(path=str(gallery))
-    names = None
-    if collection is not None:
-        from ..galleries.open import open_gallery
-
-        names = open_gallery(
-            collection=collection,
-            region=region,
-            profile=profile,
-            face_match_threshold=face_match_threshold,
-        )
-    elif gallery is not None and not no_identity:
-        from ..galleries.open import open_gallery
-
-        names = open_gallery(gallery)
-    try:
-        # built here (models load lazily) so that missing credentials or extras are reported
-        # before any work starts; the in-process engine uses it
-        runner = make_engine(engine_name, jobs, address, backend=spec.build(), gallery=names)
-        run = {
-            "options": options,
-            "backend": spec,
-            "gallery": gallery_spec,
-            "segment_s": segment,
-            "force": force,
-            "open_gallery": names,
-        }
-        if not single:
-            _batch(videos, out_dir, runner, run, keep_work, quiet)
-            return
+    run = dict(
+        backend=backend, gallery=gallery, options=analyze_options(f), segment_s=segment,
+        jobs=f["jobs"], engine=f["engine_name"], address=f["address"], force=force,
+        keep_work=keep_work, progress=not quiet,
+    )  # fmt: skip
+    EngineSpec(run["engine"], run["jobs"], run["address"]).check()
+    if len(videos) == 1 and not videos[0].is_dir():
         out = out_dir if out_dir is not None else default_run_dir(videos[0])
-        result = _one(videos[0], out, runner, run, keep_work, quiet)
-    finally:
-        if names is not None:
-            names.close()
+        _echo_one(feelinvideo.analyze(videos[0], out, **run))
+    else:
+        parent = out_dir if out_dir is not None else Path(DEFAULT_BATCH_DIR)
+        _echo_batch(feelinvideo.analyze_videos(videos, parent, **run))
+
+
+def _echo_one(result) -> None:
+    """One video: its warnings and reused segments on stderr, its summary on stdout."""
     for warning in result.summary.get("warnings", []):
         click.echo(f"Warning: {warning}", err=True)
     if result.segments > 1 and result.segments_computed < result.segments:
@@ -334,74 +236,69 @@ def analyze(
     click.echo(result.describe())
 
 
-def _one(video: Path, out: Path, runner, run: dict, keep_work: bool, quiet: bool):
-    """One video into ``out``; a failure leaves no folder the run created behind (an
-    interrupt keeps the finished segments for a rerun)."""
-    import shutil
-
-    from ..errors import FeelinvideoError
-    from ..progress import advance_to, progress_bar
-    from ..runs import VideoRun, run_videos
-    from ..video import probe
-
-    info = probe(video)
-    existed = out.exists()
-    result = None
-    try:
-        with progress_bar(info.duration_s, "analysing", not quiet) as bar:
-
-            def advance(_k: int, seconds: float) -> None:
-                advance_to(bar, seconds)
-                if bar.n >= bar.total:
-                    bar.close()  # before the overlay's bar
-
-            runs = [VideoRun(video, out, out / WORK_DIR)]
-            for _, result in run_videos(
-                runs, runner, keep_work=keep_work, advance=advance, progress=not quiet, **run
-            ):
-                if isinstance(result, BaseException):
-                    raise result
-    except (FeelinvideoError, ValueError):
-        shutil.rmtree(out / WORK_DIR, ignore_errors=True)
-        if not existed and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
-        raise
-    return result
-
-
-def _batch(videos, out_dir, runner, run: dict, keep_work: bool, quiet: bool) -> None:
-    """Several videos: one run folder each under ``out_dir``, batch.json, a line a video on
-    stdout, the failures again on stderr at the end, exit 1 when any failed."""
-    import shutil
-
-    from ..runs import VideoRun, run_videos
-    from ..runs.index import FAILED, analyze_batch, find_videos
-
-    found = find_videos(videos)
-    parent = Path(out_dir) if out_dir is not None else Path(DEFAULT_BATCH_DIR)
-
-    def analyze_all(jobs, advance):
-        runs = [
-            VideoRun(video, run_dir, parent / WORK_DIR / run_dir.name) for video, run_dir in jobs
-        ]
-        yield from run_videos(runs, runner, keep_work=True, advance=advance, **run)
-
-    items = analyze_batch(found, parent, analyze_all, progress=not quiet)
-    if not keep_work:
-        shutil.rmtree(parent / WORK_DIR, ignore_errors=True)
-    for item in items:
+def _echo_batch(batch) -> None:
+    """Several videos: a line a video on stdout, the failures again on stderr at the end,
+    exit 1 when any failed."""
+    for item in batch.items:
         where = item.out_dir if item.out_dir else item.error
         click.echo(f"{item.status}\t{item.path}\t{where}")
-    failed = [item for item in items if item.status == FAILED]
+    failed = [item for item in batch.items if item.status == FAILED]
     click.echo(
-        f"{len(items) - len(failed)} of {len(items)} videos analysed into {parent}; "
-        f"index: {parent / BATCH_JSON}",
+        f"{len(batch.items) - len(failed)} of {len(batch.items)} videos analysed into "
+        f"{batch.out_dir}; index: {batch.index}",
         err=True,
     )
     for item in failed:
         click.echo(f"Error: {item.error}", err=True)
     if failed:
         raise click.exceptions.Exit(1)
+
+
+def analyze_gallery(f: dict, no_gallery: bool):
+    """The gallery the flags name, as a spec (or None), after the flag-only rules."""
+    from ..specs import GallerySpec
+
+    if f["gallery"] is not None and no_gallery:
+        raise click.UsageError("--gallery and --no-gallery exclude each other")
+    if f["collection"] is not None:
+        for flag, given in (
+            ("--gallery", f["gallery"] is not None),
+            ("--no-gallery", no_gallery),
+            ("--no-identity", f["no_identity"]),
+        ):
+            if given:
+                raise click.UsageError(f"--collection and {flag} exclude each other")
+        return GallerySpec(
+            collection=f["collection"],
+            region=f["region"],
+            profile=f["profile"],
+            face_match_threshold=f["face_match_threshold"],
+        ).check()
+    if f["face_match_threshold"] is not None:
+        raise click.UsageError("--face-match-threshold needs --collection")
+    path = f["gallery"]
+    if path is None and not no_gallery and not f["no_identity"]:
+        path = implicit_gallery()
+    return GallerySpec(path=str(path)).check() if path is not None else None
+
+
+def analyze_options(f: dict):
+    """The :class:`~feelinvideo.settings.AnalyzeOptions` the flags set."""
+    from ..settings import AnalyzeOptions
+
+    return AnalyzeOptions(
+        every_s=f["every"],
+        window_s=f["window"],
+        write_video=not f["no_video"],
+        overlay=f["overlay"],
+        identity=not f["no_identity"],
+        tolerance=f["tolerance"],
+        min_frames=f["min_frames"],
+        reembed_every_s=f["reembed_every"],
+        smooth_s=f["smooth"],
+        thumbnails=not f["no_thumbnails"],
+        neutral_margin=f["neutral_margin"],
+    )
 
 
 def _dry_run(video: Path, every: float, backend: str, collection) -> str:

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from ..schema import DEFAULT_MIN_FACE_PX, DEFAULT_TOLERANCE
-from .flags import CONTEXT, Finite, aws_options, backend_option, make_backend
+from ..specs import BackendSpec
+from .flags import CONTEXT, Finite, aws_options, backend_option
 
 EVALUATE_FORMATS = ("text", "json", "csv")
 
@@ -53,7 +54,7 @@ def evaluate_emotions(folder, crops, fmt, backend, region, profile, quiet):
     from ..evaluate.text import format_emotions
 
     total = sum(len(v) for v in find_labelled_images(folder)[0].values())
-    engine = make_backend(backend, DEFAULT_MIN_FACE_PX, region, profile)
+    engine = BackendSpec(backend, DEFAULT_MIN_FACE_PX, region=region, profile=profile).build()
     with tqdm(total=total, unit="image", file=sys.stderr, disable=quiet) as bar:
         result = run(folder, crops=crops, backend=engine, progress=lambda n: bar.update(n - bar.n))
     for line in result.skipped:

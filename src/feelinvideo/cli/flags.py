@@ -1,5 +1,5 @@
-"""Options shared by several ``feelinvideo`` commands (click decorators), and the backend and
-gallery they choose."""
+"""Flags shared by several ``feelinvideo`` commands (click decorators), and the gallery spec the
+``enroll`` and ``gallery`` flags name."""
 
 from __future__ import annotations
 
@@ -66,32 +66,24 @@ def gallery_options(command):
     return click.option("--gallery", type=click.Path(path_type=Path), help=GALLERY_HELP)(command)
 
 
-def open_chosen_gallery(backend, gallery, collection, region, profile, create=False):
-    """The gallery the options name, after checking they fit together (usage errors)."""
-    from ..galleries.open import open_gallery
+def chosen_gallery(backend, gallery, collection, region, profile, create=False):
+    """The :class:`~feelinvideo.specs.GallerySpec` that ``enroll`` and ``gallery`` options
+    name: the local file, or with ``--backend rekognition`` a collection (usage errors for
+    options that do not fit together)."""
+    from ..specs import GallerySpec
 
     aws = {"--collection": collection, "--region": region, "--profile": profile}
     if backend != "rekognition":
         given = ", ".join(k for k, v in aws.items() if v is not None)
         if given:
             raise click.UsageError(f"{given} only apply to --backend rekognition")
-        return open_gallery(gallery, create=create)
+        return GallerySpec(path=gallery, create=create).check()
     if not collection:
         raise click.UsageError("--backend rekognition needs --collection NAME")
     if gallery is not None:
         raise click.UsageError("--gallery does not apply to --backend rekognition")
-    return open_gallery(collection=collection, create=create, region=region, profile=profile)
-
-
-def make_backend(backend: str, min_face: float, region, profile, detector: str = "mtcnn"):
-    """The face/emotion backend the options name."""
-    if backend == "rekognition":
-        from ..backends.rekognition import RekognitionBackend
-
-        return RekognitionBackend(region=region, profile=profile)
-    from ..backends.local import LocalBackend
-
-    return LocalBackend(min_face_px=min_face, detector=detector)
+    spec = GallerySpec(collection=collection, region=region, profile=profile, create=create)
+    return spec.check()
 
 
 def implicit_gallery() -> Path | None:

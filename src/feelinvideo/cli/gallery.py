@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .flags import CONTEXT, gallery_options, open_chosen_gallery
+from .flags import CONTEXT, chosen_gallery, gallery_options
 
 
 @click.command(context_settings=CONTEXT)
@@ -40,7 +40,7 @@ def enroll(folder, gallery, backend, collection, region, profile, replace, quiet
     from ..galleries.enroll import enroll_folder, find_photos
 
     find_photos(folder)  # a bad folder fails before the gallery is created
-    with open_chosen_gallery(backend, gallery, collection, region, profile, create=True) as store:
+    with chosen_gallery(backend, gallery, collection, region, profile, create=True).open() as store:
         report = enroll_folder(folder, store, replace=replace)
         location = store.location
     for warning in report.warnings:
@@ -80,7 +80,7 @@ def gallery_list(gallery, backend, collection, region, profile):
       feelinvideo gallery list --gallery class.sqlite
       feelinvideo gallery list --backend rekognition --collection class
     """
-    with open_chosen_gallery(backend, gallery, collection, region, profile) as store:
+    with chosen_gallery(backend, gallery, collection, region, profile).open() as store:
         people = store.people()
         location = store.location
     click.echo("name\tphotos")
@@ -102,7 +102,7 @@ def gallery_remove(name, gallery, backend, collection, region, profile):
       feelinvideo gallery remove obama --gallery class.sqlite
       feelinvideo gallery remove obama --backend rekognition --collection class
     """
-    with open_chosen_gallery(backend, gallery, collection, region, profile) as store:
+    with chosen_gallery(backend, gallery, collection, region, profile).open() as store:
         count = store.remove(name)
         location = store.location
     click.echo(f"removed {name} ({count} photo(s)) from {location}", err=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..schema import DEFAULT_EVERY_S, DEFAULT_WINDOW_S
+from ..specs import BackendSpec, GallerySpec
 from ..watch.source import READ_TIMEOUT_S
 from .flags import (
     CONTEXT,
@@ -17,7 +18,6 @@ from .flags import (
     backend_option,
     detector_options,
     implicit_gallery,
-    make_backend,
     naming_options,
     reembed_option,
 )
@@ -144,12 +144,7 @@ def watch(
 
     if gallery is not None and no_gallery:
         raise click.UsageError("--gallery and --no-gallery exclude each other")
-    if backend != "rekognition":
-        given = ", ".join(k for k, v in (("--region", region), ("--profile", profile)) if v)
-        if given:
-            raise click.UsageError(f"{given} only apply to --backend rekognition")
-    elif detector != "mtcnn":
-        raise click.UsageError("--detector applies to the local backend only")
+    backend_spec = BackendSpec(backend, min_face, detector, region, profile).check()
     spec = parse_source(source)
     if spec.kind == "file" and not realtime:
         raise VideoError(
@@ -191,12 +186,10 @@ def watch(
         if not quiet:
             click.echo(f"watch: {line}", err=True)
 
-    engine = make_backend(backend, min_face, region, profile, detector)
+    engine = backend_spec.build()
     names = None
     if gallery is not None and not no_identity:
-        from ..galleries.open import open_gallery
-
-        names = open_gallery(gallery)
+        names = GallerySpec(path=str(gallery)).open()
     try:
         session = Watch(
             spec,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 
+from ..cores import available_cores
 from ..errors import FeelinvideoError
 
 #: per worker process: {(backend spec, gallery spec): (backend, gallery)}
@@ -80,6 +81,16 @@ def prepare_caches(detector: str) -> None:
         pass
 
 
+def prepare(backend_spec) -> None:
+    """Make the backend's cached model copies in this process before workers start (on a
+    fresh install every worker would otherwise make them at the same time)."""
+    backend = backend_spec.build()
+    if hasattr(backend, "prepare"):
+        backend.prepare()
+    elif backend_spec.kind == "local":
+        prepare_caches(backend_spec.detector)
+
+
 def init_worker(threads: int, backend_spec, gallery_spec) -> None:
     """Pool initializer: a share of the threads, then the models, loaded once."""
     share_threads(threads)
@@ -91,11 +102,9 @@ def init_worker(threads: int, backend_spec, gallery_spec) -> None:
 def work(task):
     """Run one task in a worker with its cached models; errors are returned, not raised
     (they cross back to the parent as values)."""
-    from ..runs import run_segment
-
     backend, gallery = models(task.backend, task.gallery if task.options.identity else None)
     try:
-        return run_segment(task, backend, gallery)
+        return task.run(backend, gallery)
     except (FeelinvideoError, ValueError) as exc:
         return exc
 
@@ -138,8 +147,6 @@ class LocalEngine:
         """Run the tasks here, with backends built for this engine (not the workers'
         process-wide cache: a library caller's next run may point elsewhere, e.g. another
         endpoint or gallery) and galleries opened for this run and closed after it."""
-        from ..runs import run_segment
-
         backends: dict = {}
         galleries: dict = {}
         try:
@@ -160,7 +167,7 @@ class LocalEngine:
                         on_time(task, t)
 
                 try:
-                    yield task, run_segment(task, backend, gallery, advance)
+                    yield task, task.run(backend, gallery, advance)
                 except (FeelinvideoError, ValueError) as exc:
                     yield task, exc
         finally:
@@ -171,14 +178,11 @@ class LocalEngine:
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-        from ..engines import default_jobs
-
         workers = min(self.jobs, len(tasks))
-        threads = max(1, default_jobs() // workers)
+        threads = max(1, available_cores() // workers)
         first = tasks[0]
         gallery = first.gallery if first.options.identity else None
-        if first.backend.kind == "local":
-            prepare_caches(first.backend.detector)
+        prepare(first.backend)
         pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),

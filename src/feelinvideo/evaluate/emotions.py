@@ -137,9 +137,9 @@ def evaluate_emotions(folder: str | os.PathLike, crops: bool = False, backend=No
 
     found, skipped = find_labelled_images(folder)
     if backend is None:
-        from ..backends.local import LocalBackend
+        from ..specs import BackendSpec
 
-        backend = LocalBackend()
+        backend = BackendSpec().build()
     jobs = [(label, path) for label, paths in found.items() for path in paths]
     truth, predicted, no_face = [], [], 0
     for start in range(0, len(jobs), BATCH):

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import ImageError
 from ..galleries.base import Gallery, Photo
+from ..specs import GallerySpec
 
 
 @dataclass
@@ -154,14 +155,11 @@ def evaluate_identity(
     people = find_photos(folder)
     with tempfile.TemporaryDirectory(prefix="feelinvideo-evaluate-") as tmp:
         if collection_prefix is not None:
-            from ..galleries.collection import RekognitionCollection
-
             name = f"{collection_prefix}-{uuid.uuid4().hex[:12]}"
-            gallery = RekognitionCollection(name, region=region, profile=profile, create=True)
+            spec = GallerySpec(collection=name, region=region, profile=profile, create=True)
         else:
-            from ..galleries.sqlite import SqliteGallery
-
-            gallery = SqliteGallery(Path(tmp) / "evaluate.sqlite", create=True)
+            spec = GallerySpec(path=str(Path(tmp) / "evaluate.sqlite"), create=True)
+        gallery = spec.open()
         try:
             return _evaluate(people, gallery, tolerance, load_photo, progress)
         finally:

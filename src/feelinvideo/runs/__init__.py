@@ -1,4 +1,5 @@
-"""Segments: a long video cut into time ranges analysed independently, then merged.
+"""Runs: one or many videos analysed, a long video cut into time ranges (segments) analysed
+independently, then merged.
 
 A video of more than ``--segment`` seconds is cut into ranges ``[k*S, (k+1)*S)``, each
 decoded from its own seek point (:func:`feelinvideo.video.iter_frames` with ``start_s`` /
@@ -16,31 +17,37 @@ consecutive frames (the last sampled frame of segment k and the first of k+1: no
 between them, boxes overlapping by IoU and the tracks' mean embeddings within the
 tracker's split distance; or a track lost at most ``relink_s`` before the boundary and a
 new one within its relink distance), emotion smoothing over the joined tracks; then
-:func:`feelinvideo.pipeline.finish_analysis` resolves who is who over the whole video
+:func:`feelinvideo.analysis.finish_analysis` resolves who is who over the whole video
 (gallery votes, unknown-N clustering) exactly as for a video analysed in one piece.
-:func:`run_videos` drives it all: plan, reuse finished segments, run the rest on an
-engine, merge, save.
+:mod:`.driver` drives it all (:func:`analyze`, :func:`analyze_videos`): probe, plan,
+reuse finished segments, run the rest on an engine, merge, finish, save.
 
-Modules: :mod:`.plan` (the ranges), :mod:`.task` (one segment's analysis), :mod:`.merge`,
-:mod:`.work` (the resumable work folder), :mod:`.runs` (:func:`run_videos`).
+Modules: :mod:`.driver`, :mod:`.index` (finding videos, run-folder names, batch.json),
+:mod:`.plan` (the ranges), :mod:`.task` (one segment's analysis), :mod:`.merge`,
+:mod:`.work` (the resumable work folder and its fingerprint).
 """
 
-from .driver import VideoRun, run_videos
+from .driver import BatchResult, Run, VideoRun, analyze, analyze_videos, run_videos
+from .index import BatchItem, find_videos
 from .merge import merge_segments
 from .plan import MIN_LAST_FRACTION, Segment, plan_segments
-from .task import BackendSpec, GallerySpec, SegmentResult, SegmentTask, run_segment
+from .task import SegmentResult, SegmentTask, run_segment
 from .work import WORK_FORMAT, WorkFolder, fingerprint
 
 __all__ = [
     "MIN_LAST_FRACTION",
     "WORK_FORMAT",
-    "BackendSpec",
-    "GallerySpec",
+    "BatchItem",
+    "BatchResult",
+    "Run",
     "Segment",
     "SegmentResult",
     "SegmentTask",
     "VideoRun",
     "WorkFolder",
+    "analyze",
+    "analyze_videos",
+    "find_videos",
     "fingerprint",
     "merge_segments",
     "plan_segments",

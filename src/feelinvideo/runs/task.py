@@ -5,85 +5,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..faces import Sample
 from ..identity.stage import identity_stage
 from ..settings import AnalyzeOptions
+from ..specs import BackendSpec, GallerySpec
 from ..stream import collect_samples
+from ..video import VideoInfo
 from .plan import Segment
-
-
-@dataclass(frozen=True)
-class BackendSpec:
-    """How to build a backend in any process: ``kind`` ``local`` (``min_face_px``,
-    ``detector``) or ``rekognition`` (``region``, ``profile``); ``frames_per_call``: frames per
-    call (None: the backend's default)."""
-
-    kind: str = "local"
-    min_face_px: float = 40.0
-    detector: str = "mtcnn"
-    region: str | None = None
-    profile: str | None = None
-    frames_per_call: int | None = None
-
-    @property
-    def batch_frames(self) -> int:
-        """Frames per backend call (the local backend's 32 by default; 1 for Rekognition,
-        whose results do not depend on the batch)."""
-        return self.frames_per_call or (32 if self.kind == "local" else 1)
-
-    def build(self):
-        """The :class:`~feelinvideo.backends.base.Backend` (models load on first use)."""
-        if self.kind == "rekognition":
-            from ..backends.rekognition import RekognitionBackend
-
-            return RekognitionBackend(
-                region=self.region, profile=self.profile, frames_per_call=self.frames_per_call
-            )
-        from ..backends.local import LocalBackend
-
-        return LocalBackend(
-            min_face_px=self.min_face_px, detector=self.detector, frames_per_call=self.batch_frames
-        )
-
-
-@dataclass(frozen=True)
-class GallerySpec:
-    """How to open a gallery in any process: a local gallery file ``path``, or a
-    Rekognition ``collection`` (``region``, ``profile``, ``face_match_threshold``)."""
-
-    path: str | None = None
-    collection: str | None = None
-    region: str | None = None
-    profile: str | None = None
-    face_match_threshold: float | None = None
-
-    def open(self):
-        """The open :class:`~feelinvideo.identity.gallery.Gallery` (close it after use).
-
-        Raises:
-            GalleryError: it cannot be opened.
-        """
-        from ..galleries.open import open_gallery
-
-        if self.collection is not None:
-            return open_gallery(
-                collection=self.collection,
-                region=self.region,
-                profile=self.profile,
-                face_match_threshold=self.face_match_threshold,
-            )
-        return open_gallery(self.path)
-
-    def state(self) -> dict:
-        """What identifies its content for a fingerprint (a local file's size and mtime)."""
-        out = asdict(self)
-        if self.path is not None and Path(self.path).exists():
-            st = Path(self.path).stat()
-            out["file"] = [st.st_size, st.st_mtime_ns]
-        return out
 
 
 @dataclass(frozen=True)
@@ -93,18 +24,26 @@ class SegmentTask:
     Attributes:
         key: the caller's label (e.g. the video's position in a batch), handed back.
         video: the video's path (readable at this path wherever the task runs).
+        info: the video's :class:`~feelinvideo.video.VideoInfo` (probed once, by the
+            driver).
         segment: the time range.
         options: analysis settings.
-        backend: how to build the backend.
+        backend: how to build the backend; None: the engine's own backend object (then
+            the task runs in the process that holds it).
         gallery: how to open the gallery, or None.
     """
 
     key: int
     video: str
+    info: VideoInfo
     segment: Segment
     options: AnalyzeOptions
-    backend: BackendSpec
+    backend: BackendSpec | None
     gallery: GallerySpec | None = None
+
+    def run(self, backend=None, gallery=None, advance=None) -> SegmentResult:
+        """:func:`run_segment` of this task (what an engine calls, in any process)."""
+        return run_segment(self, backend, gallery, advance)
 
 
 @dataclass
@@ -160,12 +99,13 @@ def run_segment(
     Raises:
         VideoError, BackendError, GalleryError; OptionError for options out of range.
     """
-    from ..video import probe
-
     start = time.perf_counter()
     task.options.check()
-    info = probe(task.video)
-    backend = backend if backend is not None else task.backend.build()
+    info = task.info
+    if backend is None:
+        if task.backend is None:
+            raise ValueError("a task without a backend spec needs the engine's backend")
+        backend = task.backend.build()
     opened = None
     if gallery is None and task.gallery is not None and task.options.identity:
         gallery = opened = task.gallery.open()

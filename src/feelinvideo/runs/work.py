@@ -13,8 +13,9 @@ from pathlib import Path
 
 from ..schema import WORK_DIR
 from ..settings import AnalyzeOptions
+from ..specs import BackendSpec, GallerySpec
 from .plan import Segment
-from .task import BackendSpec, GallerySpec, SegmentResult
+from .task import SegmentResult
 
 #: Bump when a SegmentResult's content changes, so older work is not reused.
 WORK_FORMAT = 1
@@ -23,14 +24,18 @@ WORK_FORMAT = 1
 def fingerprint(
     video: str | os.PathLike,
     options: AnalyzeOptions,
-    backend: BackendSpec,
-    gallery: GallerySpec | None,
+    backend,
+    gallery,
     segment_s: float,
 ) -> str:
     """A hex digest of what a segment's result depends on: the input file (size, mtime,
     SHA-256 of its first and last MiB) and the settings that change results (sampling,
     identity settings, backend, gallery, segment length); not the summary window,
-    smoothing, --min-frames or the overlay, which apply after the merge."""
+    smoothing, --min-frames or the overlay, which apply after the merge.
+
+    ``backend`` and ``gallery`` are specs (:class:`~feelinvideo.specs.BackendSpec`,
+    :class:`~feelinvideo.specs.GallerySpec`) or, given as objects, identified by their
+    class and name or location."""
     from .. import __version__
 
     path = Path(video)
@@ -49,12 +54,27 @@ def fingerprint(
             k: getattr(options, k)
             for k in ("every_s", "identity", "tolerance", "thumbnails", "reembed_every_s")
         },
-        "backend": asdict(backend),
-        "gallery": gallery.state() if gallery is not None and options.identity else None,
+        "backend": _state(backend),
+        "gallery": _state(gallery) if gallery is not None and options.identity else None,
         "segment_s": segment_s,
     }
     text = json.dumps(state, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _state(item) -> dict:
+    """What identifies a backend or gallery: a spec's fields (a gallery file's size and
+    time too), else an object's class and name or location."""
+    if isinstance(item, GallerySpec):
+        return item.state()
+    if isinstance(item, BackendSpec):
+        return asdict(item)
+    kind = type(item)
+    return {
+        "class": f"{kind.__module__}.{kind.__qualname__}",
+        "name": getattr(item, "name", None),
+        "location": getattr(item, "location", None),
+    }
 
 
 class WorkFolder:
@@ -118,23 +138,12 @@ class WorkFolder:
 
         write_json(self.path / "finished.json", {"finished": True})
 
-    def finished(self, out: Path):
-        """The saved run (an object with ``summary``, ``out_dir``, ``segments = 0``) when
-        :meth:`mark_finished` was called for this fingerprint and ``out`` still holds its
-        summary.json; else None."""
-        from types import SimpleNamespace
-
+    def is_finished(self, out: Path) -> bool:
+        """Whether :meth:`mark_finished` was called for this fingerprint and ``out`` still
+        holds the run's ``summary.json``."""
         from ..schema import SUMMARY_JSON
 
-        if not (self.path / "finished.json").exists():
-            return None
-        try:
-            summary = json.loads((out / SUMMARY_JSON).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return SimpleNamespace(
-            summary=summary, out_dir=out, segments=0, segments_computed=0, seconds=0.0
-        )
+        return (self.path / "finished.json").exists() and (out / SUMMARY_JSON).is_file()
 
     def remove(self) -> None:
         """Delete the folder, and its parent when that is an emptied work folder."""

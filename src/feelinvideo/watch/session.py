@@ -132,9 +132,9 @@ class Watch:
     def run(self) -> dict:
         """Watch until the source ends, :meth:`stop` or ``duration_s``; returns the
         summary.json dict (also written to ``out``)."""
-        from ..backends.local import LocalBackend
+        from ..specs import BackendSpec
 
-        backend = self.backend if self.backend is not None else LocalBackend()
+        backend = self.backend if self.backend is not None else BackendSpec().build()
         reconnect = self.settings.reconnect
         if reconnect is None:
             reconnect = self.spec.kind == "url"

@@ -1,6 +1,10 @@
-"""Faces, the one columnar face type: construction, adapters, selection, derived columns."""
+"""Faces, the one columnar face type: construction, selection, derived columns, and its
+place as the ground layer (it imports no detector or backend)."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -24,26 +28,17 @@ def test_mismatched_data_column_is_refused():
         Faces(np.zeros((2, 4)), np.ones(2), data={"x": np.zeros(3)})
 
 
-def test_from_mtcnn_scales_back_and_clips_to_the_frame():
-    found = [
-        {
-            "box": [10, 20, 60, 90],
-            "confidence": 0.99,
-            "keypoints": {k: (30, 40) for k in ("left_eye", "right_eye", "nose")}
-            | {"mouth_left": (25, 70), "mouth_right": (45, 70)},
-        },
-        {
-            "box": [150, -5, 210, 40],
-            "confidence": 0.95,
-            "keypoints": dict.fromkeys(
-                ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right"), (170, 10)
-            ),
-        },
-    ]
-    faces = Faces.from_mtcnn(found, width=400, height=300, scale=0.5)
-    assert faces.xyxy.tolist() == [[20, 40, 120, 180], [300, 0, 400, 80]]
-    assert np.allclose(faces.confidence, [0.99, 0.95])
-    assert len(Faces.from_mtcnn([], 400, 300)) == 0
+def test_faces_imports_no_model_and_no_backend():
+    """faces.py is the ground layer: the detectors and backends import it, never the other
+    way round (no import loop)."""
+    code = (
+        "import sys, feelinvideo.faces; "
+        "print(sorted(m for m in sys.modules "
+        "if m.startswith(('feelinvideo.models', 'feelinvideo.backends'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.split() == ["[]"], done.stderr[-500:]
+    assert not hasattr(Faces, "from_mtcnn") and not hasattr(Faces, "from_rekognition")
 
 
 def test_selection_keeps_every_column_aligned():

@@ -5,13 +5,15 @@ describing face ``i`` of one frame. Each stage fills what it knows and hands the
 on: a backend gives boxes, confidences and emotion scores; the tracker sets
 ``tracker_id`` (and ``embedding`` where it computed one); naming sets ``person`` and
 ``match_distance``; the overlay and the table writer read it. Boxes are ``xyxy`` in pixels
-of the source frame everywhere; each backend's format is converted once, in its
-``Faces.from_...`` adapter.
+of the source frame everywhere; each detector's or service's format is converted once, next
+to it (:func:`feelinvideo.models.detections.to_faces` for the local detectors,
+:func:`feelinvideo.backends.rekognition.adapter.faces_from_detect_faces` for Rekognition).
+
+A ground-layer module: it imports nothing from the models or backends, which import it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -131,43 +133,6 @@ class Faces:
     def empty(cls) -> Faces:
         """A Faces with no rows."""
         return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, len(EMOTIONS))))
-
-    # ------------------------------------------------------------------ adapters
-
-    @classmethod
-    def from_mtcnn(
-        cls, detections: Sequence[Mapping], width: int, height: int, scale: float = 1.0
-    ) -> Faces:
-        """Faces from one image's result of ``mtcnn.MTCNN.detect_faces(..., box_format="xyxy")``.
-
-        Args:
-            detections: MTCNN's dicts ``{"box": [x1, y1, x2, y2], "confidence": float, ...}``
-                in pixels of the image MTCNN saw (its ``keypoints`` are not used: dlib finds
-                its own landmarks for the embedding).
-            width, height: size in pixels of the source frame.
-            scale: how the image MTCNN saw was scaled from the source frame (0, 1]; boxes
-                are divided by it, then clipped to the frame.
-
-        Returns:
-            Faces with ``xyxy`` and ``confidence``; scores NaN.
-        """
-        if not detections:
-            return cls(np.zeros((0, 4)), np.zeros(0))
-        xyxy = np.array([d["box"] for d in detections], dtype=np.float32) / scale
-        return cls(
-            xyxy=clip_xyxy(xyxy, width, height),
-            confidence=np.array([d["confidence"] for d in detections], dtype=np.float32),
-        )
-
-    @classmethod
-    def from_rekognition(cls, response: Mapping, width: int, height: int) -> Faces:
-        """Faces from an Amazon Rekognition ``DetectFaces`` response for a frame of
-        ``width`` x ``height`` pixels: ratio boxes become clipped ``xyxy`` pixels, emotions
-        are mapped to the seven labels and the raw ``rek_*`` confidences kept in ``data``
-        (see :func:`feelinvideo.backends.rekognition.adapter.faces_from_detect_faces`)."""
-        from .backends.rekognition.adapter import faces_from_detect_faces
-
-        return faces_from_detect_faces(response, width, height)
 
     # ------------------------------------------------------------------ derived
 

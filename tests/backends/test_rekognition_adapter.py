@@ -72,13 +72,6 @@ def test_raw_confidences_go_to_data_also_for_zero_faces():
     assert len(faces_from_detect_faces({}, 10, 10)) == 0  # no FaceDetails key at all
 
 
-def test_from_rekognition_is_the_adapter():
-    response = {"FaceDetails": [{"BoundingBox": BOX, "Confidence": 50, "Emotions": []}]}
-    via_faces = Faces.from_rekognition(response, 100, 100)
-    np.testing.assert_allclose(via_faces.xyxy, [[10, 10, 20, 20]], rtol=1e-6)
-    assert set(via_faces.data) == set(REK_COLUMNS)
-
-
 def test_emotion_mapping_table_and_renormalisation():
     assert set(EMOTION_MAP) == set(REK_EMOTIONS)
     mapped = [v for v in EMOTION_MAP.values() if v is not None]

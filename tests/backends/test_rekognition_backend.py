@@ -25,6 +25,12 @@ def test_backend_interface():
     assert RekognitionBackend.columns == REK_COLUMNS
 
 
+def test_prepare_has_nothing_to_make_and_sends_nothing(fake):
+    backend = RekognitionBackend(workers=1)
+    assert backend.prepare() is None
+    assert fake.operations() == []
+
+
 def test_detect_faces_through_boto3(fake):
     backend = RekognitionBackend(workers=4)
     assert backend.frames_per_call == 8 and backend.columns == REK_COLUMNS

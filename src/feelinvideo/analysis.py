@@ -12,9 +12,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from .errors import OutputError
 from .faces import Sample
 from .identity.naming import name_faces
 from .identity.stage import IdentityStage
+from .outputs import people as people_out
+from .outputs.save import save_analysis
+from .outputs.summary import describe, rounded, run_summary
+from .outputs.table import faces_table
+from .schema import FACES_CSV, PEOPLE_JSON, SUMMARY_JSON
 from .settings import AnalyzeOptions
 from .video import VideoInfo
 
@@ -79,13 +85,11 @@ class Analysis:
             OutputError: the folder cannot be written, or would overwrite the input video.
             VideoError: the video cannot be decoded again for the overlay.
         """
-        from .outputs.save import save_analysis
 
         return save_analysis(self, out_dir, progress=progress)
 
     def describe(self) -> str:
         """A short human summary for stdout (see :func:`feelinvideo.outputs.summary.describe`)."""
-        from .outputs.summary import describe
 
         return describe(self.summary, self.out_dir)
 
@@ -105,9 +109,6 @@ def finish_analysis(
     :class:`Analysis` (table, summary, people) from the time-ordered ``samples`` and the
     identity ``stage`` that tracked them (one that ran over the video, or the merge of
     segments' stages); ``models`` names the backend's models in the summary."""
-    from .outputs import people as people_out
-    from .outputs.summary import rounded, run_summary
-    from .outputs.table import faces_table
 
     gallery = stage.naming.gallery if stage is not None else None
     identities = {}
@@ -172,9 +173,6 @@ def saved_analysis(
         OutputError: a file is missing or cannot be read.
     """
     import json
-
-    from .errors import OutputError
-    from .schema import FACES_CSV, PEOPLE_JSON, SUMMARY_JSON
 
     out_dir = Path(out_dir)
     try:

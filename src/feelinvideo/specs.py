@@ -14,7 +14,12 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .backends.local import LocalBackend
+from .cores import available_cores
+from .engines.processes import LocalEngine
 from .errors import OptionError
+from .galleries.base import default_gallery_path
+from .galleries.open import open_gallery
 from .schema import BACKENDS, DEFAULT_MIN_FACE_PX, DETECTORS
 
 #: Where segments can run: worker processes on this machine, or a Ray cluster.
@@ -96,7 +101,6 @@ class BackendSpec:
             return RekognitionBackend(
                 region=self.region, profile=self.profile, frames_per_call=self.frames_per_call
             )
-        from .backends.local import LocalBackend
 
         return LocalBackend(
             min_face_px=self.min_face_px, detector=self.detector, frames_per_call=self.call_frames
@@ -157,7 +161,6 @@ class GallerySpec:
             GalleryError: it is missing (without ``create``), corrupt or not a gallery.
             MissingDependencyError, BackendError: for a collection, boto3 or AWS set-up.
         """
-        from .galleries.open import open_gallery
 
         self.check()
         if self.collection is not None:
@@ -176,8 +179,6 @@ class GallerySpec:
         out = asdict(self)
         out.pop("create")
         if self.collection is None:
-            from .galleries.base import default_gallery_path
-
             path = Path(self.path) if self.path is not None else default_gallery_path()
             if path.exists():
                 st = path.stat()
@@ -240,8 +241,6 @@ class EngineSpec:
             from .engines.ray import RayEngine
 
             return RayEngine(self.jobs, address=self.address)
-        from .cores import available_cores
-        from .engines.processes import LocalEngine
 
         jobs = 1 if in_process else (self.jobs or available_cores())
         return LocalEngine(jobs, backend=backend, gallery=gallery)

@@ -5,11 +5,11 @@ identity, frame by frame; writes nothing.
 every run (:func:`feelinvideo.runs.driver.analyze_videos`, through
 :func:`collect_samples` per segment) and live streams (:func:`analyze_stream`) reuse.
 
-Streaming: three stages overlap, each on its own thread and at most one batch ahead of the
+Streaming: three stages overlap, each on its own thread and at most one backend call ahead of the
 next (:func:`feelinvideo.video.run_ahead`): decoding, the backend's models, and identity
-(tracks, embeddings, names) in time order. Frames go to the backend in batches of
-``backend.frames_per_call`` sampled frames (capped at :data:`BATCH_BYTES` of decoded pixels), so
-peak memory depends on the batch and the frame size, not on the video's length. Only the
+(tracks, embeddings, names) in time order. Frames go to the backend in calls of up to
+``backend.frames_per_call`` sampled frames (capped at :data:`CALL_BYTES` of decoded pixels), so
+peak memory depends on the frames per call and the frame size, not on the video's length. Only the
 per-face numbers are kept (tens of bytes a face).
 """
 
@@ -31,15 +31,15 @@ from .specs import BackendSpec
 from .video import Frame, VideoInfo, estimate_sampled_frames, iter_frames, probe
 
 #: upper bound on the decoded RGB frames held for one backend call, in bytes: 9 frames at
-#: 1280x720. Three batches are held at once (decoded, scored, being tracked); the models
+#: 1280x720. Three calls' frames are held at once (decoded, scored, being tracked); the models
 #: keep their own buffers per image or per bounded call, so peak memory follows this, not
 #: the video's length. The detectors' speed barely depends on it.
-BATCH_BYTES = 25_000_000
+CALL_BYTES = 25_000_000
 #: nice value added to the decoding thread (:func:`feelinvideo.prefetch.lower_priority`)
 DECODE_NICENESS = 10
 #: a video of few sampled frames is still analysed in at least this many backend calls, so
 #: that its progress bar moves; a video of 1 minute at 1 sample a second (60 samples) gets
-#: full batches at 720p, so its peak memory is that of any longer video
+#: full calls at 720p, so its peak memory is that of any longer video
 PROGRESS_STEPS = 6
 
 
@@ -151,7 +151,7 @@ def _frames(
         sampled = iter_frames(video, options.every_s, notes, start_s=start_s, end_s=end_s)
         frames = run_ahead(sampled, limit, niceness=DECODE_NICENESS)
     smoother = EmotionSmoother(options.smooth_s) if identity is not None and smooth else None
-    # three stages on their own threads, each at most one batch ahead of the next: decoding,
+    # three stages on their own threads, each at most one backend call ahead of the next: decoding,
     # the backend's models (OpenCV's networks or the service), and here, in time order, identity
     results = _backend_results(frames, backend, limit, span)
     with _opencv_threads(identity is not None):
@@ -183,28 +183,28 @@ def _opencv_threads(identity: bool):
 def _backend_results(
     frames: Iterator[Frame], backend: Backend, limit: int, span_s: float | None = None
 ) -> Iterator[tuple[Frame, Faces]]:
-    """``(frame, faces)`` from the backend, one batch of up to ``limit`` frames a call;
+    """``(frame, faces)`` from the backend, up to ``limit`` frames a call;
     ``frames`` is closed when this ends (an interrupt stops the decoding thread).
 
-    With ``span_s``, a batch holds the sampled frames of one block
+    With ``span_s``, a call holds the sampled frames of one block
     ``[j * span_s, (j + 1) * span_s)`` of video time (at most ``limit`` of them), so the
-    batches, and with them the results, are the same whether the video is analysed in one
+    calls, and with them the results, are the same whether the video is analysed in one
     piece or in segments cut at multiples of ``span_s``: MTCNN's batched network calls may
-    give results that differ slightly with the batch's make-up (a box a pixel off, then a
+    give results that differ slightly with a call's make-up (a box a pixel off, then a
     different face crop).
     """
-    batch: list[Frame] = []
+    pending: list[Frame] = []
     block = None
     try:
         for frame in frames:
             here = None if span_s is None else math.floor((frame.timestamp_s + 1e-6) / span_s)
-            if batch and (here != block or len(batch) >= limit):
-                yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)
-                batch = []
+            if pending and (here != block or len(pending) >= limit):
+                yield from zip(pending, backend.analyze([f.image for f in pending]), strict=True)
+                pending = []
             block = here
-            batch.append(frame)
-        if batch:
-            yield from zip(batch, backend.analyze([f.image for f in batch]), strict=True)
+            pending.append(frame)
+        if pending:
+            yield from zip(pending, backend.analyze([f.image for f in pending]), strict=True)
     finally:
         close = getattr(frames, "close", None)
         if close is not None:
@@ -212,17 +212,17 @@ def _backend_results(
 
 
 def call_frames(frames_per_call: int, info: VideoInfo, every_s: float) -> int:
-    """Frames per backend call: the backend's ``frames_per_call``, capped so one batch of decoded
-    RGB frames stays under :data:`BATCH_BYTES` (32 frames at 640x360, 4 at 1920x1080), and
+    """Frames per backend call: the backend's ``frames_per_call``, capped so one call's decoded
+    RGB frames stays under :data:`CALL_BYTES` (32 frames at 640x360, 4 at 1920x1080), and
     so a short video still takes :data:`PROGRESS_STEPS` calls (the progress bar follows
-    finished batches). Depends on the whole video only, so segments batch alike."""
-    limit = min(int(frames_per_call), BATCH_BYTES // max(1, info.width * info.height * 3))
+    finished calls). Depends on the whole video only, so segments are cut into calls alike."""
+    limit = min(int(frames_per_call), CALL_BYTES // max(1, info.width * info.height * 3))
     expected = estimate_sampled_frames(info.duration_s, info.fps, info.frame_count, every_s)
     return max(1, min(limit, math.ceil(expected / PROGRESS_STEPS)))
 
 
 def call_span_s(limit: int, every_s: float, fps: float) -> float:
-    """Seconds of video one backend batch of ``limit`` sampled frames covers: ``limit``
+    """Seconds of video one backend call of ``limit`` sampled frames covers: ``limit``
     sampling intervals, or ``limit`` frames at ``fps`` when every frame is analysed."""
     return limit * every_s if every_s > 0 else limit / (fps if fps > 0 else 25.0)
 

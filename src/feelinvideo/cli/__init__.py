@@ -13,6 +13,7 @@ import click
 
 from .. import __version__
 from ..errors import FeelinvideoError, OptionError
+from ..progress import library_notes
 from .flags import CONTEXT
 
 
@@ -32,8 +33,6 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context):
         import signal
         import threading
-
-        from ..progress import library_notes
 
         main_thread = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None

@@ -21,7 +21,9 @@ from ..schema import (
     WORK_DIR,
     default_run_dir,
 )
-from ..specs import ENGINES, BackendSpec, EngineSpec
+from ..settings import AnalyzeOptions
+from ..specs import ENGINES, BackendSpec, EngineSpec, GallerySpec
+from ..video import estimate_sampled_frames, probe
 from .flags import (
     CONTEXT,
     Finite,
@@ -256,7 +258,6 @@ def _echo_batch(batch) -> None:
 
 def analyze_gallery(f: dict, no_gallery: bool):
     """The gallery the flags name, as a spec (or None), after the flag-only rules."""
-    from ..specs import GallerySpec
 
     if f["gallery"] is not None and no_gallery:
         raise click.UsageError("--gallery and --no-gallery exclude each other")
@@ -284,7 +285,6 @@ def analyze_gallery(f: dict, no_gallery: bool):
 
 def analyze_options(f: dict):
     """The :class:`~feelinvideo.settings.AnalyzeOptions` the flags set."""
-    from ..settings import AnalyzeOptions
 
     return AnalyzeOptions(
         every_s=f["every"],
@@ -307,7 +307,6 @@ def _dry_run(video: Path, every: float, backend: str, collection) -> str:
         from ..backends.rekognition import dry_run_plan
 
         return dry_run_plan(video, every, collection).describe()
-    from ..video import estimate_sampled_frames, probe
 
     info = probe(video)
     frames = estimate_sampled_frames(info.duration_s, info.fps, info.frame_count, every)

@@ -7,6 +7,11 @@ from pathlib import Path
 
 import click
 
+from ..evaluate.emotions import evaluate_emotions as score_emotions
+from ..evaluate.emotions import find_labelled_images
+from ..evaluate.identity import evaluate_identity as score_identity
+from ..evaluate.text import format_emotions, format_identity
+from ..galleries.enroll import find_photos
 from ..schema import DEFAULT_MIN_FACE_PX, DEFAULT_TOLERANCE
 from ..specs import BackendSpec
 from .flags import CONTEXT, Finite, aws_options, backend_option
@@ -49,14 +54,11 @@ def evaluate_emotions(folder, crops, fmt, backend, region, profile, quiet):
     """
     from tqdm import tqdm
 
-    from ..evaluate.emotions import evaluate_emotions as run
-    from ..evaluate.emotions import find_labelled_images
-    from ..evaluate.text import format_emotions
-
     total = sum(len(v) for v in find_labelled_images(folder)[0].values())
     engine = BackendSpec(backend, DEFAULT_MIN_FACE_PX, region=region, profile=profile).build()
     with tqdm(total=total, unit="image", file=sys.stderr, disable=quiet) as bar:
-        result = run(folder, crops=crops, backend=engine, progress=lambda n: bar.update(n - bar.n))
+        advance = lambda n: bar.update(n - bar.n)  # noqa: E731
+        result = score_emotions(folder, crops=crops, backend=engine, progress=advance)
     for line in result.skipped:
         click.echo(f"Warning: skipped {line}", err=True)
     click.echo(format_emotions(result, fmt))
@@ -90,16 +92,12 @@ def evaluate_identity(folder, tolerance, fmt, backend, region, profile, quiet):
     """
     from tqdm import tqdm
 
-    from ..evaluate.identity import evaluate_identity as run
-    from ..evaluate.text import format_identity
-    from ..galleries.enroll import find_photos
-
     total = sum(max(0, len(v) - 1) for v in find_photos(folder).values())
     prefix = "feelinvideo-evaluate" if backend == "rekognition" else None
     if backend != "rekognition" and (region or profile):
         raise click.UsageError("--region, --profile only apply to --backend rekognition")
     with tqdm(total=total, unit="probe", file=sys.stderr, disable=quiet) as bar:
-        result = run(
+        result = score_identity(
             folder, tolerance, prefix, region, profile, progress=lambda n: bar.update(n - bar.n)
         )
     for line in result.skipped:

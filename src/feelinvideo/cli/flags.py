@@ -8,7 +8,16 @@ from pathlib import Path
 
 import click
 
-from ..schema import BACKENDS
+from ..galleries.base import GALLERY_ENV, default_gallery_path
+from ..schema import (
+    BACKENDS,
+    DEFAULT_MIN_FACE_PX,
+    DEFAULT_NEUTRAL_MARGIN,
+    DEFAULT_REFRESH_S,
+    DEFAULT_TOLERANCE,
+    DETECTORS,
+)
+from ..specs import GallerySpec
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -70,7 +79,6 @@ def chosen_gallery(backend, gallery, collection, region, profile, create=False):
     """The :class:`~feelinvideo.specs.GallerySpec` that ``enroll`` and ``gallery`` options
     name: the local file, or with ``--backend rekognition`` a collection (usage errors for
     options that do not fit together)."""
-    from ..specs import GallerySpec
 
     aws = {"--collection": collection, "--region": region, "--profile": profile}
     if backend != "rekognition":
@@ -90,8 +98,6 @@ def implicit_gallery() -> Path | None:
     """$FEELINVIDEO_GALLERY when set, else the default gallery file when it exists."""
     import os
 
-    from ..galleries.base import GALLERY_ENV, default_gallery_path
-
     path = default_gallery_path()
     if os.environ.get(GALLERY_ENV) or path.exists():
         return path
@@ -100,7 +106,6 @@ def implicit_gallery() -> Path | None:
 
 def neutral_margin_option(command):
     """``--neutral-margin``: the interest verdict's neutral margin per face (analyze, report)."""
-    from ..schema import DEFAULT_NEUTRAL_MARGIN
 
     return click.option(
         "--neutral-margin",
@@ -115,7 +120,6 @@ def neutral_margin_option(command):
 
 def detector_options(command):
     """``--min-face PX`` and ``--detector mtcnn|yunet``: the local backend's face detector."""
-    from ..schema import DEFAULT_MIN_FACE_PX, DETECTORS
 
     command = click.option(
         "--detector",
@@ -137,7 +141,6 @@ def detector_options(command):
 
 def naming_options(command):
     """``--gallery PATH``, ``--no-gallery`` and ``--tolerance``: where names come from."""
-    from ..schema import DEFAULT_TOLERANCE
 
     command = click.option(
         "--tolerance",
@@ -163,7 +166,6 @@ def naming_options(command):
 
 def reembed_option(command):
     """``--reembed-every SECONDS``: how often a steady track is embedded again."""
-    from ..schema import DEFAULT_REFRESH_S
 
     return click.option(
         "--reembed-every",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..galleries.enroll import enroll_folder, find_photos
 from .flags import CONTEXT, chosen_gallery, gallery_options
 
 
@@ -37,7 +38,6 @@ def enroll(folder, gallery, backend, collection, region, profile, replace, quiet
       feelinvideo enroll new_photos/ --gallery class.sqlite --replace
       feelinvideo enroll students/ --backend rekognition --collection class
     """
-    from ..galleries.enroll import enroll_folder, find_photos
 
     find_photos(folder)  # a bad folder fails before the gallery is created
     with chosen_gallery(backend, gallery, collection, region, profile, create=True).open() as store:

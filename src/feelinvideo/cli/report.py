@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..report import format_summary, make_report
 from ..schema import (
     DEFAULT_REPORT_DIR,
     REPORT_FORMATS,
@@ -69,7 +70,6 @@ def report(inputs, out_dir, window, neutral_margin, embed, no_thumbnails, db_pat
       feelinvideo report term/ --format markdown > summary.md
       feelinvideo report lecture_feelinvideo/ --embed --no-thumbnails
     """
-    from ..report import format_summary, make_report
 
     result = make_report(
         inputs,

@@ -8,9 +8,14 @@ from pathlib import Path
 
 import click
 
+from ..errors import VideoError
 from ..schema import DEFAULT_EVERY_S, DEFAULT_WINDOW_S
+from ..settings import AnalyzeOptions
 from ..specs import BackendSpec, GallerySpec
+from ..watch import Watch, WatchSettings, parse_source
+from ..watch.sink import RunFolder
 from ..watch.source import READ_TIMEOUT_S
+from ..watch.windows import describe_window
 from .flags import (
     CONTEXT,
     Finite,
@@ -138,9 +143,6 @@ def watch(
       feelinvideo watch udp://127.0.0.1:5000 --format jsonl --duration 600
       feelinvideo watch lecture.mp4 --realtime --every 0.5
     """
-    from ..errors import VideoError
-    from ..settings import AnalyzeOptions
-    from ..watch import Watch, WatchSettings, parse_source
 
     if gallery is not None and no_gallery:
         raise click.UsageError("--gallery and --no-gallery exclude each other")
@@ -152,8 +154,6 @@ def watch(
             "`feelinvideo analyze` to analyse it as fast as possible"
         )
     if out_dir is not None:
-        from ..watch.sink import RunFolder
-
         RunFolder.check(out_dir)  # before the models load
     if gallery is None and not no_gallery and not no_identity:
         gallery = implicit_gallery()
@@ -177,8 +177,6 @@ def watch(
         if fmt == "jsonl":
             click.echo(json.dumps(window_dict, ensure_ascii=False))
         else:
-            from ..watch.windows import describe_window
-
             clock = window_dict["time"][11:19]
             click.echo(describe_window(window_dict, clock))
 

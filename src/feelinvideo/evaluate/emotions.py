@@ -34,7 +34,7 @@ SYNONYMS: dict[str, str] = {
 }
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 #: Images scored per backend call.
-BATCH = 32
+IMAGES_PER_CALL = 32
 
 
 @dataclass
@@ -122,7 +122,7 @@ def evaluate_emotions(folder: str | os.PathLike, crops: bool = False, backend=No
         crops: the images are face crops (the whole image is the face; local backend: fer's
             model on the image, no detection).
         backend: a :class:`~feelinvideo.backends.base.Backend` (default local MTCNN + fer).
-        progress: called with the number of images done after each batch, or None.
+        progress: called with the number of images done after each backend call, or None.
 
     Returns:
         an :class:`EmotionEvaluation`.
@@ -142,9 +142,9 @@ def evaluate_emotions(folder: str | os.PathLike, crops: bool = False, backend=No
         backend = BackendSpec().build()
     jobs = [(label, path) for label, paths in found.items() for path in paths]
     truth, predicted, no_face = [], [], 0
-    for start in range(0, len(jobs), BATCH):
+    for start in range(0, len(jobs), IMAGES_PER_CALL):
         batch, images = [], []
-        for label, path in jobs[start : start + BATCH]:
+        for label, path in jobs[start : start + IMAGES_PER_CALL]:
             try:
                 images.append(load_photo(path))
                 batch.append(label)
@@ -157,7 +157,7 @@ def evaluate_emotions(folder: str | os.PathLike, crops: bool = False, backend=No
             truth.append(label)
             predicted.append(EMOTIONS[int(np.argmax(scores))])
         if progress is not None:
-            progress(min(start + BATCH, len(jobs)))
+            progress(min(start + IMAGES_PER_CALL, len(jobs)))
     matrix = (
         confusion_matrix(truth, predicted, labels=list(EMOTIONS))
         if truth

@@ -46,10 +46,10 @@ NMS_BLOCK = 1024
 #: P-Nets kept, one an input size: a 1080p pyramid has 11 scales.
 MAX_PNETS = 16
 #: Crops a call of R-Net or O-Net.
-REFINE_BATCH = 256
+REFINE_CROPS_PER_CALL = 256
 #: Images a call of P-Net: OpenCV keeps a call's buffers (per input size), so whole batches
 #: of 9 frames made peak memory follow the batch size (about 16 MB an image at 720p).
-PNET_BATCH = 3
+PNET_IMAGES_PER_CALL = 3
 NETS = ("pnet", "rnet", "onet")
 #: Arrays of ``heads.npz``: per network, the hidden layer's weights and bias, its PReLU's
 #: slopes, and three output layers (R-Net's landmark output is empty).
@@ -263,12 +263,12 @@ class MtcnnCascade:
 
     def refine(self, name: str, normalized: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
         """R-Net (``name="rnet"``, 24x24 crops) or O-Net (48x48) on rows' boxes, at most
-        :data:`REFINE_BATCH` crops a network call (OpenCV keeps a call's buffers, so this
+        :data:`REFINE_CROPS_PER_CALL` crops a network call (OpenCV keeps a call's buffers, so this
         bounds memory in a crowded frame); outputs as :meth:`head`."""
         net, side = (self._rnet, 24) if name == "rnet" else (self._onet, 48)
         parts = []
-        for start in range(0, len(rows), REFINE_BATCH):
-            crops = crop_and_resize(normalized, rows[start : start + REFINE_BATCH], side)
+        for start in range(0, len(rows), REFINE_CROPS_PER_CALL):
+            crops = crop_and_resize(normalized, rows[start : start + REFINE_CROPS_PER_CALL], side)
             parts.append(self.head(name, tflite.run_net(net, crops)[0]))
         return [np.concatenate(outs) for outs in zip(*parts, strict=True)]
 
@@ -311,11 +311,11 @@ class MtcnnCascade:
                     np.stack(
                         [
                             cv2.resize(im, (w, h), interpolation=cv2.INTER_AREA)
-                            for im in normalized[start : start + PNET_BATCH]
+                            for im in normalized[start : start + PNET_IMAGES_PER_CALL]
                         ]
                     )
                 )
-                for start in range(0, batch, PNET_BATCH)
+                for start in range(0, batch, PNET_IMAGES_PER_CALL)
             ]
             offsets, scores = (np.concatenate(parts) for parts in zip(*outs, strict=True))
             proposals.append(_pnet_boxes(offsets, scores[..., 1], scale))

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..analysis import Analysis, finish_analysis, saved_analysis
 from ..atomic import prepare_dir
-from ..errors import FeelinvideoError
+from ..errors import FeelinvideoError, OptionError
 from ..progress import advance_to, progress_bar
 from ..schema import DEFAULT_SEGMENT_S, WORK_DIR
 from ..settings import AnalyzeOptions
@@ -147,7 +147,6 @@ class Run:
             OptionError: a setting out of range or settings that exclude each other.
             GalleryError, BackendError, MissingDependencyError: as the specs' factories.
         """
-        from ..errors import OptionError
 
         options = options or AnalyzeOptions()
         options.check()

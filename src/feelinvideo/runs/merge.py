@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 
-from ..faces import Sample
+from ..faces import Sample, box_iou
+from ..identity.smoothing import EmotionSmoother
 from ..identity.stage import identity_stage
 from ..settings import AnalyzeOptions
 from .task import SegmentResult
@@ -26,7 +27,6 @@ def merge_segments(results: list[SegmentResult], gallery, options: AnalyzeOption
         ``smoothed_scores``, the :class:`~feelinvideo.identity.IdentityStage` holding the
         joined tracks and votes (None without identity), the input warnings.
     """
-    from ..identity.smoothing import EmotionSmoother
 
     results = sorted(results, key=lambda r: r.segment.index)
     stage = identity_stage(gallery, options)
@@ -89,7 +89,6 @@ def _boundary_links(tracker, previous: SegmentResult, result: SegmentResult, off
     continue a track of the video so far, by the tracker's own rules (module docstring)."""
     from scipy.optimize import linear_sum_assignment
 
-    from ..faces import box_iou
     from ..models.dlib import pairwise_distances
 
     if not result.samples or not result.tracks or not previous.samples:

@@ -6,6 +6,8 @@ import math
 import os
 from dataclasses import dataclass
 
+from ..video import seekable
+
 #: A last piece shorter than this fraction of a segment is added to the one before.
 MIN_LAST_FRACTION = 0.1
 
@@ -39,7 +41,6 @@ def plan_segments(
     Raises:
         VideoError: the video cannot be opened.
     """
-    from ..video import seekable
 
     if segment_s > 0 and span_s > 0:
         segment_s = max(1, round(segment_s / span_s)) * span_s

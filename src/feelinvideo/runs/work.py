@@ -11,7 +11,9 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-from ..schema import WORK_DIR
+from .. import __version__
+from ..atomic import atomic_path, prepare_dir, write_json
+from ..schema import SUMMARY_JSON, WORK_DIR
 from ..settings import AnalyzeOptions
 from ..specs import BackendSpec, GallerySpec
 from .plan import Segment
@@ -36,7 +38,6 @@ def fingerprint(
     ``backend`` and ``gallery`` are specs (:class:`~feelinvideo.specs.BackendSpec`,
     :class:`~feelinvideo.specs.GallerySpec`) or, given as objects, identified by their
     class and name or location."""
-    from .. import __version__
 
     path = Path(video)
     st = path.stat()
@@ -95,7 +96,6 @@ class WorkFolder:
         Raises:
             OutputError: it cannot be created or written.
         """
-        from ..atomic import prepare_dir, write_json
 
         stamp = self.path / "fingerprint.json"
         if self.path.exists():
@@ -126,7 +126,6 @@ class WorkFolder:
         Raises:
             OutputError: it cannot be written.
         """
-        from ..atomic import atomic_path
 
         with atomic_path(self.path / f"{result.segment.name}.pkl") as tmp:
             with open(tmp, "wb") as f:
@@ -134,14 +133,12 @@ class WorkFolder:
 
     def mark_finished(self) -> None:
         """Record that the video's outputs were saved (a rerun of the batch reuses them)."""
-        from ..atomic import write_json
 
         write_json(self.path / "finished.json", {"finished": True})
 
     def is_finished(self, out: Path) -> bool:
         """Whether :meth:`mark_finished` was called for this fingerprint and ``out`` still
         holds the run's ``summary.json``."""
-        from ..schema import SUMMARY_JSON
 
         return (self.path / "finished.json").exists() and (out / SUMMARY_JSON).is_file()
 

@@ -4,7 +4,7 @@ For each clip, frames are sampled (every 0.5 s) and both detectors run on the sa
 at the default ``--min-face 40``. A face found by one detector counts as found by the other
 when their boxes overlap with IoU >= 0.5. Prints, per clip: frames, faces each found, the
 share of MTCNN's faces YuNet also found (and the reverse), and milliseconds a frame, as
-a markdown table (the README's "Detectors compared").
+a markdown table (docs/benchmarks.md, "Detectors compared").
 
 Usage: python bench/bench_detectors.py [--every 0.5] [--mosaic-seconds 60]
 """

@@ -10,7 +10,7 @@ matplotlib, fills caches):
 
 Each is timed ``--repeat`` times (best and median kept); the ratio of the medians is
 printed, so a busy machine slows both sides alike. No threshold is asserted: speed lives
-here, never in a test. (The README's figure: about 0.7 s for the report, plots included.)
+here, never in a test.
 
 Usage: python bench/bench_report.py [--repeat 5] [--no-plots] [--keep DIR]
 """

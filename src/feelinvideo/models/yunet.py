@@ -11,7 +11,7 @@ becomes :data:`YUNET_MIN_FACE` pixels (``min(1, 16 / min_face_px)``: 0.4 at the 
 40 px), as MTCNN's frames are scaled to its 20-px minimum. On the real clips this finds the
 same faces as detecting at up to 640 px (474 of 478 on the classroom mosaic, all on the
 others) 1.4-4.5 times faster: 9 ms instead of 37-41 ms a 640x360 frame, 31 ms instead of
-44 ms a 1280x720 one (README, "Detectors compared"). Boxes come back as ``x, y, w, h``
+44 ms a 1280x720 one (docs/benchmarks.md, "Detectors compared"). Boxes come back as ``x, y, w, h``
 with a confidence of 0-100; they become ``xyxy`` and a 0-1 confidence here, then
 :class:`~feelinvideo.faces.Faces` in source pixels by the rule every detector shares
 (:func:`feelinvideo.models.detections.to_faces`).

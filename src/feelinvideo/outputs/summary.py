@@ -204,7 +204,7 @@ def run_summary(
     Returns:
         ``video, backend, every_s, window_s, sampled_frames, frames_with_faces, faces,
         mean_scores, dominant_share, positive, negative, verdict, windows`` (and
-        ``message`` when no face was found), as the README's schema describes.
+        ``message`` when no face was found), as docs/outputs.md describes.
     """
     summary = {
         "video": {

@@ -1,6 +1,6 @@
 """The per-face table (``faces.csv``): one row per face per sampled frame, from :class:`Faces`.
 
-The only place faces become rows. Columns and rounding follow the README's schema:
+The only place faces become rows. Columns and rounding follow docs/outputs.md:
 :data:`~feelinvideo.schema.FACE_COLUMNS`, then :data:`~feelinvideo.schema.IDENTITY_COLUMNS`
 when identity ran, then backend and gallery columns (``Faces.data``, e.g. ``rek_*``).
 """

@@ -1,7 +1,7 @@
 """``report --db``: append runs to a SQLite database (tables ``runs`` and ``faces``).
 
 The ``faces`` table keeps every face with its run, like the seed's database after importing
-its CSV, so per-student questions become SQL (see README, "SQL over a term").
+its CSV, so per-student questions become SQL (see docs/cli.md, "SQL over a term").
 """
 
 from __future__ import annotations

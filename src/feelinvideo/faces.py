@@ -37,7 +37,7 @@ class Faces:
             :data:`feelinvideo.schema.EMOTIONS` order, each row summing to 1; NaN until an
             emotion model scored the faces.
         smoothed_scores: float32 (N, 7): ``scores`` averaged over the face's track in time
-            (:mod:`feelinvideo.smoothing`); NaN until smoothed.
+            (:mod:`feelinvideo.identity.smoothing`); NaN until smoothed.
         tracker_id: int64 (N,): the face's track (0-based, in order of first appearance),
             -1 until a tracker saw it.
         person: object (N,) of str: who the face is (an enrolled name or ``unknown-N``),

@@ -41,7 +41,7 @@ FACE_COLUMNS: tuple[str, ...] = (
 IDENTITY_COLUMNS: tuple[str, ...] = ("person", "match_distance", "track_id")
 
 #: Per-track smoothed scores ``analyze`` adds after IDENTITY_COLUMNS (exponential moving
-#: average over the face's track, :mod:`feelinvideo.smoothing`); the raw scores stay in
+#: average over the face's track, :mod:`feelinvideo.identity.smoothing`); the raw scores stay in
 #: the EMOTIONS columns.
 SMOOTHED_COLUMNS: tuple[str, ...] = tuple(f"smoothed_{e}" for e in EMOTIONS)
 

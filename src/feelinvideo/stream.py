@@ -69,7 +69,7 @@ def analyze_frames(
         ``image``) and its :class:`~feelinvideo.faces.Faces` (boxes, confidences, scores;
         with identity, ``tracker_id``, ``smoothed_scores`` and the provisional
         ``person``: enrolled names as far as known, ``""`` for the not yet named, who are
-        numbered by :func:`analyze`).
+        numbered by :func:`feelinvideo.analyze`).
 
     Raises:
         VideoError: missing, empty, non-video, corrupt or truncated input.

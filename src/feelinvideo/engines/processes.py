@@ -104,7 +104,7 @@ class LocalEngine:
         """``(task, SegmentResult or error)`` per task, as they finish.
 
         Args:
-            tasks: :class:`~feelinvideo.segments.SegmentTask` list.
+            tasks: :class:`~feelinvideo.runs.task.SegmentTask` list.
             on_time: ``on_time(task, seconds)`` as an in-process task advances.
         """
         if not tasks:

@@ -1,4 +1,4 @@
-"""Segments on a Ray cluster (``--engine ray``): the same :class:`~feelinvideo.segments.
+"""Segments on a Ray cluster (``--engine ray``): the same :class:`~feelinvideo.runs.task.
 SegmentTask` s as the local engine, run by Ray actors that each load the models once and
 keep them (:class:`ray.util.ActorPool` hands out the tasks; Ray does the scheduling).
 
@@ -25,7 +25,7 @@ def _ray():
 
 class SegmentWorker:
     """A Ray actor's state: a share of threads and the models, loaded once
-    (:func:`feelinvideo.engines.local.init_worker`)."""
+    (:func:`feelinvideo.engines.processes.init_worker`)."""
 
     def __init__(self, threads: int, backend_spec, gallery_spec):
         from .processes import init_worker

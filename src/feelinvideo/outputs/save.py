@@ -25,7 +25,7 @@ def save_analysis(
     out_dir: str | os.PathLike | None = None,
     progress: bool | Callable[[float], None] = False,
 ):
-    """Write an :class:`feelinvideo.pipeline.Analysis` into ``out_dir``.
+    """Write an :class:`feelinvideo.analysis.Analysis` into ``out_dir``.
 
     Files: ``faces.csv`` (text cells made CSV-safe), with identity ``people.json``,
     ``people.png`` and (unless thumbnails are off) ``thumbnails/<person>.jpg``, one small

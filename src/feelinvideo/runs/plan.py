@@ -31,8 +31,8 @@ def plan_segments(
 ) -> list[Segment]:
     """The segments of a video of ``duration_s`` seconds.
 
-    ``segment_s`` is rounded to a whole number of backend batches (``span_s`` seconds,
-    :func:`feelinvideo.pipeline.call_span_s`: 32 s at one frame a second) so the batches,
+    ``segment_s`` is rounded to a whole number of backend calls (``span_s`` seconds,
+    :func:`feelinvideo.stream.call_span_s`: 32 s at one frame a second) so the backend calls,
     and so the results, are those of a one-piece run. One piece when ``segment_s`` is 0,
     the video is not longer than one segment, or it cannot be decoded in ranges with the
     same frames (:func:`feelinvideo.video.seekable`: joined files, elementary streams).

@@ -1,5 +1,5 @@
-"""The ``feelinvideo`` command line (click): options -> backend and gallery -> library API
--> files and echo.
+"""The ``feelinvideo`` command line (click), a thin layer: flags -> specs and settings -> one
+library call -> echo.
 
 Library errors (:class:`feelinvideo.errors.FeelinvideoError`) become one-line messages
 on stderr and exit status 1 here, and only here; click's usage errors exit 2. stdout

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImageError
+from ..galleries.enroll import load_photo
 from ..schema import EMOTIONS
+from ..specs import BackendSpec
 
 #: Folder names taken as each emotion (lower-case), the seven labels included.
 SYNONYMS: dict[str, str] = {
@@ -133,12 +135,8 @@ def evaluate_emotions(folder: str | os.PathLike, crops: bool = False, backend=No
     """
     from sklearn.metrics import confusion_matrix
 
-    from ..galleries.enroll import load_photo
-
     found, skipped = find_labelled_images(folder)
     if backend is None:
-        from ..specs import BackendSpec
-
         backend = BackendSpec().build()
     jobs = [(label, path) for label, paths in found.items() for path in paths]
     truth, predicted, no_face = [], [], 0

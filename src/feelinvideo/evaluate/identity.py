@@ -22,6 +22,9 @@ import numpy as np
 
 from ..errors import ImageError
 from ..galleries.base import Gallery, Photo
+from ..galleries.enroll import find_photos, load_photo
+from ..models.dlib import face_encodings, pairwise_distances
+from ..models.mtcnn import MtcnnDetector
 from ..specs import GallerySpec
 
 
@@ -150,8 +153,6 @@ def evaluate_identity(
         ImageError: the folder is missing or holds no photos.
         GalleryError, BackendError: the gallery or the service failed.
     """
-    from ..galleries.enroll import find_photos, load_photo
-
     people = find_photos(folder)
     with tempfile.TemporaryDirectory(prefix="feelinvideo-evaluate-") as tmp:
         if collection_prefix is not None:
@@ -169,9 +170,6 @@ def evaluate_identity(
 
 
 def _evaluate(people, gallery: Gallery, tolerance, load_photo, progress) -> IdentityEvaluation:
-    from ..models.dlib import face_encodings, pairwise_distances
-    from ..models.mtcnn import MtcnnDetector
-
     detector = MtcnnDetector()
     where = gallery.location if gallery.location.startswith("rekognition:") else "local"
     result = IdentityEvaluation(f"temporary {where}", float(tolerance), [], [], 0)

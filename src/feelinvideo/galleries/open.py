@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 
 from .base import Gallery, default_gallery_path
+from .collection import RekognitionCollection
+from .sqlite import SqliteGallery
 
 
 def open_gallery(
@@ -36,14 +38,10 @@ def open_gallery(
     if collection is not None:
         if path is not None:
             raise ValueError("give a gallery file or a Rekognition collection, not both")
-        from .collection import RekognitionCollection
-
         kwargs = (
             {} if face_match_threshold is None else {"face_match_threshold": face_match_threshold}
         )
         return RekognitionCollection(
             collection, region=region, profile=profile, create=create, **kwargs
         )
-    from .sqlite import SqliteGallery
-
     return SqliteGallery(path if path is not None else default_gallery_path(), create=create)

@@ -16,6 +16,8 @@ import numpy as np
 
 from ..errors import GalleryError
 from ..faces import EMBEDDING_SIZE, Faces
+from ..models.dlib import face_encodings, pairwise_distances
+from ..models.mtcnn import MtcnnDetector
 from .base import Enrolled, Matches, Photo
 
 _FORMAT = "feelinvideo-gallery"
@@ -238,11 +240,7 @@ class SqliteGallery:
             GalleryError: the file cannot be written.
             BackendError: the models are missing.
         """
-        from ..models.dlib import face_encodings
-
         if self._detector is None:
-            from ..models.mtcnn import MtcnnDetector
-
             self._detector = MtcnnDetector()
         vectors, warnings = [], []
         for photo in photos:
@@ -267,8 +265,6 @@ class SqliteGallery:
         person are usually under 0.6 apart; lower is stricter). ``image`` is not needed:
         the embeddings carry the faces.
         """
-        from ..models.dlib import pairwise_distances
-
         out = Matches.none(len(faces))
         out.checked = faces.embedded
         if not out.checked.any():

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..faces import Faces
 from ..galleries.base import Gallery
+from ..models.dlib import pairwise_distances
 from ..schema import DEFAULT_TOLERANCE, unknown_name
 from ..video import Frame
 from .tracker import Track
@@ -226,8 +227,6 @@ def cluster_tracks(tracks: list[Track], threshold: float) -> list[int]:
         return [0]
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
-
-    from ..models.dlib import pairwise_distances
 
     means = np.array([t.mean_embedding for t in tracks])
     dist = pairwise_distances(means, means)

@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..faces import EMBEDDING_SIZE, Faces, box_iou
+from ..models.dlib import face_chips, pairwise_distances
+from ..models.dlib_process import encoder_process
 from ..schema import DEFAULT_REFRESH_S
 from ..video import Frame
 from .cuts import CutDetector
@@ -204,9 +206,6 @@ def dlib_encoder(image: np.ndarray, xyxy: np.ndarray) -> tuple[np.ndarray, np.nd
     """The default :data:`Encoder`: dlib's aligned chips and 128-d descriptors, the
     network run in a child process (:mod:`feelinvideo.models.dlib_process`) so that it
     does not stop the pipeline's decoding and model threads."""
-    from ..models.dlib import face_chips
-    from ..models.dlib_process import encoder_process
-
     chips = face_chips(image, xyxy)
     return chips, encoder_process.encode(chips)
 
@@ -271,8 +270,6 @@ class FaceTracker:
         self.thumbnails = thumbnails
         self._encoder = encoder or dlib_encoder
         if encoder is None:
-            from ..models.dlib_process import encoder_process
-
             encoder_process.start()  # loads dlib's models meanwhile, in its own process
         self.tracks: list[Track] = []
         #: tracks started so far (the next ``tracker_id``; :meth:`forget` keeps it).
@@ -387,8 +384,6 @@ class FaceTracker:
         taken = {id(t) for t in assigned.values()}
         lost = [t for t in self._recent if id(t) not in taken and t.emb_count]
         if loose and lost:
-            from ..models.dlib import pairwise_distances
-
             dist = pairwise_distances(
                 faces.embedding[loose], np.array([t.mean_embedding for t in lost])
             )

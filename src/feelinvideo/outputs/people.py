@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import DEFAULT_NEUTRAL_MARGIN, EMOTIONS, format_time, is_unknown
+from .summary import group_totals
 
 #: Thumbnails shown per person in people.png.
 THUMBS_PER_PERSON = 4
@@ -102,8 +103,6 @@ def person_summaries(
     the previous emotion (on the demo clip, crying then laughing, it moved 1.3 of the 9.9
     positive score to the negative side and turned the verdict round).
     """
-    from .summary import group_totals
-
     totals = group_totals(df, "person", margin)
     grouped = df.groupby("person")
     frames = grouped["frame_index"].nunique()

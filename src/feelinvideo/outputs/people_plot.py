@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from ..atomic import atomic_path
 from .people import THUMBS_PER_PERSON
 
 
@@ -28,8 +29,6 @@ def draw_people(
         OutputError: the file cannot be written.
     """
     from matplotlib.figure import Figure
-
-    from ..atomic import atomic_path
 
     rows = max(1, len(keep))
     thumb_cols = THUMBS_PER_PERSON if thumbnails is not None else 0

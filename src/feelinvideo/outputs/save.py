@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..atomic import atomic_path, staged_folder, write_json
 from ..errors import OutputError
+from ..progress import advance_to, progress_bar
 from ..schema import (
     FACES_CSV,
     OVERLAY_MP4,
@@ -18,6 +19,15 @@ from ..schema import (
     SUMMARY_JSON,
     default_run_dir,
 )
+from .overlay import write_overlay
+from .people import (
+    THUMBNAILS_DIR,
+    representative_thumbnail,
+    thumbnail_names,
+    with_enrolled,
+)
+from .people_plot import draw_people
+from .table import safe_for_csv
 
 
 def save_analysis(
@@ -49,16 +59,6 @@ def save_analysis(
             the input video.
         VideoError: the input cannot be decoded again for the overlay.
     """
-    from ..progress import advance_to, progress_bar
-    from .people import (
-        THUMBNAILS_DIR,
-        representative_thumbnail,
-        thumbnail_names,
-        with_enrolled,
-    )
-    from .people_plot import draw_people
-    from .table import safe_for_csv
-
     out = Path(out_dir) if out_dir is not None else default_run_dir(analysis.video)
     names = {"faces_csv": FACES_CSV}
     if analysis.people_json is not None:
@@ -96,8 +96,6 @@ def save_analysis(
         for name, image in thumbs.items():
             _write_jpeg(stage / name, image)
         if analysis.options.write_video:
-            from .overlay import write_overlay
-
             with progress_bar(analysis.info.duration_s, "rendering", progress is True) as bar:
                 report = progress if callable(progress) else lambda t: advance_to(bar, t)
                 write_overlay(

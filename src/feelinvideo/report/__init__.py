@@ -37,6 +37,7 @@ from ..schema import (
     WINDOWS_CSV,
     check_margin,
 )
+from . import plots as plotting
 from .db import append_to_db
 from .formats import FORMATS, format_summary
 from .html import render_html, video_plot_name
@@ -180,8 +181,6 @@ def write_report(
         _write_csv(stage / CLASS_SUMMARY_CSV, report.people)
         _write_csv(stage / WINDOWS_CSV, report.windows)
         if plots:
-            from . import plots as plotting
-
             images = {
                 "emotions_over_time": plotting.emotions_over_time(report.windows),
                 "person_profiles": plotting.person_profiles(report.people),

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
+from ..outputs.summary import emotion_totals
 from ..outputs.table import safe_for_csv
-from ..schema import REPORT_FORMATS
+from ..schema import INTERESTED, NEUTRAL, NOT_INTERESTED, REPORT_FORMATS, verdict_reason
 
 if TYPE_CHECKING:
     from . import Report
@@ -73,9 +74,6 @@ def headline(report: Report) -> str:
     """One line saying what it pools: for one video its verdict with the numbers (per-face
     percentages), for several the verdict count over the videos, each judged on its own
     faces (no pooled verdict over unrelated videos)."""
-    from ..outputs.summary import emotion_totals
-    from ..schema import INTERESTED, NEUTRAL, NOT_INTERESTED, verdict_reason
-
     t = report.totals
     people = people_count(len(report.people))
     if len(report.runs) == 1:

@@ -31,6 +31,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from .. import __version__
 from ..outputs.summary import emotion_totals
 from ..schema import (
     EMOTIONS,
@@ -38,6 +39,7 @@ from ..schema import (
     NEGATIVE,
     NEUTRAL,
     NOT_INTERESTED,
+    PLOT_FILES,
     POSITIVE,
     format_time,
     verdict_reason,
@@ -118,8 +120,6 @@ def render_html(
     Raises:
         KeyError: an image name not in :data:`PLOT_TITLES`.
     """
-    from .. import __version__
-
     out_dir = Path(out_dir)
     video_images = video_images or {}
     for name in images:
@@ -155,8 +155,6 @@ def render_html(
 
 
 def _plot_file(name: str) -> str:
-    from ..schema import PLOT_FILES
-
     return PLOT_FILES[name]
 
 

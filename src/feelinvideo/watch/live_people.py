@@ -23,6 +23,7 @@ from ..faces import Faces
 from ..identity import IdentityStage
 from ..identity.naming import DEFAULT_CLUSTER_THRESHOLD, Naming
 from ..identity.tracker import Track
+from ..models.dlib import pairwise_distances
 from ..schema import DEFAULT_REFRESH_S, DEFAULT_TOLERANCE, unknown_name
 from ..video import Frame
 
@@ -90,8 +91,6 @@ class LivePeople:
         if track is not None and track.emb_count:
             names = [n for n, e in self._people.items() if e[1] and n not in held]
             if names:
-                from ..models.dlib import pairwise_distances
-
                 means = np.array([self._people[n][0] / self._people[n][1] for n in names])
                 dist = pairwise_distances(track.mean_embedding[None, :], means)[0]
                 best = int(np.argmin(dist))

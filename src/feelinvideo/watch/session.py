@@ -24,8 +24,11 @@ from ..backends.base import Backend
 from ..errors import FeelinvideoError, OptionError
 from ..faces import Sample
 from ..galleries.base import Gallery
+from ..models.dlib import face_encodings
+from ..outputs.summary import rounded
 from ..outputs.table import faces_table
 from ..settings import AnalyzeOptions
+from ..specs import BackendSpec
 from ..stream import analyze_stream
 from .live_people import LiveIdentity
 from .metrics import WatchMetrics
@@ -132,8 +135,6 @@ class Watch:
     def run(self) -> dict:
         """Watch until the source ends, :meth:`stop` or ``duration_s``; returns the
         summary.json dict (also written to ``out``)."""
-        from ..specs import BackendSpec
-
         backend = self.backend if self.backend is not None else BackendSpec().build()
         reconnect = self.settings.reconnect
         if reconnect is None:
@@ -296,8 +297,6 @@ class _Loop:
 
     def close(self, end_s: float) -> None:
         """End window ``k`` at ``end_s``: table, numbers, faces.csv, metrics, stdout."""
-        from ..outputs.summary import rounded
-
         start = self.k * self.window_s
         end_s = max(end_s, start)
         df = faces_table(self.samples, identity=self.stage is not None, data_columns=self.columns)
@@ -331,8 +330,6 @@ class _Loop:
 
     def summary(self, started: datetime) -> dict:
         """summary.json: ``analyze``'s keys, plus ``watch`` (source, counts, latency, gaps)."""
-        from ..outputs.summary import rounded
-
         source, settings, options = self.source, self.watch.settings, self.watch.options
         elapsed = source.now()
         video = {
@@ -410,6 +407,4 @@ def _warm_up(backend, identity: bool, log: Callable[[str], None]) -> None:
     if emotions is not None:
         emotions.score_frames([blank], [box])
     if identity:
-        from ..models.dlib import face_encodings
-
         face_encodings(blank, box)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import VideoError
-from ..video import Frame, upright
+from ..video import Frame, upright, video_streams
 
 #: Seconds to wait for a stream to open, and for its next packet once open.
 OPEN_TIMEOUT_S = 10.0
@@ -206,8 +206,6 @@ class LiveSource:
     def _open(self):
         import av
 
-        from ..video import video_streams
-
         try:
             container = av.open(
                 self.spec.url,
@@ -265,8 +263,6 @@ class LiveSource:
     def _read(self, container) -> str:
         """Decode ``container`` until it ends, fails or the watch stops; returns why."""
         import av
-
-        from ..video import video_streams
 
         stream = video_streams(container)[0]
         stream.thread_type = "AUTO"

@@ -22,6 +22,7 @@ import numpy as np
 
 from ...errors import OutputError, VideoError
 from ...faces import Faces, Sample
+from ...video import probe, upright, video_streams
 from .annotators import FaceOverlay
 
 #: errno values that mean the output could not be written (not that the input is bad).
@@ -63,8 +64,6 @@ def write_overlay(
     tmp = out_path.with_name(out_path.stem + ".part" + out_path.suffix)
     annotator = FaceOverlay(style)
     if size is None:
-        from ...video import probe
-
         info = probe(video_path)
         size = (info.width, info.height)
     try:
@@ -97,8 +96,6 @@ def write_overlay(
 
 def _transcode(src, dst, overlays, annotator, progress, size) -> None:
     import av
-
-    from ...video import upright, video_streams
 
     vin = video_streams(src)[0]
     vin.thread_type = "AUTO"

@@ -34,7 +34,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 from .errors import FeelinvideoError
 from .faces import Faces
-from .galleries.base import Gallery
+from .galleries.interface import Gallery
 from .galleries.open import open_gallery
 
 _LAZY = {

@@ -18,7 +18,7 @@ from .backends.local import LocalBackend
 from .cores import available_cores
 from .engines.processes import LocalEngine
 from .errors import OptionError
-from .galleries.base import default_gallery_path
+from .galleries.interface import default_gallery_path
 from .galleries.open import open_gallery
 from .schema import BACKENDS, DEFAULT_MIN_FACE_PX, DETECTORS
 
@@ -87,7 +87,7 @@ class BackendSpec:
         return self.frames_per_call or (LOCAL_FRAMES_PER_CALL if self.kind == "local" else 1)
 
     def build(self):
-        """The :class:`~feelinvideo.backends.base.Backend` (its models load on first use).
+        """The :class:`~feelinvideo.backends.protocol.Backend` (its models load on first use).
 
         Raises:
             OptionError: as :meth:`check`.
@@ -114,7 +114,7 @@ class GallerySpec:
     Attributes:
         path: a local gallery file (SQLite, :mod:`feelinvideo.galleries.sqlite`); None
             with no ``collection``: the default gallery file
-            (:func:`feelinvideo.galleries.base.default_gallery_path`).
+            (:func:`feelinvideo.galleries.interface.default_gallery_path`).
         collection: an Amazon Rekognition face collection id instead of a file.
         region, profile: AWS region and named profile (collection only).
         face_match_threshold: ``SearchFacesByImage`` similarity 0-100 (collection only;
@@ -154,7 +154,7 @@ class GallerySpec:
         return self
 
     def open(self):
-        """The open :class:`~feelinvideo.galleries.base.Gallery` (close it after use).
+        """The open :class:`~feelinvideo.galleries.interface.Gallery` (close it after use).
 
         Raises:
             OptionError: as :meth:`check`.

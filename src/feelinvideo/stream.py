@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
-from .backends.base import Backend
+from .backends.protocol import Backend
 from .cores import available_cores
 from .faces import Faces, Sample
 from .identity.smoothing import EmotionSmoother

@@ -16,8 +16,8 @@ pytest.importorskip("boto3")
 from feelinvideo.backends.rekognition.client import RekognitionError  # noqa: E402
 from feelinvideo.errors import GalleryError  # noqa: E402
 from feelinvideo.faces import EMBEDDING_SIZE, Faces  # noqa: E402
-from feelinvideo.galleries.base import Gallery, Photo
 from feelinvideo.galleries.collection import RekognitionCollection  # noqa: E402
+from feelinvideo.galleries.interface import Gallery, Photo
 from feelinvideo.galleries.open import open_gallery  # noqa: E402
 
 JOSE = "José Ñúñez"

@@ -10,8 +10,8 @@ import pytest
 from conftest import data_file
 
 from feelinvideo.errors import GalleryError
-from feelinvideo.galleries.base import default_gallery_path
 from feelinvideo.galleries.enroll import find_photos
+from feelinvideo.galleries.interface import default_gallery_path
 from feelinvideo.galleries.sqlite import SqliteGallery as Gallery
 
 

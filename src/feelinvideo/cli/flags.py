@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..galleries.base import GALLERY_ENV, default_gallery_path
+from ..galleries.interface import GALLERY_ENV, default_gallery_path
 from ..schema import (
     BACKENDS,
     DEFAULT_MIN_FACE_PX,

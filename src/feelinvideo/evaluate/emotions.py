@@ -123,7 +123,7 @@ def evaluate_emotions(folder: str | os.PathLike, crops: bool = False, backend=No
         folder: ``DIR/<emotion>/*.jpg|jpeg|png``.
         crops: the images are face crops (the whole image is the face; local backend: fer's
             model on the image, no detection).
-        backend: a :class:`~feelinvideo.backends.base.Backend` (default local MTCNN + fer).
+        backend: a :class:`~feelinvideo.backends.protocol.Backend` (default local MTCNN + fer).
         progress: called with the number of images done after each backend call, or None.
 
     Returns:

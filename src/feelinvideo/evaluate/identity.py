@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImageError
-from ..galleries.base import Gallery, Photo
 from ..galleries.enroll import find_photos, load_photo
+from ..galleries.interface import Gallery, Photo
 from ..models.dlib import face_encodings, pairwise_distances
 from ..models.mtcnn import MtcnnDetector
 from ..specs import GallerySpec

@@ -1,12 +1,12 @@
 """Galleries: who is enrolled, and matching faces to their names.
 
-:mod:`.base` is the interface (:class:`Gallery`, :class:`Photo`, :class:`Matches`),
+:mod:`.interface` is the interface (:class:`Gallery`, :class:`Photo`, :class:`Matches`),
 :mod:`.sqlite` the local file of dlib embeddings, :mod:`.collection` an Amazon Rekognition
 face collection, :mod:`.enroll` enrolment from a folder of photos, and :mod:`.open` the
 factory (:func:`open_gallery`) above its implementations.
 """
 
-from .base import GALLERY_ENV, Enrolled, Gallery, Matches, Photo, default_gallery_path
+from .interface import GALLERY_ENV, Enrolled, Gallery, Matches, Photo, default_gallery_path
 from .open import open_gallery
 
 __all__ = [

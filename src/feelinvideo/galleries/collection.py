@@ -39,7 +39,7 @@ from ..backends.rekognition.client import (
 )
 from ..errors import GalleryError, ImageError
 from ..faces import Faces
-from .base import Enrolled, Matches, Photo
+from .interface import Enrolled, Matches, Photo
 
 #: ``FaceMatchThreshold`` of ``SearchFacesByImage`` by default (0-100), as the seed used.
 DEFAULT_FACE_MATCH_THRESHOLD = 70.0

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import GalleryError, ImageError
 from ..schema import is_unknown
-from .base import Gallery, Photo
+from .interface import Gallery, Photo
 
 #: Photo file extensions taken by :func:`find_photos` (case-insensitive).
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")

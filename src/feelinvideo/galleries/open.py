@@ -1,12 +1,12 @@
 """Opening a gallery: the factory above both implementations (the local SQLite file and a
-Rekognition collection), so the interface (:mod:`.base`) imports neither."""
+Rekognition collection), so the interface (:mod:`.interface`) imports neither."""
 
 from __future__ import annotations
 
 import os
 
-from .base import Gallery, default_gallery_path
 from .collection import RekognitionCollection
+from .interface import Gallery, default_gallery_path
 from .sqlite import SqliteGallery
 
 

@@ -18,7 +18,7 @@ from ..errors import GalleryError
 from ..faces import EMBEDDING_SIZE, Faces
 from ..models.dlib import face_encodings, pairwise_distances
 from ..models.mtcnn import MtcnnDetector
-from .base import Enrolled, Matches, Photo
+from .interface import Enrolled, Matches, Photo
 
 _FORMAT = "feelinvideo-gallery"
 _VERSION = "1"

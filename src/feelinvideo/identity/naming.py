@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..faces import Faces
-from ..galleries.base import Gallery
+from ..galleries.interface import Gallery
 from ..models.dlib import pairwise_distances
 from ..schema import DEFAULT_TOLERANCE, unknown_name
 from ..video import Frame

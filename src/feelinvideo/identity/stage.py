@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ..faces import Faces
-from ..galleries.base import Gallery
+from ..galleries.interface import Gallery
 from ..schema import DEFAULT_REFRESH_S, DEFAULT_TOLERANCE
 from ..settings import AnalyzeOptions
 from ..video import Frame

@@ -135,11 +135,11 @@ class Run:
         Args:
             backend: None (the local models), ``"local"`` / ``"rekognition"``, a
                 :class:`~feelinvideo.specs.BackendSpec`, or a
-                :class:`~feelinvideo.backends.base.Backend` object (then every segment
+                :class:`~feelinvideo.backends.protocol.Backend` object (then every segment
                 runs in this process).
             gallery: None (no enrolled names), a gallery file, a
                 :class:`~feelinvideo.specs.GallerySpec`, or an open
-                :class:`~feelinvideo.galleries.base.Gallery` (used as is, not closed; every
+                :class:`~feelinvideo.galleries.interface.Gallery` (used as is, not closed; every
                 segment runs in this process). Ignored without ``options.identity``.
             options, engine, segment_s, force, keep_work: as for :func:`analyze`.
 
@@ -224,7 +224,7 @@ def analyze(
             :class:`~feelinvideo.specs.BackendSpec`, or a Backend object (then the video is
             analysed in this process).
         gallery: a gallery file, a :class:`~feelinvideo.specs.GallerySpec` or an open
-            :class:`~feelinvideo.galleries.base.Gallery` whose enrolled names faces may
+            :class:`~feelinvideo.galleries.interface.Gallery` whose enrolled names faces may
             take; None: everyone is ``unknown-N``.
         options: what changes results and what is written
             (:class:`~feelinvideo.settings.AnalyzeOptions`).

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..backends.base import Backend
+from ..backends.protocol import Backend
 from ..errors import FeelinvideoError, OptionError
 from ..faces import Sample
-from ..galleries.base import Gallery
+from ..galleries.interface import Gallery
 from ..models.dlib import face_encodings
 from ..outputs.summary import rounded
 from ..outputs.table import faces_table

@@ -6,7 +6,7 @@
 - :mod:`.adapter`: Rekognition's formats to feelinvideo's (``DetectFaces`` -> ``Faces``,
   names <-> ``ExternalImageId``, JPEG bytes, face crops, the emotion mapping);
 - :mod:`.backend`: :class:`RekognitionBackend` (``DetectFaces``), a
-  :class:`feelinvideo.backends.base.Backend`;
+  :class:`feelinvideo.backends.protocol.Backend`;
 - :mod:`.pricing`: the ``--dry-run`` cost estimate.
 
 Importing this package does not import boto3 (the optional extra

@@ -22,7 +22,7 @@ from .client import DEFAULT_WORKERS, RekognitionService, map_ordered
 class RekognitionBackend:
     """Faces and emotions from Rekognition ``DetectFaces``.
 
-    Implements :class:`feelinvideo.backends.base.Backend`. :meth:`analyze` sends the frames
+    Implements :class:`feelinvideo.backends.protocol.Backend`. :meth:`analyze` sends the frames
     of a batch concurrently (``workers`` threads, order kept). Every :class:`Faces` carries
     :attr:`columns` in :attr:`Faces.data`: the nine ``rek_*`` raw confidences (0-100).
 

@@ -15,7 +15,7 @@ from .annotators import (
     LabelAnnotator,
 )
 from .placement import place_labels
-from .video import faces_between, write_overlay
+from .render import faces_between, write_overlay
 
 __all__ = [
     "EMOTION_COLORS",

@@ -4,7 +4,7 @@ Two implementations: :class:`feelinvideo.backends.local.LocalBackend` (MTCNN + f
 all on this machine) and :class:`feelinvideo.backends.rekognition.backend.RekognitionBackend`
 (Amazon Rekognition ``DetectFaces``). The pipeline only talks to this interface, so
 sampling, identity, outputs and reports are the same whatever the backend. Naming faces
-is not a backend's job: see :class:`feelinvideo.galleries.base.Gallery`.
+is not a backend's job: see :class:`feelinvideo.galleries.interface.Gallery`.
 """
 
 from __future__ import annotations

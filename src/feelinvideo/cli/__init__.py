@@ -25,6 +25,12 @@ def _terminate(signum, frame) -> None:
     raise Terminated()
 
 
+def _what_was_kept(exc: BaseException) -> str:
+    """What an interrupted run kept and how to resume (the library sets
+    ``feelinvideo_kept`` on the interrupt when finished work stays for a rerun)."""
+    return getattr(exc, "feelinvideo_kept", None) or "nothing of this run was kept."
+
+
 class Group(click.Group):
     """Turns FeelinvideoError into ``Error: <one line>`` on stderr and exit 1; Ctrl-C into
     exit 130 and SIGTERM into exit 143 (128 + the signal), each after the library removed
@@ -44,11 +50,11 @@ class Group(click.Group):
         except FeelinvideoError as exc:
             message = " ".join(str(exc).split())
             raise click.ClickException(message) from None
-        except KeyboardInterrupt:
-            click.echo("Interrupted: nothing of this run was kept.", err=True)
+        except KeyboardInterrupt as exc:
+            click.echo(f"Interrupted: {_what_was_kept(exc)}", err=True)
             ctx.exit(130)
-        except Terminated:
-            click.echo("Terminated: nothing of this run was kept.", err=True)
+        except Terminated as exc:
+            click.echo(f"Terminated: {_what_was_kept(exc)}", err=True)
             ctx.exit(143)
         finally:
             if main_thread:

@@ -159,7 +159,8 @@ from .flags import (
 @click.option(
     "--force",
     is_flag=True,
-    help="Recompute segments kept from an interrupted run of the same command.",
+    help="Recompute segments kept from an interrupted run of the same command, and videos "
+    "of a folder whose run folder already holds outputs of the same settings.",
 )
 @click.option(
     "--keep-work",

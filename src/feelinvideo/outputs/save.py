@@ -82,7 +82,10 @@ def save_analysis(
     if thumbs:
         names["thumbnails"] = THUMBNAILS_DIR
     summary["outputs"] = dict(names)
-    with staged_folder(out) as stage:
+    # every output an analysis can write: one this run does not write is removed, so the
+    # folder holds this run's outputs only (no overlay.mp4 left from an earlier run)
+    every = (FACES_CSV, PEOPLE_JSON, PEOPLE_PNG, OVERLAY_MP4, SUMMARY_JSON, THUMBNAILS_DIR)
+    with staged_folder(out, replaces=every) as stage:
         if analysis.people_json is not None:
             write_json(stage / PEOPLE_JSON, analysis.people_json)
             keep = [p["Person"] for p in analysis.people_json["People"]]

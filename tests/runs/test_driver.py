@@ -231,3 +231,15 @@ def test_an_interrupt_says_what_was_kept_and_the_rerun_resumes(term, tmp_path):
     again = subprocess.run(command[:-1], capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     assert "segments reused from an interrupted run" in again.stderr
+
+
+def test_the_videos_own_folder_is_refused_as_out(term, tmp_path, cli):
+    folder = tmp_path / "lectures"
+    folder.mkdir()
+    shutil.copy(term / "c.mp4", folder / "c.mp4")
+    for target in (folder, folder / "c.mp4"):
+        result = cli("analyze", target, "--out", folder, "--no-video", "--no-gallery", "-q")
+        assert result.exit_code == 1
+        assert "is the folder of the input videos" in result.stderr
+        assert str(folder) in result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["c.mp4"]

@@ -188,8 +188,9 @@ def analyze(videos, out_dir, quiet, dry_run, no_gallery, segment, force, keep_wo
 
     \b
     Who is who: faces are followed across sampled frames (overlapping boxes), embedded with
-    dlib's 128-d face descriptor about once a second per face track, named from the gallery
-    when within --tolerance, and the rest grouped into distinct unknown people. faces.csv
+    dlib's 128-d face descriptor when a track starts, after a cut, when its link is weak and
+    at most every --reembed-every seconds on a steady track, named from the gallery when
+    within --tolerance, and the rest grouped into distinct unknown people. faces.csv
     gains person, match_distance, track_id; people.json and people.png list who was seen
     when. Nothing leaves the machine.
 

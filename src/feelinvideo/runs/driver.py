@@ -39,6 +39,7 @@ from .index import (
     KEPT,
     SKIPPED,
     BatchItem,
+    check_out_dir,
     failure_message,
     find_videos,
     run_dir_names,
@@ -271,6 +272,8 @@ def analyze(
         info = probe(video)
         run.options.check(info.duration_s)
         out = Path(out) if out is not None else None
+        if out is not None:
+            check_out_dir(out, [video])
         job = VideoRun(video, info, out, out / WORK_DIR if out is not None else None)
         existed = out is not None and out.exists()
         result = None
@@ -352,6 +355,8 @@ def analyze_videos(
     ) as run:  # fmt: skip
         probed: dict = {}
         found = find_videos(paths, probed)
+        if out is not None:
+            check_out_dir(out, paths)
         parent = prepare_dir(out) if out is not None else None
         items: dict[int, BatchItem] = {}
         jobs_: list[VideoRun] = []

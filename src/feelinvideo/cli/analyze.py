@@ -9,7 +9,10 @@ from pathlib import Path
 
 import click
 
+from ..backends.rekognition.pricing import dry_run_plan
 from ..galleries.collection import DEFAULT_FACE_MATCH_THRESHOLD
+from ..runs.driver import analyze as analyze_video
+from ..runs.driver import analyze_videos
 from ..runs.index import BATCH_JSON, FAILED
 from ..schema import (
     DEFAULT_BATCH_DIR,
@@ -200,8 +203,6 @@ def analyze(videos, out_dir, quiet, dry_run, no_gallery, segment, force, keep_wo
     Finished segments are kept in --out until the run completes, so running the same
     command again after a crash or Ctrl-C computes only the rest.
     """
-    import feelinvideo
-
     if quiet:
         logging.getLogger("feelinvideo").setLevel(logging.WARNING)  # no notes either
     f = flags
@@ -221,10 +222,10 @@ def analyze(videos, out_dir, quiet, dry_run, no_gallery, segment, force, keep_wo
     EngineSpec(run["engine"], run["jobs"], run["address"]).check()
     if len(videos) == 1 and not videos[0].is_dir():
         out = out_dir if out_dir is not None else default_run_dir(videos[0])
-        _echo_one(feelinvideo.analyze(videos[0], out, **run))
+        _echo_one(analyze_video(videos[0], out, **run))
     else:
         parent = out_dir if out_dir is not None else Path(DEFAULT_BATCH_DIR)
-        _echo_batch(feelinvideo.analyze_videos(videos, parent, **run))
+        _echo_batch(analyze_videos(videos, parent, **run))
 
 
 def _echo_one(result) -> None:
@@ -306,8 +307,6 @@ def analyze_options(f: dict):
 def _dry_run(video: Path, every: float, backend: str, collection) -> str:
     """What ``--dry-run`` prints: the API calls and their cost; nothing is called or written."""
     if backend == "rekognition":
-        from ..backends.rekognition import dry_run_plan
-
         return dry_run_plan(video, every, collection).describe()
 
     info = probe(video)

@@ -1,4 +1,4 @@
-"""The backend interface: find faces and score their emotions for a batch of frames.
+"""The backend interface: find faces and score their emotions for the frames of one call.
 
 Two implementations: :class:`feelinvideo.backends.local.LocalBackend` (MTCNN + fer's model,
 all on this machine) and :class:`feelinvideo.backends.rekognition.backend.RekognitionBackend`

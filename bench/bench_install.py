@@ -140,9 +140,7 @@ def main() -> int:
             f"first run {ours['first_run_s'] / ref['first_run_s']:.2f}"
         )
         n_ours, n_ref, worst = largest_score_difference(ours["faces_csv"], ref["faces_csv"])
-        print(
-            f"faces.csv: {n_ours} rows against {n_ref}; largest score difference {worst:.2g}"
-        )
+        print(f"faces.csv: {n_ours} rows against {n_ref}; largest score difference {worst:.2g}")
         return 0
     finally:
         if args.keep is None:

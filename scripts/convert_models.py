@@ -366,7 +366,7 @@ def check_manifest(folder: Path, originals: dict) -> None:
     for name, entry in manifest["files"].items():
         found = sha256(folder / name)
         if found != entry["sha256"]:
-            raise CheckFailed(f"{folder / name}: sha256 {found}, manifest.json says {entry}")
+            raise CheckFailed(f"{folder / name}: sha256 {found}, manifest.json: {entry['sha256']}")
     for name, entry in originals.items():
         recorded = manifest["sources"].get(name, {}).get("sha256")
         if recorded != entry["sha256"]:

@@ -1,9 +1,9 @@
 """Runs that end cleanly (issue 26): Ctrl-C and SIGTERM at several moments of a real run
-(while decoding and loading the models, between two model calls, while rendering the
-overlay, with --jobs 2 workers starting and in the middle of their segments) end with one
-exit status (130 / 143), nothing on stderr but the progress and the one message, no
-process left behind and nothing half-written; and the pieces that make it so, each on its
-own: the signal as one exception, the stage threads joined, the worker pool stopped.
+(while decoding and loading the models, while the models run after their first call, while
+rendering the overlay, with --jobs 2 workers starting and in the middle of their segments)
+end with one exit status (130 / 143), nothing on stderr but the progress and the one
+message, no process left behind and nothing half-written; and the pieces that make it so,
+each on its own: the signal as one exception, the stage threads joined.
 
 Ctrl-C is sent to the run's whole process group, as a terminal does (workers and model
 child processes get it too); SIGTERM to the run's process only, as ``kill PID`` does, and
@@ -30,6 +30,7 @@ from feelinvideo.interrupts import (
     Terminated,
     deferred,
     exceptions_on_signals,
+    hold_signals,
     stop_stages,
 )
 from feelinvideo.prefetch import StageStopped, run_ahead
@@ -175,14 +176,14 @@ def _spawned_workers(run: Run):
 
 # (clip, options, what to wait for before the signal); --every 0 decodes every frame
 DECODING = ("fer/test.mp4", ["--every", "0"], "analysing")
-MODEL_CALLS = ("fer/test.mp4", ["--every", "0.25"], r"analysing: +\d+%.*\| *[1-9]")
+MODELS = ("fer/test.mp4", ["--every", "0.25"], r"analysing: +\d+%.*\| *[1-9]")
 RENDERING = ("fer/woman2.mp4", ["--every", "1"], r"rendering: +\d+%.*\| *[1-9]")
 # --every 0.5: backend calls of 6 samples span 3 s, so --segment 5 cuts the 15.5 s clip into
 # 3 segments, on 2 workers
 JOBS = ["--every", "0.5", "--segment", "5", "--jobs", "2"]
 MOMENTS = {
     "decoding": DECODING,
-    "between-model-calls": MODEL_CALLS,
+    "models-running": MODELS,
     "rendering": RENDERING,
     "workers-starting": ("fer/woman2.mp4", JOBS, "workers"),
     "workers-mid-segment": ("fer/woman2.mp4", JOBS, "a segment"),
@@ -308,6 +309,21 @@ def test_a_block_without_signals_restores_the_handlers():
     with exceptions_on_signals():
         assert signal.getsignal(signal.SIGTERM) is not before
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_signal_while_the_program_starts_waits_for_the_command():
+    """The ``feelinvideo`` command holds signals while the CLI's modules load: a Ctrl-C
+    then raises nothing where it lands (in an import), but at once when the command's block
+    begins; the handlers from before the start come back after."""
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    hold_signals()
+    signal.raise_signal(signal.SIGINT)  # held: nothing raised here
+    ran = []
+    with pytest.raises(KeyboardInterrupt):
+        with exceptions_on_signals():
+            ran.append("the command")
+    assert ran == []
+    assert {s: signal.getsignal(s) for s in before} == before
 
 
 def test_a_critical_section_holds_the_signal_until_it_ends():

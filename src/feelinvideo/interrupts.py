@@ -57,6 +57,7 @@ class _State:
     pending: bool = False  # its exception waits for the end of a critical section
     deferring: int = 0  # depth of :func:`deferred` sections in the main thread
     handling: int = 0  # depth of :func:`exceptions_on_signals` blocks
+    held: dict | None = None  # the handlers before :func:`hold_signals`, until a block
 
 
 _stages: dict[threading.Thread, threading.Event] = {}
@@ -113,14 +114,21 @@ def exceptions_on_signals(ignore_after: bool = False):
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {}
-    if not _State.handling:
-        _State.signum, _State.pending = None, False
-    for signum in SIGNALS:
-        if signal.getsignal(signum) is not signal.SIG_IGN:
-            previous[signum] = signal.signal(signum, _handle)
+    if _State.held is not None:  # the program's start held the signals until now
+        previous, _State.held = _State.held, None
+        _State.deferring -= 1
+    else:
+        previous = {}
+        if not _State.handling:
+            _State.signum, _State.pending = None, False
+        for signum in SIGNALS:
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                previous[signum] = signal.signal(signum, _handle)
     _State.handling += 1
     try:
+        if _State.pending and not _State.deferring:  # one that came while they were held
+            _State.pending = False
+            raise signal_exception(_State.signum)
         yield
         if _State.signum is not None:
             raise signal_exception(_State.signum)
@@ -143,6 +151,24 @@ def _is_signal_exception(exc: BaseException, signum: int) -> bool:
     if signum == signal.SIGINT:
         return isinstance(exc, KeyboardInterrupt)
     return isinstance(exc, Terminated)
+
+
+def hold_signals() -> None:
+    """For a program's start (the ``feelinvideo`` command, before the CLI's modules load):
+    from now until the first :func:`exceptions_on_signals` block begins, SIGINT and SIGTERM
+    are noted, not raised; the block then raises the first one at once, so that a Ctrl-C
+    in the first second ends as one during the run does (its message and exit status, no
+    traceback from the middle of an import). Signals ignored at the start stay ignored;
+    outside the main thread nothing is done."""
+    if threading.current_thread() is not threading.main_thread() or _State.held is not None:
+        return
+    _State.signum, _State.pending = None, False
+    _State.deferring += 1
+    _State.held = {
+        signum: signal.signal(signum, _handle)
+        for signum in SIGNALS
+        if signal.getsignal(signum) is not signal.SIG_IGN
+    }
 
 
 @contextmanager

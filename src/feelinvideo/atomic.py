@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import OutputError
+from .interrupts import deferred
 
 
 @contextlib.contextmanager
@@ -140,7 +141,14 @@ def _remove_stale(out: Path, names: set[str]) -> None:
 
 
 def _move_in(stage: Path, out: Path, created: bool) -> None:
-    """Move the staged files into ``out`` (one rename when ``out`` was made for them)."""
+    """Move the staged files into ``out`` (one rename when ``out`` was made for them); a
+    Ctrl-C or SIGTERM meanwhile waits until all are in (:func:`feelinvideo.interrupts.
+    deferred`), so ``out`` never holds half of a run's files."""
+    with deferred():
+        _move_files(stage, out, created)
+
+
+def _move_files(stage: Path, out: Path, created: bool) -> None:
     try:
         if created and not any(out.iterdir()):
             out.rmdir()

@@ -13,16 +13,9 @@ import click
 
 from .. import __version__
 from ..errors import FeelinvideoError, OptionError
+from ..interrupts import Terminated, exceptions_on_signals
 from ..progress import library_notes
 from .flags import CONTEXT
-
-
-class Terminated(BaseException):
-    """Raised in the main thread by SIGTERM, so that cleanup runs as for Ctrl-C."""
-
-
-def _terminate(signum, frame) -> None:
-    raise Terminated()
 
 
 def _what_was_kept(exc: BaseException) -> str:
@@ -37,13 +30,8 @@ class Group(click.Group):
     what the interrupted run had staged (earlier outputs stay as they were)."""
 
     def invoke(self, ctx: click.Context):
-        import signal
-        import threading
-
-        main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
         try:
-            with library_notes():
+            with library_notes(), exceptions_on_signals(ignore_after=True):
                 return super().invoke(ctx)
         except OptionError as exc:
             raise click.UsageError(" ".join(str(exc).split())) from None
@@ -56,9 +44,6 @@ class Group(click.Group):
         except Terminated as exc:
             click.echo(f"Terminated: {_what_was_kept(exc)}", err=True)
             ctx.exit(143)
-        finally:
-            if main_thread:
-                signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=Group, context_settings=CONTEXT)

@@ -16,9 +16,11 @@ arrays and writing arrays over its stdin and stdout as NumPy ``.npy`` bytes
 main script in the child, which a user's script without an ``if __name__ == "__main__"``
 guard does not survive (and ``fork`` is unsafe beside TensorFlow). The child loads its model
 once, ignores Ctrl-C (the parent handles it) and exits when its stdin closes, also when the
-parent is killed. If it cannot start or dies, :meth:`ChildProcess.call` returns None and
-the caller computes in its own process: the same numbers, only without the overlap; so it
-does when the child's environment variable (e.g. ``FEELINVIDEO_DLIB_PROCESS``) is ``0``.
+parent is killed; a call interrupted in the middle of its exchange (Ctrl-C, SIGTERM in the
+calling thread) kills the child, whose pipes are then out of step. If it cannot start or
+dies, :meth:`ChildProcess.call` returns None and the caller computes in its own process:
+the same numbers, only without the overlap; so it does when the child's environment
+variable (e.g. ``FEELINVIDEO_DLIB_PROCESS``) is ``0``.
 """
 
 from __future__ import annotations
@@ -130,6 +132,11 @@ class ChildProcess:
                     return _receive(child.stdout)
                 except (OSError, ValueError, EOFError):
                     self._give_up()  # the child died (missing models, out of memory)
+                except BaseException:
+                    # interrupted mid-exchange (Ctrl-C, SIGTERM): the pipes are out of step,
+                    # so this child is ended; a later call starts a new one
+                    self._kill()
+                    raise
         return None
 
     def _give_up(self) -> None:
@@ -144,6 +151,15 @@ class ChildProcess:
                 child.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired):
                 child.kill()
+
+    def _kill(self) -> None:
+        child, self._child = self._child, None
+        if child is not None:
+            try:
+                child.kill()
+                child.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
 
     def close(self) -> None:
         """Stop the child (idempotent); a later :meth:`call` starts a new one."""

@@ -118,7 +118,12 @@ def finish_analysis(
         for sample in samples:
             name(sample.faces)
     columns = tuple(backend_columns) + (stage.columns if stage is not None else ())
-    df = faces_table(samples, identity=stage is not None, data_columns=columns)
+    df = faces_table(
+        samples,
+        identity=stage is not None,
+        data_columns=columns,
+        min_emotion_face_px=options.min_emotion_face_px,
+    )
     summary = run_summary(
         df,
         info,
@@ -127,6 +132,7 @@ def finish_analysis(
         options.every_s,
         options.window_s,
         options.neutral_margin,
+        options.min_emotion_face_px,
     )
     if models:
         summary["models"] = models

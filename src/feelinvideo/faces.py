@@ -157,6 +157,13 @@ class Faces:
         return wh[:, 0] * wh[:, 1]
 
     @property
+    def face_px(self) -> np.ndarray:
+        """float32 (N,): the face's size, the longer side of its box in pixels (the side of
+        the square the emotion model's crop is cut from; ``faces.csv``'s ``face_px``)."""
+        wh = np.clip(self.xyxy[:, 2:] - self.xyxy[:, :2], 0, None)
+        return wh.max(axis=1) if len(self) else np.zeros(0, np.float32)
+
+    @property
     def embedded(self) -> np.ndarray:
         """bool (N,): which faces carry an embedding computed in this frame."""
         if self.embedding is None:

@@ -34,6 +34,12 @@ FACE_COLUMNS: tuple[str, ...] = (
     "dominant_emotion",
 )
 
+#: Columns ``analyze`` writes after FACE_COLUMNS: the face's size, the longer side of its
+#: box in pixels (:attr:`feelinvideo.faces.Faces.face_px`), and whether its emotion is
+#: counted (``face_px`` at least ``--min-emotion-face``, :data:`DEFAULT_MIN_EMOTION_FACE_PX`):
+#: verdicts, windows, people's summaries and the report sum the counted faces only.
+EMOTION_SIZE_COLUMNS: tuple[str, ...] = ("face_px", "emotion_reliable")
+
 #: Identity columns ``analyze`` adds after FACE_COLUMNS: the person's name (enrolled name
 #: or ``unknown-N``), the euclidean distance to the enrolled match (blank for unknowns) and
 #: the face's track (0-based, in order of first appearance). ``track_id`` is the CSV name
@@ -96,6 +102,13 @@ BACKENDS: tuple[str, ...] = ("local", "rekognition")
 DETECTORS: tuple[str, ...] = ("mtcnn", "yunet")
 #: Smallest face side to find, in video pixels (``--min-face``).
 DEFAULT_MIN_FACE_PX = 40
+#: Smallest face (``face_px``, the longer side of its box in video pixels) whose emotion is
+#: counted (``--min-emotion-face``; 0 counts every face). Measured with
+#: ``python bench/bench_emotion_crops.py`` (docs/benchmarks.md, "Emotion crops"): labelled
+#: FER-2013 faces placed at known sizes into real frames, found by MTCNN and scored by the
+#: production crop rule; below this size accuracy falls more than 5 points under its level
+#: on 40-200 px faces.
+DEFAULT_MIN_EMOTION_FACE_PX = 32
 #: dlib's same-person threshold on the euclidean distance between two descriptors
 #: (``--tolerance``; dlib's documented 0.6).
 DEFAULT_TOLERANCE = 0.6

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from .errors import OptionError
 from .schema import (
     DEFAULT_EVERY_S,
+    DEFAULT_MIN_EMOTION_FACE_PX,
     DEFAULT_NEUTRAL_MARGIN,
     DEFAULT_REFRESH_S,
     DEFAULT_SMOOTH_S,
@@ -44,6 +45,9 @@ class AnalyzeOptions:
             :class:`feelinvideo.outputs.overlay.FaceOverlay`).
         neutral_margin: the interest verdict's neutral margin per face, in [0, 1]
             (:func:`feelinvideo.schema.verdict`).
+        min_emotion_face_px: smallest face (``face_px``, the longer side of its box in
+            pixels, >= 0) whose emotion is counted in verdicts, windows and people's
+            summaries (``faces.csv``'s ``emotion_reliable``); 0 counts every face.
 
     Raises:
         ValueError: a value is out of range (checked when the analysis starts).
@@ -60,6 +64,7 @@ class AnalyzeOptions:
     smooth_s: float = DEFAULT_SMOOTH_S
     overlay: str = "emoji"
     neutral_margin: float = DEFAULT_NEUTRAL_MARGIN
+    min_emotion_face_px: float = DEFAULT_MIN_EMOTION_FACE_PX
 
     def check(self, duration_s: float | None = None) -> None:
         """Raise OptionError (a ValueError) naming the first setting out of range; with the
@@ -85,6 +90,10 @@ class AnalyzeOptions:
             raise OptionError(f"smooth_s must be a finite number >= 0, got {self.smooth_s}")
         if not (math.isfinite(self.neutral_margin) and 0 <= self.neutral_margin <= 1):
             raise OptionError(f"neutral_margin must be in [0, 1], got {self.neutral_margin}")
+        if not (math.isfinite(self.min_emotion_face_px) and self.min_emotion_face_px >= 0):
+            raise OptionError(
+                f"min_emotion_face_px must be a finite number >= 0, got {self.min_emotion_face_px}"
+            )
         if self.min_frames < 1:
             raise OptionError(f"min_frames must be >= 1, got {self.min_frames}")
         if self.overlay not in OVERLAY_STYLES:

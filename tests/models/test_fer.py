@@ -1,5 +1,6 @@
 """fer's emotion network: the shipped OpenCV copy, and the same scores as Keras on real faces
-where TensorFlow is installed (``pip install 'feelinvideo[keras]'``)."""
+where TensorFlow is installed (``pip install 'feelinvideo[keras]'``); the crop rules (what
+square of the frame becomes the model's input) and mirror averaging."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from conftest import data_file
 
 from feelinvideo.errors import BackendError
 from feelinvideo.models import fer, tflite
-from feelinvideo.models.fer import FerEmotionModel, default_model_path
+from feelinvideo.models.fer import (
+    BOX_RULE,
+    FER_RULE,
+    CropRule,
+    FerEmotionModel,
+    default_model_path,
+    face_crops,
+)
 from feelinvideo.schema import EMOTIONS
 from feelinvideo.video import iter_frames
 
@@ -109,3 +117,70 @@ def test_another_model_file_runs_in_keras(woman2):
     scores = own.score_frames(images[:2], boxes[:2])
     assert own.runtime_used == "keras"
     assert all(np.allclose(s.sum(axis=1), 1.0, atol=1e-5) for s in scores)
+
+
+def ramp_frame(width: int = 320, height: int = 240) -> np.ndarray:
+    """A grey frame whose every pixel says where it is: value = (x + 2y) mod 256."""
+    y, x = np.mgrid[0:height, 0:width]
+    return ((x + 2 * y) % 256).astype(np.uint8)
+
+
+def expected_crop(gray, left, top, side, size=(64, 64)):
+    import cv2
+
+    window = gray[top : top + side, left : left + side]
+    how = cv2.INTER_AREA if side > size[0] else cv2.INTER_LINEAR
+    crop = cv2.resize(window, size, interpolation=how).astype(np.float32)
+    return (crop / 255.0 - 0.5) * 2.0
+
+
+def test_crop_rules_cut_the_square_they_describe():
+    gray = ramp_frame()
+    box = np.array([[100, 60, 140, 110]], np.float32)  # 40 x 50: square on the 50-px side
+    got = face_crops(gray, box, rule=BOX_RULE)[0, :, :, 0]
+    assert np.allclose(got, expected_crop(gray, 95, 60, 50), atol=1e-6)
+    # a margin in proportion to the box: 10% of 50 px = 5 px a side
+    got = face_crops(gray, box, rule=CropRule(margin=0.1))[0, :, :, 0]
+    assert np.allclose(got, expected_crop(gray, 90, 55, 60), atol=1e-6)
+    # moved down by 10% of the side
+    got = face_crops(gray, box, rule=CropRule(shift_y=0.1))[0, :, :, 0]
+    assert np.allclose(got, expected_crop(gray, 95, 65, 50), atol=1e-6)
+    # fer's fixed 10 px: a third of a 30-px face's crop, a tenth of a 200-px one's
+    small = face_crops(gray, np.array([[100, 60, 130, 90]]), rule=FER_RULE)[0, :, :, 0]
+    assert np.allclose(small, expected_crop(gray, 90, 50, 50), atol=1e-6)
+    large = face_crops(gray, np.array([[60, 20, 260, 220]]), rule=FER_RULE)[0, :, :, 0]
+    assert np.allclose(large, expected_crop(gray, 50, 10, 220), atol=1e-6)
+
+
+def test_a_crop_past_the_frame_repeats_its_edge_and_an_empty_box_is_zero():
+    gray = ramp_frame(100, 80)
+    crops = face_crops(gray, np.array([[-20, -10, 30, 40], [50, 50, 50, 50]], np.float32))
+    assert crops.shape == (2, 64, 64, 1) and crops.dtype == np.float32
+    assert crops.min() >= -1 and crops.max() <= 1
+    left_column = crops[0, :, :20, 0]  # x < 0 in the frame: column 0 repeated
+    assert np.allclose(left_column, left_column[:, :1])
+    assert not crops[1].any()
+    assert face_crops(gray, np.zeros((0, 4))).shape == (0, 64, 64, 1)
+
+
+def test_crop_rule_values_are_checked():
+    for bad in ({"margin": -0.5}, {"shift_y": 0.9}, {"offset_px": -1}, {"margin": float("nan")}):
+        with pytest.raises(ValueError):
+            CropRule(**bad)
+    assert FER_RULE.describe() == "box +10 px a side"
+    assert CropRule(margin=0.05, mirror=True).describe() == "box +5% a side, mirror averaged"
+    assert BOX_RULE.describe("the crop itself") == "the crop itself"
+
+
+def test_mirror_averaging_is_the_mean_of_a_crop_and_its_mirror_image(woman2):
+    images, boxes = woman2
+    model = FerEmotionModel(crop=CropRule(mirror=True))
+    gray = [np.ascontiguousarray(images[0][:, :, 0])]
+    crops = face_crops(gray[0], boxes[0], rule=BOX_RULE)  # the model's rule without mirror
+    plain = model.score(crops)
+    flipped = model.score(np.ascontiguousarray(crops[:, :, ::-1]))
+    got = model.score_gray(gray, boxes[:1])[0]
+    assert np.allclose(got, (plain + flipped) / 2, atol=1e-6)
+    assert np.allclose(got.sum(axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(plain, flipped, atol=1e-4)  # the mirror image scores otherwise
+    assert np.allclose(model.score_gray(gray, boxes[:1], BOX_RULE)[0], plain, atol=1e-6)

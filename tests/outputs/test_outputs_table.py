@@ -7,9 +7,21 @@ import pandas as pd
 import pytest
 
 from feelinvideo.faces import Faces
-from feelinvideo.outputs.summary import emotion_totals, run_summary, time_windows
+from feelinvideo.outputs.summary import (
+    emotion_totals,
+    group_totals,
+    mark_reliable,
+    run_summary,
+    time_windows,
+)
 from feelinvideo.outputs.table import faces_table, safe_for_csv
-from feelinvideo.schema import EMOTIONS, FACE_COLUMNS, IDENTITY_COLUMNS, SMOOTHED_COLUMNS
+from feelinvideo.schema import (
+    EMOTION_SIZE_COLUMNS,
+    EMOTIONS,
+    FACE_COLUMNS,
+    IDENTITY_COLUMNS,
+    SMOOTHED_COLUMNS,
+)
 from feelinvideo.video import VideoInfo
 
 
@@ -39,6 +51,7 @@ def test_one_row_per_face_in_the_documented_columns():
     df = faces_table(samples(), identity=True, data_columns=("rek_person",))
     assert list(df.columns) == [
         *FACE_COLUMNS,
+        *EMOTION_SIZE_COLUMNS,
         *IDENTITY_COLUMNS,
         *SMOOTHED_COLUMNS,
         "rek_person",
@@ -60,7 +73,7 @@ def test_one_row_per_face_in_the_documented_columns():
 
 def test_without_identity_and_without_faces():
     df = faces_table([(0, 0.0, Faces.empty())], identity=False)
-    assert list(df.columns) == list(FACE_COLUMNS) and len(df) == 0
+    assert list(df.columns) == list(FACE_COLUMNS + EMOTION_SIZE_COLUMNS) and len(df) == 0
 
 
 def test_safe_for_csv_defuses_formulas_only_in_text():
@@ -105,3 +118,46 @@ def test_smoother_follows_video_time_per_track():
     assert later.display_scores[0, 3] == pytest.approx(np.exp(-1), abs=1e-6)
     raw = EmotionSmoother(tau_s=0).update(5.0, Faces([[0, 0, 9, 9]], [1], [sad], tracker_id=[0]))
     assert raw.smoothed_scores[0].tolist() == sad.tolist()
+
+
+def test_small_faces_are_flagged_and_left_out_of_the_emotions_not_hidden():
+    # ada's 40x40 faces are counted at 40 px; the 50x50 sad face only when the threshold
+    # is at most 50; with 45 px the sad face is flagged and the sums hold ada's faces only
+    df = faces_table(samples(), identity=True, min_emotion_face_px=45)
+    assert df["face_px"].tolist() == [40.0, 40.0, 50.0]
+    assert df["emotion_reliable"].tolist() == [False, False, True]
+    info = VideoInfo("v.mp4", 640, 360, 30.0, 4.5, 135, "h264")
+    summary = run_summary(df, info, 3, "local", 1.0, 2.0, min_emotion_face_px=45)
+    assert summary["faces"] == 3 and summary["emotion_faces"] == 1
+    assert summary["small_faces"] == 2 and summary["min_emotion_face_px"] == 45
+    assert summary["dominant_emotion"] == "sad" and summary["verdict"] == "not interested"
+    assert summary["dominant_share"]["sad"] == 1.0
+    windows = summary["windows"]
+    assert [(w["faces"], w["emotion_faces"]) for w in windows] == [(1, 0), (2, 1), (0, 0)]
+    assert windows[0]["dominant_emotion"] is None and windows[0]["verdict"] == "neutral"
+    every = faces_table(samples(), identity=True, min_emotion_face_px=0)
+    assert every["emotion_reliable"].all()
+    assert emotion_totals(every)["verdict"] == "interested"  # two happy faces, one sad
+    assert emotion_totals(every)["emotion_faces"] == 3
+    people = group_totals(df, "person")
+    assert people.loc["ada", "faces"] == 2 and people.loc["ada", "emotion_faces"] == 0
+    assert people.loc["=SUM(1+1)", "emotion_faces"] == 1
+    assert people.loc["=SUM(1+1)", "dominant_emotion"] == "sad"
+    small = group_totals(faces_table(samples(), min_emotion_face_px=60), "person")
+    assert pd.isna(small.loc["ada", "dominant_emotion"])
+    assert small.loc["ada", "mean_happy"] == 0.0 and small.loc["ada", "verdict"] == "neutral"
+
+
+def test_mark_reliable_reads_face_px_or_the_box():
+    df = faces_table(samples(), identity=False)
+    boxes_only = df.drop(columns=["face_px", "emotion_reliable"])
+    marked = mark_reliable(boxes_only, 45)
+    assert marked["face_px"].tolist() == [40.0, 40.0, 50.0]
+    assert marked["emotion_reliable"].tolist() == [False, False, True]
+    assert mark_reliable(df.assign(face_px=[99.0, 1.0, 1.0]), 45)["emotion_reliable"].tolist() == [
+        True,
+        False,
+        False,
+    ]
+    with pytest.raises(ValueError, match="min_emotion_face_px"):
+        mark_reliable(df, -1)

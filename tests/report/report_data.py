@@ -34,11 +34,12 @@ def synthetic_faces(
     return pd.DataFrame(rows, columns=list(FACE_COLUMNS) + ["person"])
 
 
-def face_rows(*faces: tuple) -> pd.DataFrame:
+def face_rows(*faces: tuple, side: float = 100.0) -> pd.DataFrame:
     """A faces.csv table from ``(frame_index, timestamp_s, person, emotion, score)`` tuples.
 
     Each face scores ``score`` on ``emotion`` and splits the rest evenly over ``neutral``
-    (or over ``happy`` when ``emotion`` is neutral); detection confidence 1.
+    (or over ``happy`` when ``emotion`` is neutral); detection confidence 1; boxes of
+    ``side`` pixels (100: large enough for every emotion to count).
     """
     rows = []
     for face_index, (frame, t, person, emotion, score) in enumerate(faces):
@@ -47,7 +48,7 @@ def face_rows(*faces: tuple) -> pd.DataFrame:
         scores["neutral" if emotion != "neutral" else "happy"] += 1.0 - score
         dominant = max(scores, key=scores.get)
         rows.append(
-            [frame, t, "", face_index, 0.0, 0.0, 10.0, 10.0, 1.0]
+            [frame, t, "", face_index, 0.0, 0.0, side, side, 1.0]
             + [scores[e] for e in EMOTIONS]
             + [dominant, person]
         )

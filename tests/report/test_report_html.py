@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from html.parser import HTMLParser
 
@@ -128,3 +129,54 @@ def test_class_plots_are_embedded_in_order(tmp_path):
         ("Each person's emotion profile", b"\x89PNG-b"),
         ("Attendance per person and video", b"\x89PNG-a"),
     ]
+
+
+def test_small_faces_are_left_out_of_emotions_and_the_page_says_so(tmp_path):
+    from report_data import face_rows
+
+    big = [(i, float(i), "ann", "happy", 0.9) for i in range(4)]
+    small = [(i, float(i), "kid", "sad", 0.9) for i in range(6)]
+    df = pd.concat([face_rows(*big), face_rows(*small, side=20.0)], ignore_index=True)
+    run = tmp_path / "class"
+    write_run(run, df, 6.0)
+    evaluation = {
+        "mode": "pipeline",
+        "accuracy": 0.5,
+        "scored": 40,
+        "crops_accuracy": 0.56,
+        "rule": "box, mirror averaged",
+        "by_size": [
+            {"size_px": 24, "face_px": 22.0, "detection_rate": 0.8, "accuracy": 0.31,
+             "reference_accuracy": 0.3},
+            {"size_px": 100, "face_px": 99.0, "detection_rate": 0.9, "accuracy": 0.55,
+             "reference_accuracy": 0.53},
+            {"size_px": "oops", "accuracy": 2},
+        ],
+    }  # fmt: skip
+    (run / "evaluation.json").write_text(json.dumps(evaluation))
+    report = build_report([run], window_s=2)
+    assert report.faces == 10 and report.emotion_faces == 4
+    assert report.totals["verdict"] == "interested"  # ann's happy faces only
+    people = report.people.set_index("person")
+    assert people.loc["ann", "emotion_faces"] == 4
+    assert people.loc["kid", "faces"] == 6 and people.loc["kid", "emotion_faces"] == 0
+    assert people.loc["kid", "dominant_emotion"] == "" and people.loc["kid", "verdict"] == "neutral"
+    assert report.windows["emotion_faces"].tolist() == [2, 2, 0]
+    text = render_html(report, {}, tmp_path / "out")
+    words = " ".join(" ".join(parse(text).text).split())
+    assert "6 of them under 32 px, too small to score, left out of the emotions" in words
+    assert "emotions counted from 4 faces; 6 under 32 px left out as too small" in words
+    assert "every face under 32 px: too small to score, emotions not counted" in words
+    assert "faces too small" in words  # the last window holds kid's faces only
+    assert "no face large enough to score" in words  # kid's verdict says why it is neutral
+    assert "Only faces at least 32 px on their box's longer side" in words
+    assert "50% top-1 accuracy on 40 labelled faces (56% on the same faces' crops" in words
+    table = re.search(r'<table class="by-size">.*?</table>', text, re.S).group(0)
+    rows = re.findall(r"<tr><td[^>]*>(\d+)</td><td[^>]*>([\d.]+)</td>.*?<td>(yes|no)</td>", table)
+    assert rows == [("24", "22", "no"), ("100", "99", "yes")]  # the bad row left out
+    every = build_report([run], window_s=2, min_emotion_face_px=0)
+    assert every.emotion_faces == 10
+    words = " ".join(" ".join(parse(render_html(every, {}, tmp_path / "o")).text).split())
+    assert "too small to score" not in words
+    with pytest.raises(ValueError, match="min_emotion_face_px"):
+        build_report([run], min_emotion_face_px=-1)

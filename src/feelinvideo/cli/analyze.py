@@ -34,6 +34,7 @@ from .flags import (
     backend_option,
     detector_options,
     implicit_gallery,
+    min_emotion_face_option,
     naming_options,
     neutral_margin_option,
     reembed_option,
@@ -124,6 +125,7 @@ from .flags import (
     "anywhere, and the report shows none).",
 )
 @neutral_margin_option
+@min_emotion_face_option
 @click.option(
     "--no-identity",
     is_flag=True,
@@ -301,6 +303,7 @@ def analyze_options(f: dict):
         smooth_s=f["smooth"],
         thumbnails=not f["no_thumbnails"],
         neutral_margin=f["neutral_margin"],
+        min_emotion_face_px=f["min_emotion_face"],
     )
 
 

@@ -11,6 +11,7 @@ import click
 from ..galleries.interface import GALLERY_ENV, default_gallery_path
 from ..schema import (
     BACKENDS,
+    DEFAULT_MIN_EMOTION_FACE_PX,
     DEFAULT_MIN_FACE_PX,
     DEFAULT_NEUTRAL_MARGIN,
     DEFAULT_REFRESH_S,
@@ -115,6 +116,21 @@ def neutral_margin_option(command):
         help="Verdict 'neutral' when |positive - negative| is at most this much per face "
         "(scores in 0-1; positive = happy + surprise, negative = angry + disgust + fear + "
         "sad) or when neutral is the dominant emotion.",
+    )(command)
+
+
+def min_emotion_face_option(command):
+    """``--min-emotion-face PX``: the smallest face whose emotion is counted (analyze, report)."""
+
+    return click.option(
+        "--min-emotion-face",
+        "min_emotion_face",
+        type=Finite(min=0),
+        default=DEFAULT_MIN_EMOTION_FACE_PX,
+        show_default=True,
+        help="Count the emotions of faces at least this many pixels on their box's longer "
+        "side (faces.csv face_px); smaller faces are kept and flagged (emotion_reliable "
+        "false), left out of verdicts, windows and people's emotions; 0 counts every face.",
     )(command)
 
 

@@ -11,7 +11,7 @@ from ..schema import (
     DEFAULT_REPORT_DIR,
     REPORT_FORMATS,
 )
-from .flags import CONTEXT, Finite, neutral_margin_option
+from .flags import CONTEXT, Finite, min_emotion_face_option, neutral_margin_option
 
 
 @click.command(context_settings=CONTEXT)
@@ -32,6 +32,7 @@ from .flags import CONTEXT, Finite, neutral_margin_option
     "round length giving about 30 windows and no shorter than its sampling interval]",
 )
 @neutral_margin_option
+@min_emotion_face_option
 @click.option(
     "--embed",
     is_flag=True,
@@ -54,13 +55,17 @@ from .flags import CONTEXT, Finite, neutral_margin_option
     show_default=True,
     help="Format of the class summary printed on stdout.",
 )
-def report(inputs, out_dir, window, neutral_margin, embed, no_thumbnails, db_path, fmt):
+def report(
+    inputs, out_dir, window, neutral_margin, min_emotion_face, embed, no_thumbnails, db_path, fmt
+):
     """Class summary, time windows, plots and an offline HTML page over one or many runs.
 
     INPUTS are faces.csv files written by `analyze`, run folders holding one, or folders of
     run folders (a term of lectures). Each run's summary.json beside its CSV gives the video
     facts. People come from the CSV's person column; without one, each run's faces count
-    as one unknown person. Unknown people are per video (<video>:unknown-N).
+    as one unknown person. Unknown people are per video (<video>:unknown-N). Emotions are
+    counted from faces of at least --min-emotion-face pixels (recomputed from each face's
+    box, one threshold for the whole report); the page says how many were left out.
 
     \b
     Examples:
@@ -77,6 +82,7 @@ def report(inputs, out_dir, window, neutral_margin, embed, no_thumbnails, db_pat
         window_s=window,
         db_path=db_path,
         neutral_margin=neutral_margin,
+        min_emotion_face_px=min_emotion_face,
         embed=embed,
         thumbnails=not no_thumbnails,
     )

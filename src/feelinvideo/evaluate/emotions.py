@@ -3,9 +3,16 @@
 The layout of FER-2013 and RAF-DB exports: one folder per emotion, named with one of the
 seven labels or a common synonym (``surprised``, ``happiness``, ``anger``...; see
 :data:`SYNONYMS`). Each image is scored by the backend: with ``crops=True`` the whole image
-is the face (48x48 FER-2013 images), otherwise the largest face the detector finds. Images
-with no face are counted apart, not as errors. Results: accuracy, per-class recall and the
-confusion matrix (:func:`sklearn.metrics.confusion_matrix`).
+is the face (48x48 FER-2013 images), scored as the model was trained (the crop itself
+resized to the model's input, no widening), otherwise the largest face the detector finds,
+cropped by the backend's rule. Images with no face are counted apart, not as errors.
+Results: accuracy, per-class recall and the confusion matrix.
+
+With the local backend each image is also scored by a reference on the same faces, so that
+what the preprocessing adds is measured in the same run: with ``crops`` the crop alone
+(no mirror averaging), otherwise the detector's box itself
+(:data:`feelinvideo.models.fer.BOX_RULE`). Accuracy through the pipeline by face size is
+:mod:`feelinvideo.evaluate.placed`.
 """
 
 from __future__ import annotations
@@ -48,12 +55,18 @@ class EmotionEvaluation:
             order, over the images in which a face was scored.
         images: images found; no_face: images in which no face was found (not scored).
         skipped: folders (and unreadable images) left out, with the reason.
+        rule: the preprocessing scored, in words (None: a service's own).
+        reference: the same faces scored by the reference preprocessing, or None.
+        reference_rule: the reference's preprocessing, in words.
     """
 
     confusion: np.ndarray
     images: int
     no_face: int
     skipped: list[str] = field(default_factory=list)
+    rule: str | None = None
+    reference: EmotionEvaluation | None = None
+    reference_rule: str | None = None
 
     @property
     def scored(self) -> int:
@@ -74,8 +87,16 @@ class EmotionEvaluation:
             for k, e in enumerate(EMOTIONS)
         }
 
+    @property
+    def gain(self) -> float | None:
+        """Accuracy minus the reference's (-1 to 1), None without a reference."""
+        if self.reference is None or self.accuracy is None or self.reference.accuracy is None:
+            return None
+        return self.accuracy - self.reference.accuracy
+
     def as_dict(self) -> dict:
-        """JSON-ready: ``images, scored, no_face, accuracy, recall, confusion, skipped``."""
+        """JSON-ready: ``images, scored, no_face, accuracy, recall, labels, confusion, rule,
+        reference_rule, reference_accuracy, skipped``."""
         return {
             "images": self.images,
             "scored": self.scored,
@@ -84,8 +105,20 @@ class EmotionEvaluation:
             "recall": self.recall,
             "labels": list(EMOTIONS),
             "confusion": self.confusion.tolist(),
+            "rule": self.rule,
+            "reference_rule": self.reference_rule,
+            "reference_accuracy": None if self.reference is None else self.reference.accuracy,
             "skipped": self.skipped,
         }
+
+
+def confusion_of(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """int64 (7, 7) confusion matrix from int arrays (N,) of EMOTIONS indices: rows the
+    true emotion, columns the predicted one."""
+    k = len(EMOTIONS)
+    truth = np.asarray(truth, np.int64).reshape(-1)
+    predicted = np.asarray(predicted, np.int64).reshape(-1)
+    return np.bincount(truth * k + predicted, minlength=k * k).reshape(k, k).astype(np.int64)
 
 
 def find_labelled_images(folder: str | os.PathLike) -> tuple[dict[str, list[Path]], list[str]]:
@@ -122,59 +155,96 @@ def evaluate_emotions(folder: str | os.PathLike, crops: bool = False, backend=No
     Args:
         folder: ``DIR/<emotion>/*.jpg|jpeg|png``.
         crops: the images are face crops (the whole image is the face; local backend: fer's
-            model on the image, no detection).
+            model on the crop itself resized to its input, no detection, no widening, with
+            the backend's mirror setting; the reference is the crop alone).
         backend: a :class:`~feelinvideo.backends.protocol.Backend` (default local MTCNN + fer).
         progress: called with the number of images done after each backend call, or None.
 
     Returns:
-        an :class:`EmotionEvaluation`.
+        an :class:`EmotionEvaluation` (with its ``reference`` for the local backend).
 
     Raises:
         ImageError: the folder is missing or holds no emotion folder.
         BackendError: the models or service failed.
     """
-    from sklearn.metrics import confusion_matrix
-
     found, skipped = find_labelled_images(folder)
     if backend is None:
         backend = BackendSpec().build()
+    rules = _rules(crops, backend)
     jobs = [(label, path) for label, paths in found.items() for path in paths]
-    truth, predicted, no_face = [], [], 0
+    truth = {name: [] for name in rules}
+    predicted = {name: [] for name in rules}
+    no_face = 0
     for start in range(0, len(jobs), IMAGES_PER_CALL):
         batch, images = [], []
         for label, path in jobs[start : start + IMAGES_PER_CALL]:
             try:
                 images.append(load_photo(path))
-                batch.append(label)
+                batch.append(EMOTIONS.index(label))
             except ImageError as exc:
                 skipped.append(str(exc))
-        for label, scores in zip(batch, _score(images, crops, backend), strict=True):
-            if scores is None:
-                no_face += 1
-                continue
-            truth.append(label)
-            predicted.append(EMOTIONS[int(np.argmax(scores))])
+        scored = _score(images, crops, backend, rules)
+        for name, per_image in scored.items():
+            for label, scores in zip(batch, per_image, strict=True):
+                if scores is None:
+                    no_face += name == "production"
+                    continue
+                truth[name].append(label)
+                predicted[name].append(int(np.argmax(scores)))
         if progress is not None:
             progress(min(start + IMAGES_PER_CALL, len(jobs)))
-    matrix = (
-        confusion_matrix(truth, predicted, labels=list(EMOTIONS))
-        if truth
-        else np.zeros((len(EMOTIONS), len(EMOTIONS)), np.int64)
-    )
-    return EmotionEvaluation(matrix.astype(np.int64), len(jobs), no_face, skipped)
+    result = {
+        name: EmotionEvaluation(
+            confusion_of(truth[name], predicted[name]),
+            len(jobs),
+            no_face,
+            skipped if name == "production" else [],
+            rule=None if rule is None else rule.describe("the crop itself" if crops else "box"),
+        )
+        for name, rule in rules.items()
+    }
+    out = result["production"]
+    if "reference" in result:
+        out.reference = result["reference"]
+        out.reference_rule = out.reference.rule
+    return out
 
 
-def _score(images: list[np.ndarray], crops: bool, backend) -> list[np.ndarray | None]:
-    """Seven scores per image (of the whole image with ``crops``, else of its largest face),
-    None where no face was found."""
-    if crops and hasattr(backend, "emotions"):
+def _rules(crops: bool, backend) -> dict:
+    """name -> crop rule scored: ``production`` (None: the backend's own scores) and,
+    where it differs, ``reference``."""
+    if not hasattr(backend, "emotions"):
+        return {"production": None}
+    from ..models.fer import BOX_RULE, CropRule
+
+    if crops:
+        mine = CropRule(mirror=backend.emotions.crop.mirror)
+        reference = CropRule()
+    else:
+        mine, reference = backend.emotions.crop, BOX_RULE
+    return {"production": mine} | ({"reference": reference} if reference != mine else {})
+
+
+def _score(images: list[np.ndarray], crops: bool, backend, rules: dict) -> dict:
+    """Per rule, seven scores per image (of the whole image with ``crops``, else of its
+    largest face), None where no face was found."""
+    if rules.get("production") is None:
+        if crops:  # a service needs room around the face: give it a larger canvas
+            images = [_upscaled(im) for im in images]
+        out = []
+        for faces in backend.analyze(images):
+            out.append(faces.scores[int(np.argmax(faces.area))] if len(faces) else None)
+        return {"production": out}
+    if crops:
         boxes = [np.array([[0, 0, im.shape[1], im.shape[0]]], np.float32) for im in images]
-        return [s[0] for s in backend.emotions.score_frames(images, boxes)]
-    if crops:  # a service needs room around the face: give it a larger canvas
-        images = [_upscaled(im) for im in images]
-    out = []
-    for faces in backend.analyze(images):
-        out.append(faces.scores[int(np.argmax(faces.area))] if len(faces) else None)
+    else:
+        boxes = []
+        for faces in backend.detector.detect(images):
+            boxes.append(faces.xyxy[[int(np.argmax(faces.area))]] if len(faces) else faces.xyxy)
+    out = {}
+    for name, rule in rules.items():
+        scores = backend.emotions.score_frames(images, boxes, rule)
+        out[name] = [s[0] if len(s) else None for s in scores]
     return out
 
 

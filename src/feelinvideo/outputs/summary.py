@@ -3,6 +3,12 @@
 Works on a pandas DataFrame with the ``faces.csv`` columns (see
 :data:`feelinvideo.schema.FACE_COLUMNS`), so ``analyze`` and ``report`` compute the same
 numbers from the same rows.
+
+Faces too small to score reliably are counted, not hidden: where the rows have an
+``emotion_reliable`` column (``analyze`` writes it; the report sets it by its own
+``--min-emotion-face``, :func:`mark_reliable`), the emotion numbers (means, shares, sums,
+dominant emotion, verdict) come from the reliable faces only, ``faces`` still counts every
+face, and ``emotion_faces`` says how many were counted. Without the column every face counts.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import (
+    DEFAULT_MIN_EMOTION_FACE_PX,
     DEFAULT_NEUTRAL_MARGIN,
     EMOTIONS,
     NEGATIVE,
@@ -25,21 +32,69 @@ from ..schema import (
 )
 
 
+def face_px(df: pd.DataFrame) -> np.ndarray:
+    """float64 (N,): each row's face size in pixels, its ``face_px`` column where present,
+    else the longer side of its box (``x_min .. y_max``)."""
+    if "face_px" in df.columns:
+        return pd.to_numeric(df["face_px"], errors="coerce").to_numpy(dtype=float)
+    w = df["x_max"].to_numpy(dtype=float) - df["x_min"].to_numpy(dtype=float)
+    h = df["y_max"].to_numpy(dtype=float) - df["y_min"].to_numpy(dtype=float)
+    return np.round(np.maximum(np.maximum(w, h), 0.0), 1)
+
+
+def mark_reliable(
+    df: pd.DataFrame, min_emotion_face_px: float = DEFAULT_MIN_EMOTION_FACE_PX
+) -> pd.DataFrame:
+    """``df`` with ``face_px`` (:func:`face_px`) and ``emotion_reliable`` (bool: ``face_px``
+    at least ``min_emotion_face_px``; 0 marks every face) set, the other columns as they were.
+
+    Raises:
+        ValueError: ``min_emotion_face_px`` is not a finite number >= 0.
+    """
+    threshold = check_min_emotion_face(min_emotion_face_px)
+    side = face_px(df)
+    return df.assign(face_px=side, emotion_reliable=np.nan_to_num(side, nan=0.0) >= threshold)
+
+
+def check_min_emotion_face(value: float) -> float:
+    """``value`` as a float when it is a finite number >= 0 (pixels); else ValueError."""
+    value = float(value)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"min_emotion_face_px must be a finite number >= 0, got {value}")
+    return value
+
+
+def counted(df: pd.DataFrame) -> np.ndarray:
+    """bool (N,): the rows whose emotion is counted (``emotion_reliable``; every row when
+    the column is absent)."""
+    if "emotion_reliable" not in df.columns:
+        return np.ones(len(df), dtype=bool)
+    values = df["emotion_reliable"]
+    if values.dtype != bool:
+        values = values.astype(str).str.strip().str.lower().isin(("true", "1", "1.0"))
+    return values.to_numpy(dtype=bool)
+
+
 def emotion_totals(df: pd.DataFrame, margin: float = DEFAULT_NEUTRAL_MARGIN) -> dict:
     """Mean score per emotion, share of each dominant emotion, positive/negative totals, verdict.
 
     Args:
         df: rows with the seven EMOTIONS columns (scores in [0, 1]), ``dominant_emotion``
-            and ``detection_confidence``.
+            and ``detection_confidence`` (and ``emotion_reliable``: only those rows count).
         margin: the verdict's neutral margin per face (:func:`feelinvideo.schema.verdict`).
 
     Returns:
         dict with ``mean_scores`` ({emotion: mean in [0, 1]}), ``dominant_share``
-        ({emotion: fraction of faces in [0, 1]}), ``positive`` and ``negative`` (sums of
-        scores over all faces, >= 0), ``dominant_emotion`` (confidence-weighted, None without
-        faces) and ``verdict`` (see :func:`feelinvideo.schema.verdict`).
-        With no rows, means and shares are 0 and the verdict is ``"neutral"``.
+        ({emotion: fraction of counted faces in [0, 1]}), ``positive`` and ``negative``
+        (sums of scores over the counted faces, >= 0), ``dominant_emotion``
+        (confidence-weighted, None without counted faces), ``verdict`` (see
+        :func:`feelinvideo.schema.verdict`), ``emotion_faces`` (faces counted) and
+        ``small_faces`` (faces left out as too small to score reliably).
+        With no counted rows, means and shares are 0 and the verdict is ``"neutral"``.
     """
+    mask = counted(df)
+    total = len(df)
+    df = df[mask] if not mask.all() else df
     n = len(df)
     means = {e: float(df[e].mean()) if n else 0.0 for e in EMOTIONS}
     counts = df["dominant_emotion"].value_counts() if n else pd.Series(dtype=int)
@@ -54,6 +109,8 @@ def emotion_totals(df: pd.DataFrame, margin: float = DEFAULT_NEUTRAL_MARGIN) -> 
         "negative": negative,
         "dominant_emotion": dominant,
         "verdict": verdict(positive, negative, n, dominant, margin),
+        "emotion_faces": n,
+        "small_faces": total - n,
     }
 
 
@@ -87,10 +144,11 @@ def time_windows(
         margin: the verdict's neutral margin per face (:func:`feelinvideo.schema.verdict`).
 
     Returns:
-        one dict per window: ``start_s``, ``end_s``, ``faces`` (count), ``frames`` (sampled
-        frames with a face), ``mean_scores``, ``dominant_emotion`` (confidence-weighted; None
-        when the window has no face), ``positive``, ``negative``, ``verdict`` (and ``people``
-        with ``person_column``).
+        one dict per window: ``start_s``, ``end_s``, ``faces`` (count), ``emotion_faces``
+        (faces whose emotion is counted), ``frames`` (sampled frames with a face),
+        ``mean_scores``, ``dominant_emotion`` (confidence-weighted; None when the window has
+        no counted face), ``positive``, ``negative``, ``verdict`` (over the counted faces;
+        and ``people`` with ``person_column``).
 
     Raises:
         ValueError: ``window_s`` <= 0.
@@ -113,9 +171,10 @@ def time_windows(
             "start_s": round(k * window_s, 3),
             "end_s": round(min((k + 1) * window_s, end) if end > 0 else window_s, 3),
             "faces": int(row["faces"]) if seen else 0,
+            "emotion_faces": int(row["emotion_faces"]) if seen else 0,
             "frames": int(frames[k]) if seen else 0,
             "mean_scores": {e: float(row[f"mean_{e}"]) if seen else 0.0 for e in EMOTIONS},
-            "dominant_emotion": row["dominant_emotion"] if seen else None,
+            "dominant_emotion": _label(row["dominant_emotion"]) if seen else None,
             "positive": float(row["positive"]) if seen else 0.0,
             "negative": float(row["negative"]) if seen else 0.0,
             "verdict": row["verdict"] if seen else verdict(0.0, 0.0, 0),
@@ -137,46 +196,54 @@ def group_totals(
 
     Args:
         df: rows with the seven EMOTIONS columns (scores in [0, 1]), ``detection_confidence``
-            and the ``by`` column(s).
+            and the ``by`` column(s) (and ``emotion_reliable``: only those rows' emotions
+            count).
         by: column name(s) to group by.
         margin: the verdict's neutral margin per face (:func:`feelinvideo.schema.verdict`).
 
     Returns:
         one row per group (indexed by ``by``, sorted), columns ``faces`` (count),
-        ``sum_<emotion>`` (sum of scores, >= 0) and ``mean_<emotion>`` (in [0, 1]) for the
-        seven emotions, ``dominant_emotion`` (confidence-weighted), ``positive`` and
-        ``negative`` (summed scores, >= 0) and ``verdict``. No rows gives an empty frame
-        with these columns.
+        ``emotion_faces`` (faces whose emotion is counted), ``sum_<emotion>`` (sum of
+        counted scores, >= 0) and ``mean_<emotion>`` (in [0, 1]; 0 without counted faces)
+        for the seven emotions, ``dominant_emotion`` (confidence-weighted; None without
+        counted faces), ``positive`` and ``negative`` (summed scores, >= 0) and
+        ``verdict``. No rows gives an empty frame with these columns.
     """
     emotions = list(EMOTIONS)
     columns = (
-        ["faces"]
+        ["faces", "emotion_faces"]
         + [f"sum_{e}" for e in EMOTIONS]
         + [f"mean_{e}" for e in EMOTIONS]
         + ["dominant_emotion", "positive", "negative", "verdict"]
     )
     if not len(df):
         return pd.DataFrame(columns=columns)
-    scores = df[emotions].astype(float)
+    mask = counted(df)
+    scores = df[emotions].astype(float).where(pd.Series(mask, index=df.index), 0.0)
     weighted = scores.mul(df["detection_confidence"].astype(float), axis=0)
     keys = [df[c] for c in ([by] if isinstance(by, str) else by)]
     grouped = scores.groupby(keys, sort=True)
     sums = grouped.sum()
     counts = grouped.size()
+    scored = pd.Series(mask.astype(int), index=df.index).groupby(keys, sort=True).sum()
+    scored = scored.loc[sums.index]
     weighted_sums = weighted.groupby(keys, sort=True).sum().loc[sums.index]
     out = pd.DataFrame(index=sums.index)
     out["faces"] = counts.astype(int)
+    out["emotion_faces"] = scored.astype(int)
     for e in EMOTIONS:
         out[f"sum_{e}"] = sums[e]
+    safe = scored.where(scored > 0, 1)
     for e in EMOTIONS:
-        out[f"mean_{e}"] = sums[e] / counts
-    out["dominant_emotion"] = [EMOTIONS[i] for i in np.argmax(weighted_sums.to_numpy(), axis=1)]
+        out[f"mean_{e}"] = sums[e] / safe
+    dominant = [EMOTIONS[i] for i in np.argmax(weighted_sums.to_numpy(), axis=1)]
+    out["dominant_emotion"] = [d if n > 0 else None for d, n in zip(dominant, scored)]
     out["positive"] = sums[list(POSITIVE)].sum(axis=1)
     out["negative"] = sums[list(NEGATIVE)].sum(axis=1)
     out["verdict"] = [
         verdict(p, n, f, d, margin)
         for p, n, f, d in zip(
-            out["positive"], out["negative"], out["faces"], out["dominant_emotion"]
+            out["positive"], out["negative"], out["emotion_faces"], out["dominant_emotion"]
         )
     ]
     return out[columns]
@@ -190,6 +257,7 @@ def run_summary(
     every_s: float,
     window_s: float,
     margin: float = DEFAULT_NEUTRAL_MARGIN,
+    min_emotion_face_px: float | None = None,
 ) -> dict:
     """The ``summary.json`` dict of one run, before its people and ``outputs`` keys.
 
@@ -200,10 +268,14 @@ def run_summary(
         backend: the backend's name.
         every_s, window_s: the sampling interval and window length used, in seconds.
         margin: the verdict's neutral margin per face (``--neutral-margin``).
+        min_emotion_face_px: the ``--min-emotion-face`` that set ``df``'s
+            ``emotion_reliable`` column, written as ``min_emotion_face_px`` (None: not
+            written).
 
     Returns:
-        ``video, backend, every_s, window_s, sampled_frames, frames_with_faces, faces,
-        mean_scores, dominant_share, positive, negative, verdict, windows`` (and
+        ``video, backend, every_s, window_s, neutral_margin, min_emotion_face_px,
+        sampled_frames, frames_with_faces, faces, mean_scores, dominant_share, positive,
+        negative, dominant_emotion, verdict, emotion_faces, small_faces, windows`` (and
         ``message`` when no face was found), as docs/outputs.md describes.
     """
     summary = {
@@ -219,6 +291,7 @@ def run_summary(
         "every_s": every_s,
         "window_s": window_s,
         "neutral_margin": margin,
+        **({} if min_emotion_face_px is None else {"min_emotion_face_px": min_emotion_face_px}),
         "sampled_frames": int(sampled_frames),
         "frames_with_faces": int(df["frame_index"].nunique()) if len(df) else 0,
         "faces": int(len(df)),
@@ -228,6 +301,11 @@ def run_summary(
     if not len(df):
         summary["message"] = "no faces were found"
     return summary
+
+
+def _label(value) -> str | None:
+    """An emotion label from a table cell: None for a missing one (None or NaN)."""
+    return value if isinstance(value, str) and value else None
 
 
 def rounded(value, digits: int = 4):
@@ -243,8 +321,8 @@ def rounded(value, digits: int = 4):
 
 def describe(summary: dict, out_dir: str | os.PathLike | None = None) -> str:
     """A short human summary of a run's ``summary.json`` dict, for stdout: the video, the
-    dominant emotions, the verdict, the windows, the people and (once saved into
-    ``out_dir``) the files written."""
+    faces whose emotion was counted, the dominant emotions, the verdict, the windows, the
+    people and (once saved into ``out_dir``) the files written."""
     s = summary
     video = s["video"]
     lines = [
@@ -252,8 +330,19 @@ def describe(summary: dict, out_dir: str | os.PathLike | None = None) -> str:
         f"{video['width']}x{video['height']}, {s['sampled_frames']} sampled frames, "
         f"{s['frames_with_faces']} with faces, {s['faces']} faces",
     ]
+    counted_faces = s.get("emotion_faces", s["faces"])
+    small = s.get("small_faces", 0)
+    if s["faces"]:
+        limit = s.get("min_emotion_face_px")
+        under = f" under {limit:g} px" if isinstance(limit, (int, float)) else ""
+        lines.append(
+            f"emotions counted from {counted_faces} of {s['faces']} faces"
+            + (f" ({small} faces{under} left out as too small to score)" if small else "")
+        )
     if not s["faces"]:
         lines.append("no faces were found")
+    elif not counted_faces:
+        lines.append("no face was large enough to score its emotion (see --min-emotion-face)")
     else:
         shares = sorted(s["dominant_share"].items(), key=lambda kv: -kv[1])
         lines.append(
@@ -262,7 +351,7 @@ def describe(summary: dict, out_dir: str | os.PathLike | None = None) -> str:
         reason = verdict_reason(
             s["positive"],
             s["negative"],
-            s["faces"],
+            counted_faces,
             s.get("dominant_emotion"),
             s.get("neutral_margin", DEFAULT_NEUTRAL_MARGIN),
         )

@@ -1,8 +1,9 @@
 """The per-face table (``faces.csv``): one row per face per sampled frame, from :class:`Faces`.
 
 The only place faces become rows. Columns and rounding follow docs/outputs.md:
-:data:`~feelinvideo.schema.FACE_COLUMNS`, then :data:`~feelinvideo.schema.IDENTITY_COLUMNS`
-when identity ran, then backend and gallery columns (``Faces.data``, e.g. ``rek_*``).
+:data:`~feelinvideo.schema.FACE_COLUMNS`, then :data:`~feelinvideo.schema.EMOTION_SIZE_COLUMNS`,
+then :data:`~feelinvideo.schema.IDENTITY_COLUMNS` when identity ran, then backend and gallery
+columns (``Faces.data``, e.g. ``rek_*``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import pandas as pd
 
 from ..faces import Faces, Sample
 from ..schema import (
+    DEFAULT_MIN_EMOTION_FACE_PX,
+    EMOTION_SIZE_COLUMNS,
     EMOTIONS,
     FACE_COLUMNS,
     IDENTITY_COLUMNS,
@@ -27,6 +30,7 @@ def faces_table(
     samples: Iterable[Sample],
     identity: bool = True,
     data_columns: Sequence[str] = (),
+    min_emotion_face_px: float = DEFAULT_MIN_EMOTION_FACE_PX,
 ) -> pd.DataFrame:
     """Build the ``faces.csv`` table.
 
@@ -36,12 +40,15 @@ def faces_table(
             ``Faces.tracker_id``), then the seven ``smoothed_<emotion>`` scores.
         data_columns: ``Faces.data`` columns always present (in this order, empty when no
             face has them); other ``data`` keys follow in order of first appearance.
+        min_emotion_face_px: smallest ``face_px`` whose emotion is counted (>= 0).
 
     Returns:
         DataFrame, one row per face: ``frame_index`` (int), ``timestamp_s`` (s, 3 decimals),
         ``time`` (``HH:MM:SS.mmm``), ``face_index`` (int, within its frame), the box
         ``x_min..y_max`` (pixels, 1 decimal), ``detection_confidence`` and the seven scores
-        (4 decimals), ``dominant_emotion``, then identity and data columns.
+        (4 decimals), ``dominant_emotion``, ``face_px`` (the box's longer side, pixels,
+        1 decimal) and ``emotion_reliable`` (bool: ``face_px >= min_emotion_face_px``),
+        then identity and data columns.
     """
     frames, times, chunks = [], [], []
     for frame_index, timestamp_s, faces in samples:
@@ -49,7 +56,8 @@ def faces_table(
             frames.append(np.full(len(faces), frame_index, np.int64))
             times.append(np.full(len(faces), timestamp_s, np.float64))
             chunks.append(faces)
-    columns = list(FACE_COLUMNS) + (list(IDENTITY_COLUMNS + SMOOTHED_COLUMNS) if identity else [])
+    columns = list(FACE_COLUMNS + EMOTION_SIZE_COLUMNS)
+    columns += list(IDENTITY_COLUMNS + SMOOTHED_COLUMNS) if identity else []
     extra = [c for c in data_columns if c not in columns]
     for faces in chunks:
         extra += [k for k in faces.data if k not in extra and k not in columns]
@@ -73,6 +81,9 @@ def faces_table(
         **{e: scores[:, j] for j, e in enumerate(EMOTIONS)},
         "dominant_emotion": np.array(EMOTIONS)[np.concatenate([f.dominant_index for f in chunks])],
     }
+    side = np.round(np.concatenate([f.face_px for f in chunks]).astype(np.float64), 1)
+    table["face_px"] = side
+    table["emotion_reliable"] = side >= float(min_emotion_face_px)
     if identity:
         table["person"] = np.concatenate([f.person for f in chunks]).astype(object)
         distance = np.concatenate([f.match_distance for f in chunks]).astype(np.float64)

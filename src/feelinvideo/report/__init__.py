@@ -26,10 +26,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..atomic import atomic_path, prepare_dir, staged_folder, write_text
-from ..outputs.summary import emotion_totals
+from ..outputs.summary import check_min_emotion_face, emotion_totals, mark_reliable
 from ..outputs.table import safe_for_csv
 from ..schema import (
     CLASS_SUMMARY_CSV,
+    DEFAULT_MIN_EMOTION_FACE_PX,
     DEFAULT_NEUTRAL_MARGIN,
     DEFAULT_REPORT_DIR,
     PLOT_FILES,
@@ -72,6 +73,7 @@ class Report:
         presence: one row per person per video (:func:`presence_table`).
         windows_s: the window length of each video (name -> seconds).
         neutral_margin: the verdict's neutral margin per face used.
+        min_emotion_face_px: the smallest face (pixels) whose emotion was counted.
         warnings: one line per problem that did not stop the report.
         out_dir: where the files went (after :func:`write_report`).
         files: name -> path of each file written (``class_summary``, ``windows``, the
@@ -89,6 +91,7 @@ class Report:
     presence: pd.DataFrame = field(default_factory=pd.DataFrame)
     windows_s: dict[str, float] = field(default_factory=dict)
     neutral_margin: float = DEFAULT_NEUTRAL_MARGIN
+    min_emotion_face_px: float = DEFAULT_MIN_EMOTION_FACE_PX
     warnings: list[str] = field(default_factory=list)
     out_dir: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
@@ -99,11 +102,17 @@ class Report:
         """Faces (CSV rows) over all runs."""
         return int(sum(len(r.faces) for r in self.runs))
 
+    @property
+    def emotion_faces(self) -> int:
+        """Faces over all runs whose emotion was counted (``emotion_reliable``)."""
+        return int(self.totals.get("emotion_faces", self.faces))
+
 
 def build_report(
     inputs: Iterable[str | os.PathLike],
     window_s: float | None = None,
     neutral_margin: float = DEFAULT_NEUTRAL_MARGIN,
+    min_emotion_face_px: float = DEFAULT_MIN_EMOTION_FACE_PX,
 ) -> Report:
     """Read the runs and compute the tables (writes nothing).
 
@@ -113,19 +122,26 @@ def build_report(
             about 30 windows (:func:`feelinvideo.report.tables.auto_window_s`).
         neutral_margin: the verdict's neutral margin per face, in [0, 1]
             (:func:`feelinvideo.schema.verdict`).
+        min_emotion_face_px: count the emotions of faces whose ``face_px`` (the CSV's, else
+            the longer side of the box) is at least this many pixels, in every run alike
+            (0: every face); each run's faces get ``face_px`` and ``emotion_reliable``.
 
     Returns:
         the :class:`Report` (``out_dir``, ``files`` and ``db`` not yet set).
 
     Raises:
         CsvError: a bad or missing input (see :func:`read_faces_csv`).
-        ValueError: ``window_s`` <= 0 or ``neutral_margin`` outside [0, 1].
+        ValueError: ``window_s`` <= 0, ``neutral_margin`` outside [0, 1] or
+            ``min_emotion_face_px`` < 0.
     """
     if window_s is not None and not window_s > 0:
         raise ValueError(f"window_s must be > 0, got {window_s}")
     margin = check_margin(neutral_margin)
+    threshold = check_min_emotion_face(min_emotion_face_px)
     warnings: list[str] = []
     runs = load_runs(inputs, warnings)
+    for run in runs:
+        run.faces = mark_reliable(run.faces, threshold)
     people = class_summary(runs, margin)
     return Report(
         runs=runs,
@@ -137,6 +153,7 @@ def build_report(
         presence=presence_table(runs, margin),
         windows_s=run_windows_s(runs, window_s),
         neutral_margin=margin,
+        min_emotion_face_px=threshold,
         warnings=warnings,
     )
 
@@ -216,6 +233,7 @@ def make_report(
     neutral_margin: float = DEFAULT_NEUTRAL_MARGIN,
     embed: bool = False,
     thumbnails: bool = True,
+    min_emotion_face_px: float = DEFAULT_MIN_EMOTION_FACE_PX,
 ) -> Report:
     """The whole ``feelinvideo report`` command: read, compute, append to ``--db``, write files.
 
@@ -229,7 +247,8 @@ def make_report(
         window_s: time window length in seconds (> 0), or None: one per video.
         db_path: SQLite database to append the runs to, or None.
         plots: draw the PNG plots.
-        neutral_margin, embed, thumbnails: see :func:`build_report` and :func:`write_report`.
+        neutral_margin, embed, thumbnails, min_emotion_face_px: see :func:`build_report`
+            and :func:`write_report`.
 
     Returns:
         the written :class:`Report` (``files``, ``warnings``, ``db`` set); print it with
@@ -239,7 +258,7 @@ def make_report(
         CsvError: a bad input. OutputError: an output cannot be written.
         ValueError: ``window_s`` <= 0.
     """
-    report = build_report(inputs, window_s, neutral_margin)
+    report = build_report(inputs, window_s, neutral_margin, min_emotion_face_px)
     out = Path(out_dir)
     created = not out.exists()
     prepare_dir(out)

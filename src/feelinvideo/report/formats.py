@@ -73,26 +73,33 @@ def short_rows(people: pd.DataFrame) -> list[list[str]]:
 def headline(report: Report) -> str:
     """One line saying what it pools: for one video its verdict with the numbers (per-face
     percentages), for several the verdict count over the videos, each judged on its own
-    faces (no pooled verdict over unrelated videos)."""
+    faces (no pooled verdict over unrelated videos); both say how many faces were too
+    small for their emotion to count."""
     t = report.totals
     people = people_count(len(report.people))
+    left = report.faces - report.emotion_faces
+    small = (
+        f"; {left} faces under {report.min_emotion_face_px:g} px left out of the emotions"
+        if left
+        else ""
+    )
     if len(report.runs) == 1:
         reason = verdict_reason(
             t["positive"],
             t["negative"],
-            report.faces,
+            report.emotion_faces,
             t.get("dominant_emotion"),
             report.neutral_margin,
         )
         return (
             f"{report.runs[0].video}: {t['verdict']} ({reason}) over {report.faces} faces "
-            f"of {people}"
+            f"of {people}{small}"
         )
     verdicts = [emotion_totals(r.faces, report.neutral_margin)["verdict"] for r in report.runs]
     counts = ", ".join(f"{verdicts.count(v)} {v}" for v in (INTERESTED, NEUTRAL, NOT_INTERESTED))
     return (
         f"{len(report.runs)} videos, each judged on its own faces: {counts}; "
-        f"{report.faces} faces of {people}"
+        f"{report.faces} faces of {people}{small}"
     )
 
 
@@ -158,6 +165,8 @@ def _json(report: Report) -> str:
         "negative": report.totals["negative"],
         "videos": [r.video for r in report.runs],
         "faces": report.faces,
+        "emotion_faces": report.emotion_faces,
+        "min_emotion_face_px": report.min_emotion_face_px,
         "people": report.people.to_dict("records"),
         "outputs": {k: str(v) for k, v in report.files.items()},
     }

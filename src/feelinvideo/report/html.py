@@ -29,10 +29,9 @@ from urllib.parse import quote
 
 import jinja2
 import numpy as np
-import pandas as pd
 
 from .. import __version__
-from ..outputs.summary import emotion_totals
+from ..outputs.summary import counted, emotion_totals
 from ..schema import (
     EMOTIONS,
     INTERESTED,
@@ -209,12 +208,15 @@ def _per_face(total: float, faces: int) -> float:
     return float(total) / faces if faces else 0.0
 
 
-def _verdict_block(positive: float, negative: float, faces: int, dominant, verdict, margin):
-    return {
-        "verdict": verdict,
-        "css": _CSS.get(verdict, "neutral"),
-        "reason": verdict_reason(positive, negative, faces, dominant or None, margin),
-    }
+def _verdict_block(
+    positive: float, negative: float, faces: int, dominant, verdict, margin, seen: int = 0
+):
+    """The verdict, its CSS class and its reason; ``faces`` are the faces counted, ``seen``
+    all faces (when some were seen but none counted, the reason says they were too small)."""
+    reason = verdict_reason(positive, negative, faces, dominant or None, margin)
+    if faces <= 0 < seen:
+        reason = "no face large enough to score (--min-emotion-face)"
+    return {"verdict": verdict, "css": _CSS.get(verdict, "neutral"), "reason": reason}
 
 
 def _headline(report: Report) -> dict:
@@ -226,8 +228,15 @@ def _headline(report: Report) -> dict:
     window_counts = ", ".join(
         f"{int(counts.get(v, 0))} {v}" for v in (INTERESTED, NEUTRAL, NOT_INTERESTED)
     )
+    left = faces - report.emotion_faces
     head = {
         "faces": faces,
+        "small": (
+            f"{left} of them under {report.min_emotion_face_px:g} px, too small to score, "
+            "left out of the emotions"
+            if left
+            else ""
+        ),
         "people": people,
         "windows": len(windows),
         "window_counts": window_counts,
@@ -244,10 +253,11 @@ def _headline(report: Report) -> dict:
             **_verdict_block(
                 t["positive"],
                 t["negative"],
-                faces,
+                report.emotion_faces,
                 t.get("dominant_emotion"),
                 t["verdict"],
                 report.neutral_margin,
+                faces,
             ),
         }
         return head
@@ -272,6 +282,7 @@ def _video(report: Report, run: Run, k: int, mix_src, out_dir: Path, embed, thum
     margin = report.neutral_margin
     faces = len(run.faces)
     totals = emotion_totals(run.faces, margin)
+    scored = int(totals["emotion_faces"])
     width, height = finite_number(info.get("width")), finite_number(info.get("height"))
     window_s = report.windows_s.get(run.video, report.window_s or 0.0)
     windows = report.windows[report.windows["video"] == run.video]
@@ -296,6 +307,16 @@ def _video(report: Report, run: Run, k: int, mix_src, out_dir: Path, embed, thum
         ("people", str(int(run.faces["person"].nunique()) if faces else 0)),
         ("faces", f"{faces} (face × sampled frame)"),
         (
+            "emotions counted",
+            f"from {scored} faces"
+            + (
+                f"; {faces - scored} under {report.min_emotion_face_px:g} px left out as too "
+                "small to score"
+                if faces - scored
+                else ""
+            ),
+        ),
+        (
             "someone in view",
             f"{_minutes(present_min)}, {share} of the video",
         ),
@@ -305,6 +326,8 @@ def _video(report: Report, run: Run, k: int, mix_src, out_dir: Path, embed, thum
     for rec in rows.to_dict("records") if len(rows) else []:
         person = rec["person"]
         thumb = thumbs_of.get(person)
+        dominant = rec["dominant_emotion"] or None
+        small = int(rec["faces"]) - int(rec["emotion_faces"])
         people.append(
             {
                 "name": person,
@@ -313,18 +336,20 @@ def _video(report: Report, run: Run, k: int, mix_src, out_dir: Path, embed, thum
                 "minutes": _minutes(rec["minutes"]),
                 "share": _pct(rec["share"]),
                 "frames": int(rec["frames"]),
-                "dominant": rec["dominant_emotion"],
-                "dominant_pct": _pct(rec[f"mean_{rec['dominant_emotion']}"]),
+                "dominant": dominant or "—",
+                "dominant_pct": _pct(rec[f"mean_{dominant}"]) if dominant else None,
+                "small_note": _small_note(small, int(rec["faces"]), report.min_emotion_face_px),
                 "strip": _strip(run, person, window_s, duration),
-                "positive": _pct(_per_face(rec["positive"], rec["faces"])),
-                "negative": _pct(_per_face(rec["negative"], rec["faces"])),
+                "positive": _pct(_per_face(rec["positive"], rec["emotion_faces"])),
+                "negative": _pct(_per_face(rec["negative"], rec["emotion_faces"])),
                 **_verdict_block(
                     rec["positive"],
                     rec["negative"],
-                    int(rec["faces"]),
-                    rec["dominant_emotion"],
+                    int(rec["emotion_faces"]),
+                    dominant,
                     rec["verdict"],
                     margin,
+                    int(rec["faces"]),
                 ),
             }
         )
@@ -333,6 +358,7 @@ def _video(report: Report, run: Run, k: int, mix_src, out_dir: Path, embed, thum
             "span": f"{format_time(w['start_s'], None, compact=True)}–"
             f"{format_time(w['end_s'], None, compact=True)}",
             "faces": int(w["faces"]),
+            "emotion_faces": int(w["emotion_faces"]),
             "people": int(w["people"]),
             "mix": ", ".join(
                 f"{e} {_pct(w[f'mean_{e}'])}"
@@ -340,10 +366,12 @@ def _video(report: Report, run: Run, k: int, mix_src, out_dir: Path, embed, thum
                 if w[f"mean_{e}"] >= 0.05
             )
             or "—",
-            "positive": _pct(_per_face(w["positive"], w["faces"])),
-            "negative": _pct(_per_face(w["negative"], w["faces"])),
-            "verdict": w["verdict"] if w["faces"] else "no faces",
-            "css": _CSS.get(w["verdict"], "neutral") if w["faces"] else "",
+            "positive": _pct(_per_face(w["positive"], w["emotion_faces"])),
+            "negative": _pct(_per_face(w["negative"], w["emotion_faces"])),
+            "verdict": w["verdict"]
+            if w["emotion_faces"]
+            else ("faces too small" if w["faces"] else "no faces"),
+            "css": _CSS.get(w["verdict"], "neutral") if w["emotion_faces"] else "",
         }
         for w in windows.to_dict("records")
     ]
@@ -366,19 +394,33 @@ def _video(report: Report, run: Run, k: int, mix_src, out_dir: Path, embed, thum
         **_verdict_block(
             totals["positive"],
             totals["negative"],
-            faces,
+            scored,
             totals.get("dominant_emotion"),
             totals["verdict"],
             margin,
+            faces,
         ),
     }
 
 
+def _small_note(small: int, faces: int, threshold: float) -> str | None:
+    """What a person's row says when most of their faces were too small to score: how many,
+    and under which size; None otherwise."""
+    if not faces or 2 * small <= faces:
+        return None
+    if small == faces:
+        return f"every face under {threshold:g} px: too small to score, emotions not counted"
+    return (
+        f"{small} of {faces} faces under {threshold:g} px: too small to score, emotions from "
+        f"the other {faces - small} only"
+    )
+
+
 def _strip(run: Run, person: str, window_s: float, duration_s: float) -> dict:
     """An emotion timeline of one person over the video: per time window where they were
-    seen, a column of their mean emotion scores stacked bottom-up (SVG rectangles in a
-    ``_STRIP_W`` x ``_STRIP_H`` box); blank where they were not seen."""
-    faces = run.faces[run.faces["person"] == person]
+    seen with a face large enough to count, a column of their mean emotion scores stacked
+    bottom-up (SVG rectangles in a ``_STRIP_W`` x ``_STRIP_H`` box); blank elsewhere."""
+    faces = run.faces[(run.faces["person"] == person).to_numpy() & counted(run.faces)]
     count = max(1, math.ceil(max(duration_s, 1e-9) / window_s - 1e-9)) if window_s > 0 else 1
     width = _STRIP_W / count
     index = np.minimum((faces["timestamp_s"].to_numpy(dtype=float) // window_s), count - 1)
@@ -420,12 +462,9 @@ def _strip(run: Run, person: str, window_s: float, duration_s: float) -> dict:
 
 def _class_table(report: Report) -> dict:
     people = report.people
-    counts = pd.Series(dtype=int)
-    if len(people):
-        counts = pd.concat([r.faces["person"] for r in report.runs]).value_counts()
     rows = []
     for rec in people.to_dict("records"):
-        n = int(counts.get(rec["person"], 0))
+        n = int(rec["emotion_faces"])
         rows.append(
             {
                 "person": rec["person"],
@@ -433,7 +472,10 @@ def _class_table(report: Report) -> dict:
                 "minutes": _minutes(rec["minutes"]),
                 "frames": int(rec["attended"]),
                 "means": [_pct(rec[f"mean_{e}"]) for e in EMOTIONS],
-                "dominant": rec["dominant_emotion"],
+                "dominant": rec["dominant_emotion"] or "—",
+                "small_note": _small_note(
+                    int(rec["faces"]) - n, int(rec["faces"]), report.min_emotion_face_px
+                ),
                 "positive": _pct(_per_face(rec["positive"], n)),
                 "negative": _pct(_per_face(rec["negative"], n)),
                 "verdict": rec["verdict"],
@@ -444,10 +486,11 @@ def _class_table(report: Report) -> dict:
 
 
 def _howto(report: Report) -> dict:
-    evaluation = _find_evaluation(report.runs)
+    evaluation = _find_evaluation(report.runs, report.min_emotion_face_px)
     return {
         "model": MODEL_NOTE,
         "evaluation": evaluation,
+        "min_emotion_face": f"{report.min_emotion_face_px:g}",
         "positive": " + ".join(POSITIVE),
         "negative": " + ".join(NEGATIVE),
         "margin": f"{report.neutral_margin:g}",
@@ -455,9 +498,12 @@ def _howto(report: Report) -> dict:
     }
 
 
-def _find_evaluation(runs: Sequence[Run]) -> dict | None:
+def _find_evaluation(runs: Sequence[Run], threshold: float = 0.0) -> dict | None:
     """The first readable ``evaluation.json`` (``feelinvideo evaluate emotions --format
-    json``) in a run folder or the folder above it: ``{"accuracy", "scored", "path"}``."""
+    json``) in a run folder or the folder above it: ``{"accuracy", "scored", "path",
+    "rule", "crops", "by_size"}``; ``by_size`` (from ``--pipeline``) has one row per face
+    size (``size``, ``face_px``, ``found``, ``accuracy``, ``reference``, ``counted``: whether
+    faces of that size count at ``threshold`` pixels), empty for other evaluations."""
     seen: set[Path] = set()
     for run in runs:
         for folder in (run.csv_path.parent, run.csv_path.parent.parent):
@@ -469,12 +515,45 @@ def _find_evaluation(runs: Sequence[Run]) -> dict | None:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, json.JSONDecodeError):
                 continue
-            accuracy = finite_number(data.get("accuracy")) if isinstance(data, dict) else None
-            scored = finite_number(data.get("scored")) if isinstance(data, dict) else None
-            if accuracy is not None and 0 <= accuracy <= 1:
-                return {
-                    "accuracy": _pct(accuracy),
-                    "scored": int(scored) if scored is not None else None,
-                    "path": str(path),
-                }
+            if not isinstance(data, dict):
+                continue
+            accuracy = finite_number(data.get("accuracy"))
+            scored = finite_number(data.get("scored"))
+            if accuracy is None or not 0 <= accuracy <= 1:
+                continue
+            crops = finite_number(data.get("crops_accuracy"))
+            rule = data.get("rule")
+            return {
+                "accuracy": _pct(accuracy),
+                "scored": int(scored) if scored is not None else None,
+                "path": str(path),
+                "rule": rule if isinstance(rule, str) else None,
+                "crops": _pct(crops) if crops is not None and 0 <= crops <= 1 else None,
+                "by_size": _by_size(data.get("by_size"), threshold),
+            }
     return None
+
+
+def _by_size(rows: object, threshold: float) -> list[dict]:
+    """The rows of an evaluation's ``by_size`` that hold numbers, as text for the page."""
+    out = []
+    for row in rows if isinstance(rows, list) else []:
+        if not isinstance(row, dict):
+            continue
+        size, accuracy = finite_number(row.get("size_px")), finite_number(row.get("accuracy"))
+        if size is None or accuracy is None or not 0 <= accuracy <= 1:
+            continue
+        face = finite_number(row.get("face_px"))
+        found = finite_number(row.get("detection_rate"))
+        reference = finite_number(row.get("reference_accuracy"))
+        out.append(
+            {
+                "size": f"{size:g}",
+                "face_px": f"{face:g}" if face is not None else "—",
+                "found": _pct(found) if found is not None else "—",
+                "accuracy": _pct(accuracy),
+                "reference": _pct(reference) if reference is not None else "—",
+                "counted": "yes" if (face if face is not None else size) >= threshold else "no",
+            }
+        )
+    return out

@@ -192,8 +192,10 @@ def read_faces_csv(path: str | os.PathLike) -> tuple[pd.DataFrame, bool, str]:
 
     Returns:
         ``(df, has_person, digest)``: the rows with the FACE_COLUMNS (numbers as int64 /
-        float) and the IDENTITY_COLUMNS present (``person``, ``match_distance``,
-        ``track_id``; other extra columns such as ``rek_*`` are dropped); whether ``person``
+        float), ``face_px`` when present (float; NaN where not a number) and the
+        IDENTITY_COLUMNS present (``person``, ``match_distance``, ``track_id``; other extra
+        columns such as ``rek_*`` and ``emotion_reliable``, which the report sets by its own
+        threshold, are dropped); whether ``person``
         was there; sha256 of the file's bytes (hex). A header-only CSV gives zero rows.
 
     Raises:
@@ -229,8 +231,11 @@ def read_faces_csv(path: str | os.PathLike) -> tuple[pd.DataFrame, bool, str]:
             f"{path}: missing columns {', '.join(missing)} "
             f"(expected the faces.csv columns of feelinvideo analyze)"
         )
-    keep = list(FACE_COLUMNS) + [c for c in IDENTITY_COLUMNS if c in df.columns]
+    extra = ["face_px"] + list(IDENTITY_COLUMNS)
+    keep = list(FACE_COLUMNS) + [c for c in extra if c in df.columns]
     df = df[keep].copy()
+    if "face_px" in df.columns:
+        df["face_px"] = pd.to_numeric(df["face_px"], errors="coerce")
     for column in _INT_COLUMNS + _FLOAT_COLUMNS:
         df[column] = _numeric(df[column], path, column, integer=column in _INT_COLUMNS)
     if "match_distance" in df.columns:

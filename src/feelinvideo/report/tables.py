@@ -17,6 +17,7 @@ from ..outputs.summary import group_totals, time_windows
 from ..schema import (
     DEFAULT_NEUTRAL_MARGIN,
     DEFAULT_REPORT_WINDOW_S,
+    EMOTION_SIZE_COLUMNS,
     EMOTIONS,
     FACE_COLUMNS,
     MAX_WINDOWS,
@@ -65,6 +66,8 @@ CLASS_SUMMARY_COLUMNS: tuple[str, ...] = (
     "videos",
     "attended",
     "minutes",
+    "faces",
+    "emotion_faces",
     *(f"sum_{e}" for e in EMOTIONS),
     *(f"mean_{e}" for e in EMOTIONS),
     "dominant_emotion",
@@ -82,6 +85,7 @@ WINDOW_COLUMNS: tuple[str, ...] = (
     "start",
     "end",
     "faces",
+    "emotion_faces",
     "frames",
     "people",
     *(f"mean_{e}" for e in EMOTIONS),
@@ -96,14 +100,21 @@ def all_faces(runs: Sequence[Run]) -> pd.DataFrame:
     """The faces of every run in one frame.
 
     Returns:
-        one row per face, columns FACE_COLUMNS + ``person``, ``video`` (run order kept);
-        an empty frame with those columns when no run has a face.
+        one row per face, columns FACE_COLUMNS + ``person``, ``video`` (run order kept),
+        then ``face_px`` and ``emotion_reliable`` where every run has them
+        (:func:`feelinvideo.outputs.summary.mark_reliable`); an empty frame with those
+        columns when no run has a face.
     """
     columns = list(FACE_COLUMNS) + ["person", "video"]
+    if runs and all("emotion_reliable" in r.faces.columns for r in runs):
+        columns += list(EMOTION_SIZE_COLUMNS)
     frames = [r.faces[columns] for r in runs if len(r.faces)]
     if not frames:
         empty = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
-        return empty.astype({"person": object, "video": object, "dominant_emotion": object})
+        types = {"person": object, "video": object, "dominant_emotion": object}
+        if "emotion_reliable" in columns:
+            types["emotion_reliable"] = bool
+        return empty.astype(types)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -133,9 +144,11 @@ def class_summary(runs: Sequence[Run], margin: float = DEFAULT_NEUTRAL_MARGIN) -
         columns :data:`CLASS_SUMMARY_COLUMNS`: ``videos`` (runs the person was seen in),
         ``attended`` (sampled frames in which the person was seen, summed over runs),
         ``minutes`` (minutes of video the person was present: each sampled frame they were
-        seen in counts for its run's sampling interval),
-        ``sum_<emotion>`` / ``mean_<emotion>`` (sum / mean of the person's face scores, means
-        in [0, 1]), ``dominant_emotion`` (confidence-weighted), ``positive`` / ``negative``
+        seen in counts for its run's sampling interval), ``faces`` (all the person's faces),
+        ``emotion_faces`` (those large enough for their emotion to count),
+        ``sum_<emotion>`` / ``mean_<emotion>`` (sum / mean of the person's counted face
+        scores, means in [0, 1]; 0 without counted faces), ``dominant_emotion``
+        (confidence-weighted; blank without counted faces), ``positive`` / ``negative``
         (sums of happy + surprise / angry + disgust + fear + sad) and ``verdict`` (the interest
         rule). Rows in :func:`person_order`. Zero faces gives zero rows.
     """
@@ -152,6 +165,7 @@ def class_summary(runs: Sequence[Run], margin: float = DEFAULT_NEUTRAL_MARGIN) -
     table = totals.loc[order].reset_index()
     table["videos"] = table["videos"].astype(int)
     table["attended"] = table["attended"].astype(int)
+    table["dominant_emotion"] = table["dominant_emotion"].fillna("")
     return table[list(CLASS_SUMMARY_COLUMNS)]
 
 
@@ -199,9 +213,10 @@ def window_table(
     Returns:
         columns :data:`WINDOW_COLUMNS`: ``window`` (1-based), ``start_s``/``end_s`` (seconds)
         and ``start``/``end`` (``HH:MM:SS``, ``.mmm`` added when not whole), ``faces``,
-        ``frames`` (sampled frames with a face), ``people`` (distinct persons),
-        ``mean_<emotion>`` (in [0, 1]; 0 without faces), ``dominant_emotion``
-        (confidence-weighted; blank without faces), ``positive``, ``negative`` and ``verdict``.
+        ``emotion_faces`` (faces whose emotion is counted), ``frames`` (sampled frames with a
+        face), ``people`` (distinct persons), ``mean_<emotion>`` (in [0, 1]; 0 without
+        counted faces), ``dominant_emotion`` (confidence-weighted; blank without counted
+        faces), ``positive``, ``negative`` and ``verdict`` (over the counted faces).
 
     Raises:
         ValueError: ``window_s`` <= 0.
@@ -233,6 +248,7 @@ def window_table(
                 "start": format_time(w["start_s"], millis=None),
                 "end": format_time(w["end_s"], millis=None),
                 "faces": w["faces"],
+                "emotion_faces": w["emotion_faces"],
                 "frames": w["frames"],
                 "people": w["people"],
             }
@@ -276,7 +292,8 @@ def presence_table(runs: Sequence[Run], margin: float = DEFAULT_NEUTRAL_MARGIN) 
         columns ``video``, ``person``, ``frames`` (sampled frames seen), ``minutes``
         (:func:`presence_minutes`), ``share`` (of the video's duration, in [0, 1]),
         ``first_s``/``last_s`` (seconds), then :func:`feelinvideo.outputs.summary.
-        group_totals`'s columns (``faces``, ``mean_<emotion>``, ``dominant_emotion``,
+        group_totals`'s columns (``faces``, ``emotion_faces``, ``mean_<emotion>``,
+        ``dominant_emotion`` (blank without counted faces),
         ``positive``, ``negative``, ``verdict``). Rows by run, then :func:`person_order`.
     """
     rows = []
@@ -285,6 +302,7 @@ def presence_table(runs: Sequence[Run], margin: float = DEFAULT_NEUTRAL_MARGIN) 
             continue
         faces = run.faces
         totals = group_totals(faces, "person", margin)
+        totals["dominant_emotion"] = totals["dominant_emotion"].fillna("")
         grouped = faces.groupby("person")
         totals["frames"] = grouped["frame_index"].nunique()
         totals["minutes"] = presence_minutes([run]).droplevel("video")

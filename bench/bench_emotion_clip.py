@@ -1,0 +1,69 @@
+"""Benchmark: what the crop rule does to the emotions read on a real, unlabelled clip.
+
+The companion of ``bench_emotion_crops.py``, whose scenes are labelled FER-2013 crops pasted
+into real frames: here the faces are real (facenet-pytorch's street clip by default: about
+ten pedestrians walking toward the camera, 1080p, faces of 40-90 px), but nothing says what
+they feel, so it shows how far each rule moves the shares, not which is right. MTCNN finds
+the faces once (``--every`` seconds apart); each rule cuts and scores the same boxes.
+
+Prints, per rule, the share of faces whose top emotion is each of the seven, and the mean
+happy + surprise and angry + disgust + fear + sad per face (what the verdict sums).
+
+Usage: python bench/bench_emotion_clip.py [VIDEO] [--every 0.2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("FEELINVIDEO_DATA", ROOT.parent / "shared" / "data"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("video", nargs="?", type=Path, default=DATA / "facenet-pytorch/video.mp4")
+    parser.add_argument("--every", type=float, default=0.2, help="seconds between samples")
+    args = parser.parse_args()
+    if not args.video.is_file():
+        sys.exit(f"{args.video}: no such video (../shared/data is absent?)")
+    from feelinvideo.backends.local import LocalBackend
+    from feelinvideo.models.fer import BOX_RULE, CROP_RULE, FER_RULE, CropRule
+    from feelinvideo.schema import EMOTIONS, NEGATIVE, POSITIVE
+    from feelinvideo.video import iter_frames
+
+    backend = LocalBackend()
+    frames = [f.image for f in iter_frames(args.video, args.every)]
+    boxes = [f.xyxy for f in backend.detector.detect(frames)]
+    sides = np.concatenate([np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) for b in boxes])
+    print(
+        f"{args.video.name}: {len(frames)} frames, {len(sides)} faces, face_px "
+        f"{np.percentile(sides, 10):.0f}-{np.percentile(sides, 90):.0f} (10th-90th percentile)"
+    )
+    rules = {
+        "fer 10 px (before)": FER_RULE,
+        "box": BOX_RULE,
+        f"{CROP_RULE.describe()} (chosen)": CROP_RULE,
+        "box +10% a side": CropRule(margin=0.1),
+        "box +20% a side": CropRule(margin=0.2),
+    }
+    pos = [EMOTIONS.index(e) for e in POSITIVE]
+    neg = [EMOTIONS.index(e) for e in NEGATIVE]
+    for name, rule in rules.items():
+        scores = np.concatenate(backend.emotions.score_frames(frames, boxes, rule))
+        shares = np.bincount(scores.argmax(axis=1), minlength=len(EMOTIONS)) / len(scores)
+        print(
+            f"  {name:<28} "
+            + " ".join(f"{e} {100 * s:.0f}%" for e, s in zip(EMOTIONS, shares, strict=True))
+            + f" | positive {100 * scores[:, pos].sum(1).mean():.0f}%,"
+            f" negative {100 * scores[:, neg].sum(1).mean():.0f}%"
+        )
+
+
+if __name__ == "__main__":
+    main()

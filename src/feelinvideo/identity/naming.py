@@ -26,12 +26,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..faces import Faces
-from ..galleries.interface import Gallery
+from ..galleries.interface import Gallery, Matches
 from ..models.dlib import pairwise_distances
 from ..schema import DEFAULT_TOLERANCE, unknown_name
 from ..video import Frame
 from .tracker import Track
 
+#: Faces narrower than this (pixels) take no name from the gallery ...
+MIN_NAMED_PX = 32
+#: ... and faces narrower than this one only within SMALL_TOLERANCE (see the docstring).
+FULL_TOLERANCE_PX = 48
+SMALL_TOLERANCE = 0.55
 #: Average-linkage cut between unnamed tracks' mean embeddings (euclidean).
 DEFAULT_CLUSTER_THRESHOLD = 0.55
 #: Distance given to two tracks seen in the same frame (they cannot be one person).
@@ -52,6 +57,40 @@ class Identity:
 
     person: str
     match_distance: float | None
+
+
+def size_tolerance(width_px: np.ndarray, tolerance: float) -> np.ndarray:
+    """The largest distance that names a face of each width: the size rule.
+
+    Args:
+        width_px: float (N,), face box widths in pixels of the analysed frame.
+        tolerance: the distance for faces of :data:`FULL_TOLERANCE_PX` and wider.
+
+    Returns:
+        float (N,): ``tolerance`` from :data:`FULL_TOLERANCE_PX` up; at most
+        :data:`SMALL_TOLERANCE` from :data:`MIN_NAMED_PX` to there; ``-inf`` (no name)
+        below :data:`MIN_NAMED_PX`. The figures are measured in the module docstring.
+    """
+    width_px = np.asarray(width_px, np.float64)
+    return np.where(
+        width_px >= FULL_TOLERANCE_PX,
+        tolerance,
+        np.where(width_px >= MIN_NAMED_PX, min(tolerance, SMALL_TOLERANCE), -np.inf),
+    )
+
+
+def sized_matches(faces: Faces, matches: Matches, tolerance: float) -> Matches:
+    """``matches`` (a gallery's answer for ``faces``) with the names taken back from faces
+    too small for them (:func:`size_tolerance`): narrower than :data:`MIN_NAMED_PX`
+    whatever the gallery (a service's similarity too), or farther than their size allows.
+    ``analyze`` (:meth:`Naming.update`) and ``evaluate identity`` both name through it."""
+    width = faces.xyxy[:, 2] - faces.xyxy[:, 0]
+    limit = size_tolerance(width, tolerance)
+    far = np.isfinite(matches.distance) & (matches.distance > limit)
+    drop = (far | (width < MIN_NAMED_PX)) & (matches.name != "")
+    matches.name = np.where(drop, "", matches.name).astype(object)
+    matches.distance = np.where(drop, np.nan, matches.distance).astype(np.float32)
+    return matches
 
 
 class Naming:
@@ -87,6 +126,7 @@ class Naming:
         """
         if self.gallery is not None and len(faces):
             matches = self.gallery.match(frame.image, faces, self.tolerance)
+            matches = sized_matches(faces, matches, self.tolerance)
             faces.data.update(matches.data)
             for tid, checked, name, dist in zip(
                 faces.tracker_id, matches.checked, matches.name, matches.distance, strict=True

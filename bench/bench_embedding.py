@@ -12,7 +12,8 @@ Runtimes:
   chips (what feelinvideo ran before; it links no BLAS and uses one core);
 - ``opencv``: :class:`feelinvideo.models.dlib_resnet.DescriptorNetwork`, what feelinvideo
   runs now: the same weights as an ONNX graph read by ``cv2.dnn.readNetFromONNX``
-  (OpenCV's thread pool, all cores);
+  (OpenCV's thread pool, all cores); ``opencv-1`` the same on one OpenCV thread, as
+  ``analyze`` runs it on 2 cores with identity on;
 - with ``--numpy``, the alternative it was chosen over: the same network as a NumPy forward
   pass (:class:`NumpyRuntime`), with BLAS's default threads (``numpy``) and one thread
   (``numpy-1``).
@@ -61,6 +62,24 @@ def real_chips() -> np.ndarray:
 
 
 # --- the alternative measured against OpenCV's dnn: the same network in NumPy ---
+
+
+class OneThread:
+    """A runtime with OpenCV on one thread, as during ``analyze`` on 2 cores with identity
+    on (:func:`feelinvideo.stream._opencv_threads`)."""
+
+    def __init__(self, runtime) -> None:
+        self.runtime = runtime
+
+    def compute(self, chips: np.ndarray) -> np.ndarray:
+        import cv2
+
+        before = cv2.getNumThreads()
+        cv2.setNumThreads(1)
+        try:
+            return self.runtime.compute(chips)
+        finally:
+            cv2.setNumThreads(before)
 
 
 class NumpyRuntime:
@@ -204,7 +223,7 @@ def main() -> None:
     net = DescriptorNetwork(_model_path("encoder"))
     print(f"network read from the .dat and built in {time.perf_counter() - t0:.2f} s")
     print(f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads")
-    runtimes = {"dlib-bin": DlibBinding(), "opencv": net}
+    runtimes = {"dlib-bin": DlibBinding(), "opencv": net, "opencv-1": OneThread(net)}
     if args.numpy:
         runtimes["numpy"] = NumpyRuntime(net.network)
         runtimes["numpy-1"] = NumpyRuntime(net.network, threads=1)
@@ -249,9 +268,6 @@ def main() -> None:
         print(
             f"  during {name} (batch {batch}): {during / 1e6:.2f} M/s = {idle / during:.1f}x slower"
         )
-    cv2.setNumThreads(1)  # one core for the network, one for the spinner: the GIL alone
-    during = spinner.rate(lambda: [net.compute(big[:batch]) for _ in range(2)])
-    print(f"  during opencv on 1 thread: {during / 1e6:.2f} M/s = {idle / during:.1f}x slower")
     spinner.stop()
     print(f"load average after: {os.getloadavg()}")
 

@@ -8,7 +8,24 @@
    median distance of those votes as ``match_distance``. The local gallery votes when a
    face's nearest enrolled embedding is within ``tolerance`` (dlib's 0.6); a Rekognition
    collection when ``SearchFacesByImage`` finds the face above its similarity threshold.
-2. **Distinct unknown people.** Tracks without a name are grouped by agglomerative
+2. **Far faces.** A small face's descriptor is noisier, and a wrong name is worse than none
+   (attendance), so a vote also depends on the face's width in the frame
+   (:func:`size_tolerance`, applied by :func:`sized_matches` to every gallery's answer):
+   faces narrower than :data:`MIN_NAMED_PX` (32) vote for no one; faces of 32-47 px only
+   within :data:`SMALL_TOLERANCE` (0.55, or the tolerance if stricter); wider ones within
+   the tolerance. Measured with ``feelinvideo evaluate identity --sizes``
+   (``bench/bench_identity_sizes.py``: 14 people enrolled from ../shared/data, 8 probes
+   each shown with its face 20-100 px wide in a 1280x720 H.264 frame, 2026-12-03): the
+   probes' distances to their own person (genuine) rise as faces shrink, median 0.37 at
+   100 px, 0.40 at 54, 0.44 at 40, 0.47 at 32, 0.51 at 24, 0.57 at 20, while the nearest
+   other person (impostor) comes closer, at least 0.674-0.712 from 48 px up but 0.640-0.693
+   under it. Under 32 px the largest genuine distances (0.58-0.68) reach the nearest
+   impostors (0.64-0.66; at 20 px they overlap): a name there is a guess. From 32 to 47 px
+   every genuine distance was at most 0.546, so 0.55 keeps them and stays 0.1 below every
+   impostor. (The tracker's part, re-checking a small face whose look changed so that
+   another person's face at the same place does not inherit the name, is in
+   :mod:`feelinvideo.identity.tracker`.)
+3. **Distinct unknown people.** Tracks without a name are grouped by agglomerative
    clustering with *average* linkage (:func:`scipy.cluster.hierarchy.linkage`) over the
    tracks' mean embeddings, cut at ``cluster_threshold`` (0.55). Average linkage joins two
    groups only when their faces are close on average, so one look-alike pair cannot chain

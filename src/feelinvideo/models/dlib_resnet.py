@@ -8,15 +8,15 @@ RGB chip to a 128-d descriptor.
 
 Why not dlib's binding: the ``dlib-bin`` wheel links no BLAS (60-140 ms a chip on this
 project's 2-core machine) and holds the GIL for the whole call, which stopped the pipeline's
-other threads (a spinning thread ran 200 times slower during it). Why OpenCV's ``dnn``: the
+other threads (a spinning thread ran about 400 times slower during it). Why OpenCV's ``dnn``: the
 same weights were run both as a NumPy forward pass (im2col and one OpenBLAS ``float32``
 product a convolution) and as this graph in OpenCV, on batches of 1-32 real chips on 2 cores
-(``bench/bench_embedding.py --numpy``): OpenCV was the faster at every batch size (its
-Winograd 3x3 convolutions and fused layers; OpenBLAS's threads also collapsed under the
-machine's load), and it releases the GIL while a network runs. Both gave dlib-bin's
-descriptors within 4e-7 per element. The graph is handed to OpenCV as ONNX bytes built in
-memory (:func:`onnx_model`, a few protobuf messages written directly: the ``onnx`` package
-would be a dependency for that alone); nothing is written to disk.
+(``bench/bench_embedding.py --numpy``): OpenCV was the faster at every batch size (about
+25 ms a chip against 43-55 ms for NumPy on one BLAS thread, and OpenBLAS's two threads
+collapsed under the machine's load), and it releases the GIL while a network runs. Both
+gave dlib-bin's descriptors within 4e-7 per element. The graph is handed to OpenCV as ONNX
+bytes built in memory (:func:`onnx_model`, a few protobuf messages written directly: the
+``onnx`` package would be a dependency for that alone); nothing is written to disk.
 
 The file (dlib's ``serialize`` of the network) is read without dlib: layers are stored
 input-first, each named by a versioned string (``con_4``, ``affine_``, ``relu_``,
@@ -36,8 +36,8 @@ version (2), ``n, k, nr, nc`` and ``n*k*nr*nc`` little-endian float32 values. Wh
 - head: an average over all positions (``avg_pool`` of size 0) and ``fc_`` without bias,
   its weights stored as (inputs, outputs).
 
-Reading and building take about 0.5 s, once a process. A file that is cut, corrupt or of
-another layout raises :class:`BackendError` naming it.
+Reading and building take under 1 s (0.7 s measured), once a process. A file that is cut,
+corrupt or of another layout raises :class:`BackendError` naming it.
 """
 
 from __future__ import annotations

@@ -15,8 +15,9 @@ Method (all local):
    its track starts (after a cut too), when its link is weak (IoU under ``weak_iou``, e.g.
    fast motion; contested: a face overlapping several tracks or a track several faces; or
    the face's look changed: the correlation of its 24x24 grey patch with the track's last
-   one is under ``min_patch_corr``), and otherwise 1 s, 2 s, 4 s... after its previous
-   embedding, at most ``refresh_s`` seconds of video time
+   one is under ``min_patch_corr``, or under ``small_patch_corr`` for a face narrower than
+   ``small_face_px``, a weak link then: see :data:`SMALL_FACE_PX`), and otherwise 1 s, 2 s,
+   4 s... after its previous embedding, at most ``refresh_s`` seconds of video time
    apart: never once per face per frame. Up to
    :data:`MAX_TRACK_EMBEDDINGS` are kept per track (evenly thinned), plus the running mean.
 3. **Verification.** Every refreshed embedding is checked against its track's mean: farther

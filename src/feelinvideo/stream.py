@@ -168,7 +168,7 @@ def _frames(
 @contextmanager
 def _opencv_threads(identity: bool):
     """OpenCV's own worker threads (its dnn networks, resizing) during an analysis: the
-    cores left once decoding and identity (dlib's child process) have theirs, at least one.
+    cores left once decoding and identity (its embedding network) have theirs, at least one.
     The stages already overlap on threads; on 2 cores OpenCV's extra thread only added
     synchronisation (2-minute mosaic, alternating runs: 21.4-23.3 s on one thread against
     23.2-25.3 s on two, and 6% fewer CPU-seconds). The previous count is restored after."""

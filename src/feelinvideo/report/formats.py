@@ -70,10 +70,39 @@ def short_rows(people: pd.DataFrame) -> list[list[str]]:
     ]
 
 
+def videos_count(n: int) -> str:
+    """``"1 video"`` or ``"<n> videos"``."""
+    return "1 video" if n == 1 else f"{n} videos"
+
+
+def left_out_note(report: Report) -> str:
+    """``"; 1 more video failed or was left out (listed below)"``, or ``""``."""
+    n = len(report.left_out)
+    if not n:
+        return ""
+    verb = "video failed or was" if n == 1 else "videos failed or were"
+    return f"; {n} more {verb} left out (listed below)"
+
+
 def headline(report: Report) -> str:
     """One line saying what it pools: for one video its verdict with the numbers (per-face
     percentages), for several the verdict count over the videos, each judged on its own
-    faces (no pooled verdict over unrelated videos)."""
+    faces (no pooled verdict over unrelated videos); and how many videos of the batches
+    read failed or were left out."""
+    return _headline(report) + left_out_note(report)
+
+
+def left_out_lines(report: Report) -> list[str]:
+    """``not in this report: N videos of batch.json`` and one indented
+    ``<path>: <status>: <reason>`` line each (names made printable); ``[]`` for none."""
+    if not report.left_out:
+        return []
+    lines = [f"not in this report: {videos_count(len(report.left_out))} (from batch.json)"]
+    lines += [f"  {printable(left.line())}" for left in report.left_out]
+    return lines
+
+
+def _headline(report: Report) -> str:
     t = report.totals
     people = people_count(len(report.people))
     if len(report.runs) == 1:
@@ -101,10 +130,11 @@ def format_summary(report: Report, fmt: str = "text") -> str:
 
     Args:
         report: a built (and possibly written) report.
-        fmt: ``text`` (headline, aligned table or ``no faces were found``, the ``--db``
-            outcome, files written), ``json`` (headline numbers, one object per person with
-            every class_summary column, files, ``db``), ``csv`` (the ``class_summary.csv``
-            content) or ``markdown`` (a GitHub table of the short columns).
+        fmt: ``text`` (headline, aligned table or ``no faces were found``, the videos that
+            failed or were left out, the ``--db`` outcome, files written), ``json``
+            (headline numbers, one object per person with every class_summary column,
+            ``left_out``, files, ``db``), ``csv`` (the ``class_summary.csv`` content) or
+            ``markdown`` (a GitHub table of the short columns, then the videos left out).
 
     Raises:
         ValueError: unknown ``fmt``.
@@ -119,12 +149,17 @@ def format_summary(report: Report, fmt: str = "text") -> str:
     rows = short_rows(report.people)
     if fmt == "markdown":
         cells = [[_markdown_cell(c) for c in row] for row in rows]
-        return _tabulate(cells, headers, "github")
+        table = _tabulate(cells, headers, "github")
+        if not report.left_out:
+            return table
+        items = [f"- {_markdown_cell(printable(left.line()))}" for left in report.left_out]
+        return "\n".join([table, "", "Not in this report (from batch.json):", "", *items])
     if fmt != "text":
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     lines = [headline(report)]
     # the header as a plain first row: aligned like its column, no extra header padding
     lines.append(_tabulate([headers, *rows], (), "plain") if rows else "no faces were found")
+    lines += left_out_lines(report)
     if report.db is not None:
         lines.append(
             f"database {report.db['path']}: added {len(report.db['added'])} run(s), "
@@ -159,6 +194,10 @@ def _json(report: Report) -> str:
         "videos": [r.video for r in report.runs],
         "faces": report.faces,
         "people": report.people.to_dict("records"),
+        "left_out": [
+            {"path": x.path, "status": x.status, "reason": x.reason, "batch": str(x.batch)}
+            for x in report.left_out
+        ],
         "outputs": {k: str(v) for k, v in report.files.items()},
     }
     if report.db is not None:

@@ -1,6 +1,7 @@
 """``report.html``: the page a teacher acts on, rendered from ``templates/report.html.j2``.
 
-Order: a headline that says what it pools; a section per video (facts, the verdict with its
+Order: a headline that says what it pools; the videos of the batches read that failed or
+were left out (``batch.json``), with their reasons; a section per video (facts, the verdict with its
 numbers, the emotion mix over time, one row per person with a face thumbnail, minutes
 present, an emotion timeline strip and the verdict); the class table across videos; "How
 to read this" (the model, its accuracy, the verdict rule, the legal caveat).
@@ -146,6 +147,10 @@ def render_html(
         "people_table": _class_table(report),
         "howto": _howto(report),
         "fallback": [r.video for r in report.runs if not r.has_person],
+        "left_out": [
+            {"path": x.path, "status": x.status, "reason": x.reason, "batch": str(x.batch)}
+            for x in report.left_out
+        ],
         "warnings": report.warnings,
         "version": __version__,
         "generated": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),

@@ -20,6 +20,7 @@ from ..schema import (
     NEGATIVE,
     POSITIVE,
     format_time,
+    noun,
     verdict,
     verdict_reason,
 )
@@ -270,7 +271,7 @@ def describe(summary: dict, out_dir: str | os.PathLike | None = None) -> str:
         for w in s["windows"]:
             lines.append(
                 f"  {format_time(w['start_s'], False)}-{format_time(w['end_s'], False)}  "
-                f"{w['faces']:4d} faces  {w['dominant_emotion'] or '-'}"
+                f"{w['faces']:4d} {noun(w['faces'], 'face'):<5}  {w['dominant_emotion'] or '-'}"
             )
     if "people" in s:
         dropped = s["people_left_out"]
@@ -278,7 +279,7 @@ def describe(summary: dict, out_dir: str | os.PathLike | None = None) -> str:
         lines.append(f"people: {s['people_count']}{left}")
         for p in s["people"]:
             lines.append(
-                f"  {p['person']:<20} {p['frames']:5d} frames  "
+                f"  {p['person']:<20} {p['frames']:5d} {noun(p['frames'], 'frame'):<6}  "
                 f"{p['dominant_emotion'] or '-':<9} {p['verdict']}"
             )
     if out_dir is not None and s.get("outputs"):

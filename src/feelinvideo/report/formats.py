@@ -16,7 +16,14 @@ from tabulate import tabulate
 
 from ..outputs.summary import emotion_totals
 from ..outputs.table import safe_for_csv
-from ..schema import INTERESTED, NEUTRAL, NOT_INTERESTED, REPORT_FORMATS, verdict_reason
+from ..schema import (
+    INTERESTED,
+    NEUTRAL,
+    NOT_INTERESTED,
+    REPORT_FORMATS,
+    counted,
+    verdict_reason,
+)
 
 if TYPE_CHECKING:
     from . import Report
@@ -102,6 +109,17 @@ def left_out_lines(report: Report) -> list[str]:
     return lines
 
 
+def brief_line(report: Report) -> str | None:
+    """``left out as seen too briefly: 1 person (clip:unknown-5, 3 frames)``: the people
+    the runs' ``analyze`` kept out of the class (:attr:`Run.brief`), or None."""
+    brief = [(name, n) for run in report.runs for name, n in run.brief.items()]
+    if not brief:
+        return None
+    shown = ", ".join(f"{printable(name)}, {counted(n, 'frame')}" for name, n in brief[:10])
+    more = f", +{len(brief) - 10}" if len(brief) > 10 else ""
+    return f"left out as seen too briefly: {people_count(len(brief))} ({shown}{more})"
+
+
 def _headline(report: Report) -> str:
     t = report.totals
     people = people_count(len(report.people))
@@ -130,11 +148,12 @@ def format_summary(report: Report, fmt: str = "text") -> str:
 
     Args:
         report: a built (and possibly written) report.
-        fmt: ``text`` (headline, aligned table or ``no faces were found``, the videos that
-            failed or were left out, the ``--db`` outcome, files written), ``json``
-            (headline numbers, one object per person with every class_summary column,
-            ``left_out``, files, ``db``), ``csv`` (the ``class_summary.csv`` content) or
-            ``markdown`` (a GitHub table of the short columns, then the videos left out).
+        fmt: ``text`` (headline, aligned table or ``no faces were found``, the people
+            seen too briefly, the videos that failed or were left out, the ``--db``
+            outcome, files written), ``json`` (headline numbers, one object per person with
+            every class_summary column, ``people_brief``, ``left_out``, files, ``db``),
+            ``csv`` (the ``class_summary.csv`` content) or ``markdown`` (a GitHub table of
+            the short columns, then the videos left out).
 
     Raises:
         ValueError: unknown ``fmt``.
@@ -159,6 +178,8 @@ def format_summary(report: Report, fmt: str = "text") -> str:
     lines = [headline(report)]
     # the header as a plain first row: aligned like its column, no extra header padding
     lines.append(_tabulate([headers, *rows], (), "plain") if rows else "no faces were found")
+    brief = brief_line(report)
+    lines += [brief] if brief else []
     lines += left_out_lines(report)
     if report.db is not None:
         lines.append(
@@ -194,6 +215,11 @@ def _json(report: Report) -> str:
         "videos": [r.video for r in report.runs],
         "faces": report.faces,
         "people": report.people.to_dict("records"),
+        "people_brief": [
+            {"video": run.video, "person": name, "frames": n}
+            for run in report.runs
+            for name, n in run.brief.items()
+        ],
         "left_out": [
             {"path": x.path, "status": x.status, "reason": x.reason, "batch": str(x.batch)}
             for x in report.left_out

@@ -42,6 +42,7 @@ from ..schema import (
     NOT_INTERESTED,
     PLOT_FILES,
     POSITIVE,
+    counted,
     format_time,
     verdict_reason,
 )
@@ -222,6 +223,17 @@ def _verdict_block(positive: float, negative: float, faces: int, dominant, verdi
     }
 
 
+def _brief_note(run: Run) -> str:
+    """``" (and 1 seen too briefly, left out: unknown-5, 3 frames)"`` or ``""``."""
+    if not run.brief:
+        return ""
+    names = ", ".join(
+        f"{name.removeprefix(f'{run.video}:')}, {counted(n, 'frame')}"
+        for name, n in list(run.brief.items())[:10]
+    )
+    return f" (and {len(run.brief)} seen too briefly, left out: {names})"
+
+
 def _headline(report: Report) -> dict:
     """What the page's first line says: per video when there are several (no pooled
     verdict over unrelated videos), the verdict and its numbers for one."""
@@ -295,10 +307,10 @@ def _video(report: Report, run: Run, k: int, mix_src, out_dir: Path, embed, thum
         ("frame size", f"{int(width)}×{int(height)} px" if width and height else "—"),
         (
             "sampled",
-            (f"{sampled} frames, " if sampled is not None else "")
+            (f"{counted(sampled, 'frame')}, " if sampled is not None else "")
             + f"one per {run.sample_interval_s:.3g} s",
         ),
-        ("people", str(int(run.faces["person"].nunique()) if faces else 0)),
+        ("people", str(int(run.faces["person"].nunique()) if faces else 0) + _brief_note(run)),
         ("faces", f"{faces} (face × sampled frame)"),
         (
             "someone in view",
@@ -318,6 +330,7 @@ def _video(report: Report, run: Run, k: int, mix_src, out_dir: Path, embed, thum
                 "minutes": _minutes(rec["minutes"]),
                 "share": _pct(rec["share"]),
                 "frames": int(rec["frames"]),
+                "frames_text": counted(rec["frames"], "frame"),
                 "dominant": rec["dominant_emotion"],
                 "dominant_pct": _pct(rec[f"mean_{rec['dominant_emotion']}"]),
                 "strip": _strip(run, person, window_s, duration),
@@ -437,6 +450,7 @@ def _class_table(report: Report) -> dict:
                 "videos": int(rec["videos"]),
                 "minutes": _minutes(rec["minutes"]),
                 "frames": int(rec["attended"]),
+                "frames_text": counted(rec["attended"], "frame"),
                 "means": [_pct(rec[f"mean_{e}"]) for e in EMOTIONS],
                 "dominant": rec["dominant_emotion"],
                 "positive": _pct(_per_face(rec["positive"], n)),

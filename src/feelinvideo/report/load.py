@@ -13,7 +13,7 @@ import io
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +61,10 @@ class Run:
         summary: the ``summary.json`` dict beside the CSV, or None.
         has_person: whether the CSV had a ``person`` column.
         digest: sha256 of the CSV's bytes (hex).
+        brief: the people ``analyze`` left out of the run as seen too briefly (its
+            ``--min-frames`` or automatic rule, :func:`feelinvideo.outputs.people.brief`),
+            report name -> sampled frames seen; their rows are not in ``faces``, so no
+            number of the report counts them (see :func:`brief_people`).
     """
 
     csv_path: Path
@@ -69,6 +73,7 @@ class Run:
     summary: dict | None = None
     has_person: bool = False
     digest: str = ""
+    brief: dict[str, int] = field(default_factory=dict)
 
     @property
     def video_info(self) -> dict:
@@ -378,10 +383,39 @@ def load_runs(inputs: Iterable[str | os.PathLike], warnings: list[str] | None = 
             n += 1
             video = f"{base}-{n}"
         used.add(video)
+        brief = brief_people(df, summary) if has_person else set()
+        mask = _names(df).isin(brief).to_numpy() if brief else np.zeros(len(df), bool)
         df["person"] = people_of(df, has_person, video)
         df["video"] = video
-        runs.append(Run(csv_path, video, df, summary, has_person, digest))
+        left = {
+            str(p): int(n) for p, n in df[mask].groupby("person")["frame_index"].nunique().items()
+        }
+        if mask.any():
+            df = df[~mask].reset_index(drop=True)
+        runs.append(Run(csv_path, video, df, summary, has_person, digest, left))
     return runs
+
+
+def brief_people(df: pd.DataFrame, summary: dict | None) -> set[str]:
+    """The people (``faces.csv`` names) the run left out as seen too briefly: those in
+    ``df`` but not among ``summary.json``'s ``people``, when ``analyze`` decided it
+    (``identity.brief``, its automatic rule, or ``identity.min_frames`` above 1). Empty
+    for a run without that record (an older run, or a live watch, whose ``people`` may be
+    capped for memory: nobody is left out then)."""
+    identity = (summary or {}).get("identity")
+    people = (summary or {}).get("people")
+    if not isinstance(identity, dict) or not isinstance(people, list):
+        return set()
+    min_frames = finite_number(identity.get("min_frames"))
+    if not isinstance(identity.get("brief"), dict) and not (min_frames and min_frames > 1):
+        return set()
+    kept = {p.get("person") for p in people if isinstance(p, dict)}
+    return {p for p in set(_names(df)) if p not in kept}
+
+
+def _names(df: pd.DataFrame) -> pd.Series:
+    """The ``person`` cells as ``faces.csv`` holds them, stripped (blank: ``unknown``)."""
+    return df["person"].fillna(UNKNOWN).astype(str).str.strip()
 
 
 @dataclass

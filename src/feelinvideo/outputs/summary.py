@@ -19,6 +19,7 @@ from ..schema import (
     EMOTIONS,
     NEGATIVE,
     POSITIVE,
+    counted,
     format_time,
     noun,
     verdict,
@@ -250,8 +251,8 @@ def describe(summary: dict, out_dir: str | os.PathLike | None = None) -> str:
     video = s["video"]
     lines = [
         f"{Path(video['path']).name}: {video['duration_s']:.1f} s, "
-        f"{video['width']}x{video['height']}, {s['sampled_frames']} sampled frames, "
-        f"{s['frames_with_faces']} with faces, {s['faces']} faces",
+        f"{video['width']}x{video['height']}, {counted(s['sampled_frames'], 'sampled frame')}, "
+        f"{s['frames_with_faces']} with faces, {counted(s['faces'], 'face')}",
     ]
     if not s["faces"]:
         lines.append("no faces were found")

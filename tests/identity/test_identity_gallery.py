@@ -319,6 +319,15 @@ def test_a_gallery_on_a_read_only_mount_lists_and_names_but_refuses_writes(cli, 
             _one_error_line(
                 cli("gallery", "remove", "tess", "--gallery", gallery), str(gallery), "read-only"
             )
+        # a share whose permission bits say writable (access(2) wrong): found read-only
+        # when opened (WAL) or when written (rollback journal), said so in one line
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("feelinvideo.galleries.sqlite._writable", lambda path: True)
+            for name in ("g.sqlite", "w.sqlite"):
+                with Gallery(disk / name) as g:
+                    assert g.people() == {"tess": 1}
+                    with pytest.raises(GalleryError, match="the gallery is read-only"):
+                        g.add("bob", np.zeros((1, 128)))
         out = tmp_path / "out"
         result = cli("analyze", clip, "--gallery", disk / "w.sqlite", "--out", out, "--no-video")
         assert result.exit_code == 0, result.output

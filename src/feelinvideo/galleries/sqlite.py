@@ -133,12 +133,17 @@ class SqliteGallery:
 
     def _connect(self, create: bool) -> sqlite3.Connection:
         """The checked connection: read-write, else read-only (``mode=ro``, then
-        ``immutable=1`` for a WAL file whose ``-shm`` cannot be made)."""
+        ``immutable=1`` for a WAL file whose ``-shm`` cannot be made). A file that
+        ``access(2)`` calls writable but that cannot be opened so (a share that refuses
+        writes whatever the permission bits say) is tried read-only too, unless
+        ``create`` asks to write; the first error is raised when nothing opens it."""
+        read_only = [{"mode": "ro"}, {"mode": "ro", "immutable": "1"}]
         if self.read_only:
-            tries = [{"mode": "ro"}, {"mode": "ro", "immutable": "1"}]
+            tries = read_only
         else:
-            tries = [{"mode": "rwc" if create else "rw"}]
-        for i, query in enumerate(tries):
+            tries = [{"mode": "rwc" if create else "rw"}] + ([] if create else read_only)
+        first: GalleryError | None = None
+        for query in tries:
             try:
                 # autocommit mode: every write is an explicit BEGIN IMMEDIATE ... COMMIT
                 db = sqlite3.connect(
@@ -149,18 +154,21 @@ class SqliteGallery:
                     check_same_thread=False,
                 )
             except sqlite3.Error as exc:
-                raise GalleryError(f"{self.path}: cannot open the gallery ({exc})") from None
+                first = first or GalleryError(f"{self.path}: cannot open the gallery ({exc})")
+                continue
             try:
-                self._check(db, create and not self.read_only)
-                return db
-            except GalleryError:
+                self._check(db, create and query["mode"] != "ro")
+            except GalleryError as exc:
                 db.close()
-                if i + 1 == len(tries):
-                    raise
+                first = first or exc
+                continue
             except BaseException:
                 db.close()
                 raise
-        raise AssertionError("unreachable")
+            self.read_only = query["mode"] == "ro"
+            return db
+        assert first is not None
+        raise first
 
     @contextlib.contextmanager
     def _write(self):
@@ -179,6 +187,13 @@ class SqliteGallery:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def _write_error(self, exc: sqlite3.Error) -> GalleryError:
+        """A failed write as one line: read-only when SQLite found the file so
+        (``SQLITE_READONLY``, e.g. a share whose permission bits said writable)."""
+        if getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
+            return self._read_only_error()
+        return GalleryError(f"{self.path}: cannot write the gallery ({exc})")
 
     def _read_only_error(self) -> GalleryError:
         return GalleryError(
@@ -284,7 +299,7 @@ class SqliteGallery:
                     "SELECT COUNT(*) FROM embeddings WHERE person_id = ?", (pid,)
                 ).fetchone()
         except sqlite3.Error as exc:
-            raise GalleryError(f"{self.path}: cannot write the gallery ({exc})") from None
+            raise self._write_error(exc) from None
         self._known = None
         return int(count)
 
@@ -310,7 +325,7 @@ class SqliteGallery:
             with self._write():
                 self._db.execute("DELETE FROM people WHERE name = ?", (name,))
         except sqlite3.Error as exc:
-            raise GalleryError(f"{self.path}: cannot write the gallery ({exc})") from None
+            raise self._write_error(exc) from None
         self._known = None
         return int(rows[0][0])
 

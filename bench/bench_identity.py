@@ -11,7 +11,8 @@ fresh process (model loading included), overlay video written:
    ``bench_analyze.py`` already measured it (``--rerun-fer`` to measure again).
 
 It prints embeddings computed per face seen (about 25 ms a face here; the pipeline
-embeds a face track when it starts and then about once a second, not every face of every
+embeds a face track when it starts, after a cut or a weak link, and then at most once per
+--reembed-every seconds (20 by default), not every face of every
 frame). fer needs ``pkg_resources``: ``pip install -e '.[bench]'``.
 
 Usage: python bench/bench_identity.py [--skip-fer] [--rerun-fer] [--gallery G] [--out bench/out]

@@ -142,13 +142,14 @@ def finish_analysis(
     people_json = thumbnails = None
     if stage is not None:
         work = people_out.with_enrolled(df)
-        keep, dropped = people_out.kept_people(work, options.min_frames)
+        keep, dropped = people_out.kept_people(work, options.min_frames, len(samples))
         people = people_out.person_summaries(work, keep, options.neutral_margin)
         people_json = people_out.people_json(work, info.width, info.height, keep)
         if options.thumbnails:
             thumbnails = people_out.thumbnails_by_person(stage.tracker.tracks, identities)
         summary["identity"] = stage.stats() | {
             "min_frames": options.min_frames,
+            **({"brief": people_out.brief_rule()} if options.min_frames is None else {}),
             "gallery": gallery.location if gallery is not None else None,
             "tolerance": options.tolerance,
         }

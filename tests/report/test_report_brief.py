@@ -16,7 +16,7 @@ from feelinvideo.report import build_report, format_summary
 def _run_with_a_phantom(folder, brief: bool = True):
     df = synthetic_faces(20, ["unknown-1", "unknown-2"])
     phantom = synthetic_faces(1, ["unknown-5"], seed=3).assign(frame_index=[70])
-    identity = {"min_frames": None, "brief": {"share": 0.05, "persist_frames": 3}}
+    identity = {"min_frames": None, "brief": {"share": 0.05, "persist_s": 3.0}}
     people = [{"person": "unknown-1"}, {"person": "unknown-2"}]
     summary = {"identity": identity if brief else {"min_frames": 1}, "people": people}
     return write_run(folder, pd.concat([df, phantom], ignore_index=True), 21.0, summary)
@@ -53,7 +53,7 @@ def test_analyze_keeps_brief_passers_by_and_min_frames_counts_them_apart(cli, tm
     result = cli("analyze", clip, "--out", out, "--no-video", "--no-gallery", "-q")
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["identity"]["brief"] == {"share": 0.05, "persist_frames": 3}
+    assert summary["identity"]["brief"] == {"share": 0.05, "persist_s": 3.0}
     assert summary["people_left_out"] == 0 and summary["people_count"] >= 5
     faces = json.loads((out / "people.json").read_text())["People"]
     assert len(faces) == summary["people_count"]

@@ -107,8 +107,8 @@ from .flags import (
     default=None,
     help="Leave people seen in fewer sampled frames out of people.json, people.png and "
     "the people of the summary (counted apart, as people_left_out). Default: unknown "
-    "people seen in under 5% of the sampled frames and never 3 in a row (a false "
-    "detection's phantom) are left out; enrolled people always count.",
+    "people seen in under 5% of the sampled frames and never on one track for 3 s (the "
+    "phantom of a false detection or a split) are left out; enrolled people always count.",
 )
 @reembed_option
 @click.option(

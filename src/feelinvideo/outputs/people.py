@@ -116,45 +116,49 @@ def person_summaries(
 #: The automatic ``--min-frames`` (None): an unknown person counts in the class when seen
 #: in at least this share of the video's sampled frames ...
 BRIEF_SHARE = 0.05
-#: ... or on one track for at least this many sampled frames in a row (someone who came
-#: late or left early, in a long video). Both measured by ``bench/bench_people.py``
-#: (docs/benchmarks.md, "Phantom people"): on the classroom mosaic the phantom (a false
-#: detection at a tile edge, 3 isolated sampled frames, 0.8-1.7% of them) fails both; every
-#: real person of the real clips passes (the least seen: a passer-by in 1 of 9 frames, 11%).
-PERSIST_FRAMES = 3
+#: ... or on one track spanning at least this many seconds of video, first to last sample
+#: (someone who came late or left early, in a long video). Both measured by
+#: ``bench/bench_people.py`` (docs/benchmarks.md, "Phantom people"): the classroom mosaic's
+#: phantoms (a false detection at a tile edge: 3 isolated sampled frames, 0.8-1.7% of them;
+#: a split of a real person: 3 samples spanning 1 s, 0.8%) fail both; every real person of
+#: the real clips passes (the least seen: a passer-by in 1 of 9 frames, 11%; a visitor in
+#: 5 s of a 150 s video, 3.3%, on one track spanning 4 s).
+PERSIST_S = 3.0
 
 
 def people_frames(df: pd.DataFrame) -> pd.DataFrame:
     """Per person: sampled frames seen, first and last time, enrolled flag and the longest
-    track (sampled frames on one ``track_id``); ordered by first appearance.
+    track (seconds of video from its first sample to its last, on one ``track_id``);
+    ordered by first appearance.
 
     Args:
         df: ``faces.csv`` rows with ``person``, ``frame_index``, ``timestamp_s``, ``x_min``
-            and ``enrolled`` (bool) columns; ``track_id`` when present (else every person
+            and ``enrolled`` (bool) columns; ``track_id`` when present (else each person
             counts as one track).
 
     Returns:
         DataFrame indexed by person with ``frames`` (int), ``first_s``, ``last_s``,
-        ``enrolled``, ``longest_track`` (int).
+        ``enrolled``, ``longest_track_s`` (float, 0 for a track of one sample).
     """
-    columns = ["frames", "first_s", "last_s", "enrolled", "longest_track"]
+    columns = ["frames", "first_s", "last_s", "enrolled", "longest_track_s"]
     if not len(df):
         return pd.DataFrame(columns=columns)
     ordered = df.sort_values(["frame_index", "x_min"], kind="stable")
     grouped = ordered.groupby("person", sort=False)
-    frames = grouped["frame_index"].nunique()
+    first, last = grouped["timestamp_s"].min(), grouped["timestamp_s"].max()
     if "track_id" in df.columns:
-        per_track = ordered.groupby(["person", "track_id"], sort=False)["frame_index"].nunique()
-        longest = per_track.groupby(level=0, sort=False).max().reindex(frames.index)
+        times = ordered.groupby(["person", "track_id"], sort=False)["timestamp_s"]
+        span = (times.max() - times.min()).groupby(level=0, sort=False).max()
+        span = span.reindex(first.index)
     else:
-        longest = frames
+        span = last - first
     return pd.DataFrame(
         {
-            "frames": frames,
-            "first_s": grouped["timestamp_s"].min(),
-            "last_s": grouped["timestamp_s"].max(),
+            "frames": grouped["frame_index"].nunique(),
+            "first_s": first,
+            "last_s": last,
             "enrolled": grouped["enrolled"].first(),
-            "longest_track": longest.astype(int),
+            "longest_track_s": span.astype(float),
         }
     )
 
@@ -163,23 +167,22 @@ def brief(frames: pd.DataFrame, sampled_frames: int) -> pd.Series:
     """The automatic rule (``--min-frames`` not given): bool per person (index of
     ``frames``, from :func:`people_frames`), True for those kept out of the class as seen
     too briefly: unknown people seen in fewer than :data:`BRIEF_SHARE` of the
-    ``sampled_frames`` and never for :data:`PERSIST_FRAMES` sampled frames in a row on one
-    track. Enrolled people (named by the gallery) always count: a gallery match is a real
-    face."""
+    ``sampled_frames`` whose every track spans less than :data:`PERSIST_S` seconds.
+    Enrolled people (named by the gallery) always count: a gallery match is a real face."""
     if not len(frames):
         return pd.Series(dtype=bool)
     share = frames["frames"] / max(int(sampled_frames), 1)
     return (
         ~frames["enrolled"].astype(bool)
         & (share < BRIEF_SHARE)
-        & (frames["longest_track"] < PERSIST_FRAMES)
+        & (frames["longest_track_s"] < PERSIST_S)
     )
 
 
 def brief_rule() -> dict:
     """The automatic rule's settings for ``summary.json`` (``identity.brief``):
-    ``{"share": BRIEF_SHARE, "persist_frames": PERSIST_FRAMES}``."""
-    return {"share": BRIEF_SHARE, "persist_frames": PERSIST_FRAMES}
+    ``{"share": BRIEF_SHARE, "persist_s": PERSIST_S}``."""
+    return {"share": BRIEF_SHARE, "persist_s": PERSIST_S}
 
 
 def kept_people(

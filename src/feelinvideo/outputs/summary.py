@@ -338,8 +338,12 @@ def describe(summary: dict, out_dir: str | os.PathLike | None = None) -> str:
         limit = s.get("min_emotion_face_px")
         under = f" under {limit:g} px" if isinstance(limit, (int, float)) else ""
         lines.append(
-            f"emotions counted from {counted_faces} of {s['faces']} faces"
-            + (f" ({small} faces{under} left out as too small to score)" if small else "")
+            f"emotions counted from {counted_faces} of {counted(s['faces'], 'face')}"
+            + (
+                f" ({counted(small, 'face')}{under} left out as too small to score)"
+                if small
+                else ""
+            )
         )
     if not s["faces"]:
         lines.append("no faces were found")

@@ -126,7 +126,8 @@ def _headline(report: Report) -> str:
     people = people_count(len(report.people))
     left = report.faces - report.emotion_faces
     small = (
-        f"; {left} faces under {report.min_emotion_face_px:g} px left out of the emotions"
+        f"; {counted(left, 'face')} under {report.min_emotion_face_px:g} px left out of the "
+        "emotions"
         if left
         else ""
     )
@@ -139,14 +140,14 @@ def _headline(report: Report) -> str:
             report.neutral_margin,
         )
         return (
-            f"{report.runs[0].video}: {t['verdict']} ({reason}) over {report.faces} faces "
-            f"of {people}{small}"
+            f"{report.runs[0].video}: {t['verdict']} ({reason}) over "
+            f"{counted(report.faces, 'face')} of {people}{small}"
         )
     verdicts = [emotion_totals(r.faces, report.neutral_margin)["verdict"] for r in report.runs]
     counts = ", ".join(f"{verdicts.count(v)} {v}" for v in (INTERESTED, NEUTRAL, NOT_INTERESTED))
     return (
         f"{len(report.runs)} videos, each judged on its own faces: {counts}; "
-        f"{report.faces} faces of {people}{small}"
+        f"{counted(report.faces, 'face')} of {people}{small}"
     )
 
 

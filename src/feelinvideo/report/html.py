@@ -248,6 +248,7 @@ def _headline(report: Report) -> dict:
     left = faces - report.emotion_faces
     head = {
         "faces": faces,
+        "faces_text": counted(faces, "face"),
         "small": (
             f"{left} of them under {report.min_emotion_face_px:g} px, too small to score, "
             "left out of the emotions"
@@ -325,7 +326,7 @@ def _video(report: Report, run: Run, k: int, mix_src, out_dir: Path, embed, thum
         ("faces", f"{faces} (face × sampled frame)"),
         (
             "emotions counted",
-            f"from {scored} faces"
+            f"from {counted(scored, 'face')}"
             + (
                 f"; {faces - scored} under {report.min_emotion_face_px:g} px left out as too "
                 "small to score"
@@ -429,7 +430,8 @@ def _small_note(small: int, faces: int, threshold: float) -> str | None:
     if small == faces:
         return f"every face under {threshold:g} px: too small to score, emotions not counted"
     return (
-        f"{small} of {faces} faces under {threshold:g} px: too small to score, emotions from "
+        f"{small} of {counted(faces, 'face')} under {threshold:g} px: too small to score, "
+        "emotions from "
         f"the other {faces - small} only"
     )
 
@@ -464,7 +466,7 @@ def _strip(run: Run, person: str, window_s: float, duration_s: float) -> dict:
                 "title": f"{format_time(start, None, compact=True)}–"
                 f"{format_time(end, None, compact=True)}: "
                 + ", ".join(f"{e} {_pct(row[e])}" for e in top)
-                + f" ({int(sizes[k])} faces)",
+                + f" ({counted(sizes[k], 'face')})",
             }
         )
     return {

@@ -89,8 +89,22 @@ def file_state(video: str | os.PathLike) -> list:
 
 
 def _digest(state: dict) -> str:
-    text = json.dumps(state, sort_keys=True, default=str)
+    """The digest of ``state``, numbers compared by value (32 and 32.0 are one setting)."""
+    text = json.dumps(_by_value(state), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _by_value(value):
+    """``value`` with every int (not bool) made a float, inside dicts, lists and tuples."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _by_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_by_value(v) for v in value]
+    return value
 
 
 def _state(item) -> dict:

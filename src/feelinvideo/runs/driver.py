@@ -604,7 +604,7 @@ def _finish(state: _State, run: Run, draw, keep_finished: bool) -> Analysis:
     job = state.job
     analysis = finish_analysis(
         job.video, job.info, first.backend_name, first.backend_columns, run.options, samples,
-        stage, notes, models=first.backend_models,
+        stage, notes, models=first.backend_models, backend_spec=run.backend_spec,
     )  # fmt: skip
     if job.out is not None:
         progress = (lambda t: draw(state.key, t)) if callable(draw) else bool(draw)  # noqa: E731

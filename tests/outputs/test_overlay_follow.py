@@ -9,7 +9,7 @@ import pytest
 
 from feelinvideo.faces import Faces, Sample
 from feelinvideo.outputs.overlay import FaceFollower, FaceOverlay, follow_interval
-from feelinvideo.outputs.overlay.follow import flow_boxes
+from feelinvideo.outputs.overlay.follow import IntervalFollower, flow_boxes
 from feelinvideo.outputs.overlay.render import _Canvas
 from feelinvideo.schema import EMOTIONS
 
@@ -225,3 +225,18 @@ def test_drawing_on_yuv420p_changes_only_what_is_drawn(style):
         for x1, y1, x2, y2 in crowd.xyxy.astype(int):
             inner = np.s_[y1 + 2 : y2 - 2, x1 + 2 : x2 - 2]
             assert (drawn[:H][inner] == source[:H][inner]).all()
+
+
+def test_a_long_interval_hands_its_first_frames_out_early_followed_forward():
+    frames, where = scene(30, {"a": (20, 40, 4.0, 2.0, 0, 29)}, seed=17)
+    first = faces([where["a"][0]], ["ada"])
+    last = faces([where["a"][29]], ["ada"])
+    follower = IntervalFollower(frames[0], 1.0, (W, H), first, window=8)
+    early = [out for gray in frames[1:29] for out in follower.add(gray)]
+    assert len(early) == 29 - 8  # never more than 8 frames held
+    assert early[0][0] is follower.faces  # the sampled frame as it was found
+    rest = follower.finish(last, frames[29]).frames
+    assert len(early) + len(rest) == 29
+    for f, (shown, _) in enumerate(early + rest):
+        assert list(shown.person) == ["ada"], f
+        assert centre_error(shown.xyxy[0], where["a"][f]) < 2.5, f

@@ -467,9 +467,10 @@ class FaceOverlay:
       in a crowd a label may cover another face's emoji rather than be left out.
     - ``"box"``: the face visible, a box in its emotion's colour, label with a small emoji;
       labels never cover a face (in a dense crowd a label with no free place is left out).
-    - ``"blur"``: every face blurred, label with a small emoji beside the blur, never over a
-      face: a video to share without showing anyone's face (only faces the detector found
-      are blurred).
+    - ``"blur"``: every face given blurred, label with a small emoji beside the blur, never
+      over a face. Which faces are given (the sampled faces followed onto the frame and
+      the detector's faces on it) is :mod:`~feelinvideo.outputs.overlay.render`'s part:
+      what that promises is in docs/outputs.md, "What the blur promises".
 
     Args:
         style: one of :data:`OVERLAY_STYLES`.

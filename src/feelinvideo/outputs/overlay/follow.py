@@ -37,6 +37,7 @@ becomes :data:`TRACK_FACE_PX` pixels, as for the detector).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import queue
 import threading
@@ -210,7 +211,7 @@ def _path(grays: list[np.ndarray], boxes: np.ndarray, backward: bool) -> np.ndar
 
 class Interval(NamedTuple):
     """The faces followed over the frames between two sampled frames
-    (:func:`follow_interval`).
+    (:class:`IntervalFollower`).
 
     Attributes:
         frames: one ``(faces, doubles)`` per frame drawn: ``faces`` are rows of the
@@ -225,6 +226,129 @@ class Interval(NamedTuple):
     carried: Faces
 
 
+class IntervalFollower:
+    """Follows the faces of one interval between two sampled frames as its frames arrive.
+
+    Each face of the earlier sample is followed forward frame by frame as the frames come
+    (:meth:`add`); when the later sample's frame comes (:meth:`finish`), its faces are
+    followed backward over the frames still held, and the two paths paired and blended
+    (see the module's docstring). At most ``window`` frames are held: an interval longer
+    than that hands its first frames out early, with the forward paths alone, so memory is
+    bounded whatever the sampling interval.
+
+    Args:
+        gray: uint8 (h, w) grey image at ``scale`` of the interval's first frame: the frame
+            of sample ``first``, or the video's first frame when ``first`` is None.
+        scale: how the grey images are scaled from the video's frames, in (0, 1].
+        frame_wh: the video frames' upright ``(width, height)`` in pixels.
+        first: the faces of the sample the interval starts at (boxes in video pixels).
+        carried: faces on the first frame that its sample missed (the previous interval's
+            :attr:`Interval.carried`): followed as ``first``'s faces are, but carried on
+            once only (a face the detector misses at two samples in a row is dropped at the
+            second).
+        window: the most frames held at once (>= 2); None: no limit.
+    """
+
+    def __init__(
+        self,
+        gray: np.ndarray,
+        scale: float,
+        frame_wh: tuple[int, int],
+        first: Faces | None,
+        carried: Faces | None = None,
+        window: int | None = None,
+    ):
+        own = first if first is not None else Faces.empty()
+        self.faces = _concat([own, carried]) if carried is not None and len(carried) else own
+        self.own = len(own)
+        self.sampled = first is not None or (carried is not None and len(carried) > 0)
+        self.scale = float(scale)
+        self.frame_wh = (int(frame_wh[0]), int(frame_wh[1]))
+        self.window = None if window is None else max(2, int(window))
+        self._boxes = self.faces.xyxy.astype(np.float64) * self.scale
+        self._alive = np.ones(len(self.faces), dtype=bool)
+        self._grays = [gray]
+        self._fwd = [self._boxes.copy()]
+        self.seen = 1  # frames of the interval so far, the first included
+        self.handed = 0  # frames handed out early
+
+    def _step(self, gray: np.ndarray) -> np.ndarray:
+        """The forward paths moved onto ``gray``: float64 (N, 4), NaN rows for lost faces."""
+        idx = np.flatnonzero(self._alive)
+        if len(idx):
+            moved, ok = flow_boxes(self._grays[-1], gray, self._boxes[idx])
+            self._boxes[idx] = moved
+            self._alive[idx[~ok]] = False
+        return np.where(self._alive[:, None], self._boxes, np.nan)
+
+    def add(self, gray: np.ndarray) -> list[tuple[Faces, Faces]]:
+        """Take the interval's next frame; return the frames handed out early to keep at
+        most ``window`` held (forward paths only), usually none."""
+        self._fwd.append(self._step(gray))
+        self._grays.append(gray)
+        self.seen += 1
+        out = []
+        while self.window is not None and len(self._grays) > self.window:
+            out.append(self._forward_only(0))
+            del self._grays[0], self._fwd[0]
+            self.handed += 1
+        return out
+
+    def _forward_only(self, k: int) -> tuple[Faces, Faces]:
+        if self.handed + k == 0 and self.sampled:
+            return self.faces, Faces.empty()
+        rows = [(self.faces, i, box) for i, box in enumerate(self._fwd[k]) if np.isfinite(box[0])]
+        return _frame_faces(rows, self.scale, *self.frame_wh)
+
+    def finish(self, last: Faces | None = None, gray: np.ndarray | None = None) -> Interval:
+        """End the interval: at the frame ``gray`` of sample ``last`` (which is the next
+        interval's first frame, not drawn here), or at the video's end (``last`` None).
+
+        Returns:
+            the frames still held, as an :class:`Interval`.
+        """
+        a, held = self.faces, len(self._grays)
+        if last is None:
+            return Interval([self._forward_only(k) for k in range(held)], Faces.empty())
+        b = last
+        end = self._step(gray)
+        grays = [*self._grays, gray]
+        fwd = np.stack([*self._fwd, end]) if len(a) else np.zeros((held + 1, 0, 4))
+        bwd = _path(grays, b.xyxy * self.scale, backward=True)
+        pairs = _pairs(fwd, bwd, b.xyxy * self.scale)
+        paired_a = {i for i, _ in pairs}
+        paired_b = {j for _, j in pairs}
+        total = self.seen  # frames of the interval, the next sample's excluded
+        out = []
+        for k in range(held):
+            f = self.handed + k
+            if f == 0 and self.sampled:
+                out.append((a, Faces.empty()))
+                continue
+            w = f / total
+            rows: list[tuple[Faces, int, np.ndarray]] = []  # (source, row, box)
+            for i, j in pairs:
+                fa, fb = fwd[k, i], bwd[k, j]
+                if np.isfinite(fa[0]) and np.isfinite(fb[0]):
+                    box = (1 - w) * fa + w * fb
+                else:
+                    box = fa if np.isfinite(fa[0]) else fb
+                if np.isfinite(box[0]):
+                    rows.append((a, i, box) if w < 0.5 else (b, j, box))
+            rows += [(a, i, fwd[k, i]) for i in range(len(a)) if i not in paired_a]
+            rows += [(b, j, bwd[k, j]) for j in range(len(b)) if j not in paired_b]
+            rows = [r for r in rows if np.isfinite(r[2][0])]
+            out.append(_frame_faces(rows, self.scale, *self.frame_wh))
+        width, height = self.frame_wh
+        lost = [i for i in range(self.own) if i not in paired_a and np.isfinite(end[i, 0])]
+        boxes = clip_xyxy(end[lost] / self.scale, width, height) if lost else np.zeros((0, 4))
+        if lost and len(b):
+            free = box_iou(boxes, b.xyxy).max(axis=1) < CARRY_MAX_IOU
+            lost, boxes = [i for i, ok in zip(lost, free) if ok], boxes[free]
+        carry = _gather([(a, i, None) for i in lost], boxes) if lost else Faces.empty()
+        return Interval(out, carry)
+
+
 def follow_interval(
     grays: list[np.ndarray],
     scale: float,
@@ -233,81 +357,44 @@ def follow_interval(
     last: Faces | None,
     carried: Faces | None = None,
 ) -> Interval:
-    """The faces to draw on each frame between two sampled frames.
+    """The faces to draw on each frame between two sampled frames, all frames at once
+    (:class:`IntervalFollower` with no window).
 
     Args:
         grays: uint8 (h, w) grey images at ``scale`` of consecutive frames: the first is the
             frame of sample ``first`` (or the video's first frame when ``first`` is None),
             the last the frame of sample ``last`` (or the video's last frame when ``last``
             is None).
-        scale: how the grey images are scaled from the video's frames, in (0, 1].
-        frame_wh: the video frames' upright ``(width, height)`` in pixels.
-        first, last: the faces of the samples at the two ends (boxes in video pixels).
-        carried: faces on the first frame that its sample missed (the previous interval's
-            :attr:`Interval.carried`): followed as ``first``'s faces are, but carried on
-            once only (a face the detector misses at two samples in a row is dropped at the
-            second).
+        scale, frame_wh, first, carried: as for :class:`IntervalFollower`.
+        last: the faces of the sample at the last frame, or None (the video's end).
 
     Returns:
         an :class:`Interval`: one entry per frame of ``grays`` but the last when ``last``
         is given (that frame is the next interval's first); the first frame gets
         ``first`` (and ``carried``) as they are.
     """
-    frames = len(grays)
-    if not frames:
+    if not grays:
         return Interval([], Faces.empty())
-    width, height = frame_wh
-    own = first if first is not None else Faces.empty()
-    a = _concat([own, carried]) if carried is not None and len(carried) else own
-    b = last if last is not None else Faces.empty()
-    fwd = _path(grays, a.xyxy * scale, backward=False)
-    bwd = _path(grays, b.xyxy * scale, backward=True)
-    pairs = _pairs(fwd, bwd, a.xyxy * scale, b.xyxy * scale)
-    paired_a = {i for i, _ in pairs}
-    paired_b = {j for _, j in pairs}
-    drawn = frames - 1 if last is not None else frames
-    out = []
-    for f in range(drawn):
-        if f == 0 and len(a):
-            out.append((a, Faces.empty()))
-            continue
-        w = f / (frames - 1) if frames > 1 else 0.0
-        rows: list[tuple[Faces, int, np.ndarray]] = []  # (source, row, box)
-        for i, j in pairs:
-            fa, fb = fwd[f, i], bwd[f, j]
-            if np.isfinite(fa[0]) and np.isfinite(fb[0]):
-                box = (1 - w) * fa + w * fb
-            else:
-                box = fa if np.isfinite(fa[0]) else fb
-            if np.isfinite(box[0]):
-                rows.append((a, i, box) if w < 0.5 else (b, j, box))
-        rows += [(a, i, fwd[f, i]) for i in range(len(a)) if i not in paired_a]
-        rows += [(b, j, bwd[f, j]) for j in range(len(b)) if j not in paired_b]
-        rows = [r for r in rows if np.isfinite(r[2][0])]
-        out.append(_frame_faces(rows, scale, width, height))
-    lost = [
-        i
-        for i in range(len(own))  # a face carried in is not carried on
-        if i not in paired_a and last is not None and np.isfinite(fwd[-1, i, 0])
-    ]
-    end = clip_xyxy(fwd[-1, lost] / scale, width, height) if lost else np.zeros((0, 4))
-    if lost and len(b):
-        free = box_iou(end, b.xyxy).max(axis=1) < CARRY_MAX_IOU
-        lost, end = [i for i, ok in zip(lost, free) if ok], end[free]
-    carry = _gather([(a, i, None) for i in lost], end) if lost else Faces.empty()
-    return Interval(out, carry)
+    body = grays[:-1] if last is not None else grays
+    if not body:
+        return Interval([], Faces.empty())
+    follower = IntervalFollower(body[0], scale, frame_wh, first, carried)
+    for gray in body[1:]:
+        follower.add(gray)
+    return follower.finish(last, grays[-1]) if last is not None else follower.finish()
 
 
-def _pairs(fwd: np.ndarray, bwd: np.ndarray, a: np.ndarray, b: np.ndarray) -> list:
+def _pairs(fwd: np.ndarray, bwd: np.ndarray, b: np.ndarray) -> list:
     """Pairs ``(i, j)``: face ``i`` of the earlier sample is face ``j`` of the later one,
-    where the forward path of ``i`` meets ``j`` and the backward path of ``j`` meets ``i``
-    (sum of the two IoU >= :data:`PAIR_MIN_IOU`; one-to-one, Hungarian assignment)."""
-    if not len(a) or not len(b):
+    where the forward path of ``i`` meets ``j`` at the later frame and the backward path of
+    ``j`` meets the forward path of ``i`` at the first frame held (sum of the two IoU >=
+    :data:`PAIR_MIN_IOU`; one-to-one, Hungarian assignment)."""
+    if not fwd.shape[1] or not len(b):
         return []
     from scipy.optimize import linear_sum_assignment
 
     end, start = np.nan_to_num(fwd[-1]), np.nan_to_num(bwd[0])
-    score = box_iou(end, b) + box_iou(a, start)
+    score = box_iou(end, b) + box_iou(np.nan_to_num(fwd[0]), start)
     rows, cols = linear_sum_assignment(-score)
     return [(int(i), int(j)) for i, j in zip(rows, cols) if score[i, j] >= PAIR_MIN_IOU]
 
@@ -368,8 +455,7 @@ class FrameFaces(NamedTuple):
         hidden: more areas to blur without a label (the ``blur`` style): second paths of
             faces already in ``faces`` and, with a detector, every face it finds on the
             frame (float32 (M, 4) ``xyxy`` as :class:`Faces`).
-        frame: the decoded PyAV frame itself when the follower shares its frames, else
-            None.
+        frame: the decoded PyAV frame itself (what the renderer draws on).
     """
 
     position: int
@@ -383,19 +469,25 @@ class FrameFaces(NamedTuple):
 #: fewer for large frames, so one call's frames stay under CALL_BYTES as in the analysis.
 DETECT_BATCH = 8
 #: Frames of results the follower may hold ready before the renderer takes them.
-QUEUE_FRAMES = 256
+QUEUE_FRAMES = 64
+#: Bytes of decoded frames and grey images the follower holds at most (it holds an
+#: interval's frames until the next sample's come; a longer interval hands its first
+#: frames out early, followed forward only).
+HOLD_BYTES = 256_000_000
 
 
 class FaceFollower:
     """The faces of every frame of a video, followed between its sampled frames
-    (:func:`follow_interval`), computed in a background thread on a decoder of its own one
-    sampling interval ahead of the renderer that iterates it.
+    (:class:`IntervalFollower`), with the decoded frames themselves: decoding happens once,
+    here, in a background thread that runs one sampling interval ahead of the renderer
+    iterating it.
 
-    Memory: the grey tracking images of one interval (at the defaults, 25 frames of
-    960x540 for a 1080p video: 13 MB) and :data:`QUEUE_FRAMES` frames of boxes.
+    Memory: at most :data:`HOLD_BYTES` of held frames (decoded yuv420p frames and their
+    grey images: at 1 sample a second, 25 frames of a 1080p video, about 90 MB), plus
+    :data:`QUEUE_FRAMES` frames handed over and not yet drawn.
 
     Args:
-        video_path: the video (decoded as the renderer decodes it: every frame, in order).
+        video_path: the video (every frame decoded, in order).
         samples: the analysis's sampled frames, in time order; each frame is in the
             interval of the latest sample at or before its time.
         frame_wh: the upright ``(width, height)`` of the frames in pixels.
@@ -403,9 +495,6 @@ class FaceFollower:
         detect: a detector's ``detect(images) -> list[Faces]`` (RGB uint8 frames, boxes in
             their pixels), run on every frame that is not a sampled one; its faces are
             added to :attr:`FrameFaces.hidden`. None: faces are only followed.
-        share_frames: hand each decoded frame over in :attr:`FrameFaces.frame`, so the
-            renderer need not decode the video again: the frames of one interval are held
-            (at 720p, 1.4 MB a frame).
 
     Iterating yields one :class:`FrameFaces` per decoded frame, in decode order, and raises
     what the thread raised (VideoError for a video that cannot be decoded, BackendError
@@ -419,14 +508,16 @@ class FaceFollower:
         frame_wh: tuple[int, int],
         scale: float,
         detect: Callable[[list[np.ndarray]], list[Faces]] | None = None,
-        share_frames: bool = False,
     ):
         self.video_path = str(video_path)
-        self.share_frames = bool(share_frames)
         self.samples = list(samples)
         self.frame_wh = (int(frame_wh[0]), int(frame_wh[1]))
         self.scale = float(scale)
         self.detect = detect
+        width, height = self.frame_wh
+        tw, th = max(1, round(width * self.scale)), max(1, round(height * self.scale))
+        #: the most frames held at once (:data:`HOLD_BYTES`)
+        self.window = max(8, HOLD_BYTES // (width * height * 3 // 2 + tw * th))
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="feelinvideo-follow", daemon=True)
@@ -481,72 +572,69 @@ class FaceFollower:
     def _follow(self) -> None:
         samples = self.samples
         width, height = self.frame_wh
-        sample = -1  # the latest sample at or before the current frame
-        grays: list[np.ndarray] = []
-        times: list[float] = []
-        found: list[Faces | None] = []
-        pending: list[tuple[int, np.ndarray]] = []  # frames awaiting the detector
-        first = 0  # position of grays[0]
         batch = max(1, min(DETECT_BATCH, CALL_BYTES // max(1, width * height * 3)))
-        carry = None  # faces the latest sample missed, still followed
-        held: list = []  # the interval's decoded frames (share_frames)
+        window = max(self.window, 2 * batch)
+        sample = -1  # the latest sample at or before the current frame
+        interval: IntervalFollower | None = None
+        waiting: collections.deque = collections.deque()  # [position, t, frame, found]
+        pending: list = []  # [entry, rgb] awaiting the detector
         for position, t, gray, rgb, frame in self._frames():
             if self._stop.is_set():
                 return
             at = sample
             while at + 1 < len(samples) and samples[at + 1].timestamp_s <= t + 1e-6:
                 at += 1
-            if at != sample and grays:
-                grays.append(gray)  # the interval ends on this sampled frame
-                before = samples[sample].faces if sample >= 0 else None
-                self._flush(pending, found, first)
-                done = follow_interval(
-                    grays, self.scale, (width, height), before, samples[at].faces, carry
+            done: list = []
+            if interval is None:
+                first = samples[at].faces if at >= 0 else None
+                interval = IntervalFollower(gray, self.scale, (width, height), first, None, window)
+            elif at != sample:  # the interval ends on this sampled frame
+                ended = interval.finish(samples[at].faces, gray)
+                done = ended.frames
+                interval = IntervalFollower(
+                    gray, self.scale, (width, height), samples[at].faces, ended.carried, window
                 )
-                carry = done.carried
-                if not self._emit(first, times, done.frames, found, held):
-                    return
-                grays, times, found, held, first = [], [], [], [], position
+            else:
+                done = interval.add(gray)
             sample = at
-            grays.append(gray)
-            times.append(t)
-            found.append(None)
-            held.append(frame)
+            entry = [position, t, frame, None]
+            if done:
+                self._detect(pending)  # the frames handed out need their detections
+                if not self._emit(waiting, done):
+                    return
+            waiting.append(entry)
             if self.detect is not None and not (at >= 0 and _is_sample(samples[at], t)):
-                pending.append((len(found) - 1, rgb))
+                pending.append((entry, rgb))
                 if len(pending) >= batch:
-                    self._flush(pending, found, first)
-        if grays:
-            self._flush(pending, found, first)
-            before = samples[sample].faces if sample >= 0 else None
-            done = follow_interval(grays, self.scale, (width, height), before, None, carry)
-            self._emit(first, times, done.frames, found, held)
+                    self._detect(pending)
+        if interval is not None:
+            self._detect(pending)
+            self._emit(waiting, interval.finish().frames)
 
-    def _flush(self, pending: list, found: list, first: int) -> None:
+    def _detect(self, pending: list) -> None:
         """Run the detector on the frames waiting for it."""
         if pending:
-            faces = self.detect([rgb for _, rgb in pending])
-            for (k, _), f in zip(pending, faces, strict=True):
-                found[k] = f
+            found = self.detect([rgb for _, rgb in pending])
+            for (entry, _), faces in zip(pending, found, strict=True):
+                entry[3] = faces
             pending.clear()
 
-    def _emit(self, first: int, times: list, done: list, found: list, held: list) -> bool:
-        for k, (t, (faces, doubles)) in enumerate(zip(times, done)):
+    def _emit(self, waiting: collections.deque, done: list) -> bool:
+        """Hand over the oldest waiting frames with their faces ``done``, in order."""
+        for faces, doubles in done:
+            position, t, frame, found = waiting.popleft()
             hidden = doubles
-            if found[k] is not None and len(found[k]):
-                extra = found[k].xyxy
-                hidden = Faces(
-                    np.concatenate([doubles.xyxy, extra]), np.ones(len(doubles) + len(extra))
-                )
-            if not self._put(FrameFaces(first + k, t, faces, hidden, held[k])):
+            if found is not None and len(found):
+                boxes = np.concatenate([doubles.xyxy, found.xyxy])
+                hidden = Faces(boxes, np.ones(len(boxes)))
+            if not self._put(FrameFaces(position, t, faces, hidden, frame)):
                 return False
         return True
 
     def _frames(self) -> Iterator[tuple]:
         """``(position, timestamp_s, grey tracking image, upright RGB frame or None, the
-        decoded frame or None)`` of every frame, decoded as the renderer decodes them."""
+        decoded frame)`` of every frame, in decode order."""
         import av
-        import cv2
 
         width, height = self.frame_wh
         tw, th = max(1, round(width * self.scale)), max(1, round(height * self.scale))
@@ -556,17 +644,8 @@ class FaceFollower:
             start = vin.start_time or 0
             for position, frame in enumerate(src.decode(vin)):
                 t = float((frame.pts - start) * vin.time_base) if frame.pts is not None else 0.0
-                rgb = None
-                if self.detect is not None:
-                    rgb = upright(frame)
-                    gray = cv2.resize(
-                        cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY),
-                        (tw, th),
-                        interpolation=cv2.INTER_AREA,
-                    )
-                else:
-                    gray = _small_gray(frame, tw, th)
-                yield position, t, gray, rgb, frame if self.share_frames else None
+                rgb = upright(frame) if self.detect is not None else None
+                yield position, t, _small_gray(frame, tw, th), rgb, frame
 
 
 #: Pixel formats whose first plane is the luma, used as the grey image as it is.

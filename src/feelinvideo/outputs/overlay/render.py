@@ -1,23 +1,23 @@
-"""The overlay video: the input re-decoded, each frame drawn on by a
+"""The overlay video: the input decoded again, each frame drawn on by a
 :class:`~feelinvideo.outputs.overlay.annotators.FaceOverlay`, encoded H.264 / yuv420p with
 PyAV (FFmpeg inside the wheel, no ``ffmpeg`` binary), keeping the input's audio track
 (copied where MP4 can carry its codec, else re-encoded to AAC). Output goes to a temporary
 file renamed at the end.
 
 Faces are drawn on every frame where they are, not only on the sampled ones: a
-:class:`~feelinvideo.outputs.overlay.follow.FaceFollower` follows them from each sampled
-frame to the next (optical flow both ways), on a decoder of its own one sampling interval
-ahead. The ``blur`` style adds a detector pass on every other frame (the analysis's
-detector at its ``--min-face``), and blurs every face it finds too: a face the flow loses,
-or one that is in view only between two samples, is blurred on every frame the detector
-finds it. This is what makes the blur fail-safe, at the detector's price (the emoji and
-box styles do without it: they only follow).
+:class:`~feelinvideo.outputs.overlay.follow.FaceFollower` decodes the video and follows the
+faces from each sampled frame to the next (optical flow both ways), one sampling interval
+ahead of the drawing. The ``blur`` style adds a detector pass on every frame that was not
+sampled (the analysis's detector at its ``--min-face``) and blurs every face it finds too:
+a face the flow loses, or one in view only between two samples, is blurred on every frame
+the detector finds it. This is what makes the blur fail-safe, at the detector's price (the
+emoji and box styles do without it: they only follow).
 
-Three threads overlap: the follower (decoding, flow, the detector), this one (decoding and
-drawing) and the encoder's (converting to yuv420p, x264, muxing; x264 runs its own frame
-threads). Encoder settings, chosen by measurement (``python bench/bench_render.py``,
-docs/benchmarks.md "Rendering the overlay"): x264 preset :data:`X264_PRESET`, CRF
-:data:`X264_CRF`.
+Three threads overlap: the follower's (decoding, flow, the detector), this one (drawing,
+on the decoded yuv420p frame: :class:`_Canvas`) and the encoder's (x264, which runs its own
+frame threads, and muxing). Encoder settings, chosen by measurement
+(``python bench/bench_render.py --presets veryfast superfast ultrafast``, docs/benchmarks.md
+"Rendering the overlay"): x264 preset :data:`X264_PRESET`, CRF :data:`X264_CRF`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from ...faces import Faces, Sample
 from ...schema import DEFAULT_MIN_FACE_PX
 from ...video import display_turns, probe, upright, video_streams
 from .annotators import FaceOverlay
-from .follow import FaceFollower, FrameFaces, tracking_scale
+from .follow import FaceFollower, tracking_scale
 
 #: errno values that mean the output could not be written (not that the input is bad).
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
@@ -49,9 +49,6 @@ X264_PRESET = "superfast"
 X264_CRF = 23
 #: Frames drawn ahead of the encoder at most.
 ENCODE_QUEUE = 8
-#: The follower hands its decoded frames to the renderer (one decoding instead of two)
-#: when the frames of the longest interval between samples fit in this many bytes.
-HOLD_BYTES = 256_000_000
 
 #: ``on_frame(position, timestamp_s, faces, covered)``: see :func:`write_overlay`.
 FrameHook = Callable[[int, float, Faces, np.ndarray], None]
@@ -114,21 +111,15 @@ def write_overlay(
         src = av.open(str(video_path))
     except av.error.FFmpegError as exc:
         raise VideoError(f"{video_path}: cannot be decoded ({exc})") from None
-    try:
-        vin = video_streams(src)[0]
-        fps = float(vin.average_rate or vin.guessed_rate or 25)
-        stated = float(vin.duration * vin.time_base) if vin.duration else None
-    except (av.error.FFmpegError, IndexError):
+    if not video_streams(src):
         src.close()
-        raise VideoError(f"{video_path}: holds no video stream to draw on") from None
-    held = _held_frames(overlays, fps, stated) * size[0] * size[1] * 3 // 2
+        raise VideoError(f"{video_path}: holds no video stream to draw on")
     follower = FaceFollower(
         video_path,
         overlays,
         size,
         tracking_scale(min_face_px),
         detect=detect if style == "blur" else None,
-        share_frames=held <= HOLD_BYTES,
     )
     try:
         try:
@@ -153,15 +144,6 @@ def write_overlay(
         src.close()
         if tmp.exists():
             tmp.unlink()
-
-
-def _held_frames(overlays: Sequence[Sample], fps: float, stated_s: float | None) -> int:
-    """Frames in the longest stretch between two samples (or before the first, or after
-    the last to the stated end): what the follower holds at once when it shares its
-    decoded frames."""
-    times = [0.0] + [s.timestamp_s for s in overlays] + [stated_s or 0.0]
-    longest = max((b - a for a, b in zip(times, times[1:])), default=0.0)
-    return int(np.ceil(longest * fps)) + 2
 
 
 def _transcode(src, dst, follower, annotator, progress, size, on_frame, preset) -> None:
@@ -200,8 +182,7 @@ def _transcode(src, dst, follower, annotator, progress, size, on_frame, preset) 
                 packet.stream = aout
                 encoder.put(("packet", packet))
 
-        frames = _shared if follower.share_frames else _decoded
-        for frame, drawn in frames(src, vin, ain, iter(follower), audio):
+        for frame, drawn in _frames_and_audio(src, vin, ain, iter(follower), audio):
             t = drawn.timestamp_s
             faces, hidden = drawn.faces, drawn.hidden
             layout = annotator.layout(canvas.scene, faces, hidden)
@@ -221,9 +202,9 @@ def _transcode(src, dst, follower, annotator, progress, size, on_frame, preset) 
         encoder.put(("end",))
 
 
-def _shared(src, vin, ain, followed, audio):
+def _frames_and_audio(src, vin, ain, followed, audio):
     """``(frame, FrameFaces)`` of every frame as the follower decoded them; the audio
-    packets demuxed here go to ``audio`` in time order between them."""
+    packets, demuxed here, go to ``audio`` in time order between them."""
     packets = src.demux(ain) if ain is not None else iter(())
     pending = next(packets, None)
     for drawn in followed:
@@ -236,26 +217,6 @@ def _shared(src, vin, ain, followed, audio):
     while pending is not None:
         audio(pending)
         pending = next(packets, None)
-
-
-def _decoded(src, vin, ain, followed, audio):
-    """``(frame, FrameFaces)`` of every frame decoded here (the follower decodes on its
-    own); audio packets go to ``audio`` as they are demuxed."""
-    start = vin.start_time or 0
-    drawn = FrameFaces(-1, 0.0, Faces.empty(), Faces.empty())
-    position = -1
-    for packet in src.demux(*([vin] + ([ain] if ain is not None else []))):
-        if packet.stream is ain:
-            audio(packet)
-            continue
-        for frame in packet.decode():
-            position += 1
-            got = next(followed, None)
-            if got is None:  # pragma: no cover - both decoders see the same frames
-                t = float((frame.pts - start) * vin.time_base) if frame.pts is not None else 0.0
-                got = drawn._replace(position=position, timestamp_s=t)
-            drawn = got
-            yield frame, drawn
 
 
 def _packet_s(packet, stream) -> float:

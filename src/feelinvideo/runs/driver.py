@@ -691,7 +691,7 @@ def _finish(state: _State, run: Run, draw, keep_finished: bool) -> Analysis:
     job = state.job
     analysis = finish_analysis(
         job.video, job.info, first.backend_name, first.backend_columns, run.options, samples,
-        stage, notes, models=first.backend_models,
+        stage, notes, models=first.backend_models, backend_spec=run.backend_spec,
     )  # fmt: skip
     if job.out is not None:
         analysis.summary["fingerprint"] = run.outputs_fingerprint(job.video)

@@ -304,6 +304,43 @@ def test_an_exception_that_replaced_the_signal_becomes_the_signal():
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+def test_a_signal_inside_an_import_or_a_destructor_waits_until_it_is_done(tmp_path):
+    """Raised in the middle of an import, the signal's exception would become ImportError
+    (or be lost in importlib's own callbacks); in a ``__del__`` it would only be printed:
+    it is raised a moment later instead, where it lands whole."""
+    import importlib
+    import sys
+
+    (tmp_path / "signalled_module.py").write_text(
+        "import signal\nsignal.raise_signal(signal.SIGTERM)\nLOADED = True\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    ran = []
+    try:
+        with pytest.raises(Terminated):
+            with exceptions_on_signals():
+                module = importlib.import_module("signalled_module")
+                ran.append(module.LOADED)
+                time.sleep(5)  # the signal's exception lands here, at once
+                ran.append("never")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("signalled_module", None)
+    assert ran == [True]
+
+    class Finalized:
+        def __del__(self):
+            signal.raise_signal(signal.SIGINT)
+            ran.append("__del__ finished")
+
+    with pytest.raises(KeyboardInterrupt):
+        with exceptions_on_signals():
+            Finalized()  # collected at once: __del__ runs here
+            time.sleep(5)  # the signal's exception lands here
+            ran.append("never")
+    assert ran == [True, "__del__ finished"]
+
+
 def test_a_block_without_signals_restores_the_handlers():
     before = signal.getsignal(signal.SIGTERM)
     with exceptions_on_signals():

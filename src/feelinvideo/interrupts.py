@@ -42,6 +42,9 @@ from contextlib import contextmanager
 STOP_TIMEOUT_S = 15.0
 #: the signals :func:`exceptions_on_signals` handles
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: how soon, in seconds, a signal that landed where its exception would be lost (in an
+#: import, a ``__del__``) is tried again (SIGALRM, while its handler is free)
+RETRY_S = 0.02
 
 
 class Terminated(BaseException):
@@ -78,15 +81,48 @@ def received() -> int | None:
 
 
 def _handle(signum: int, frame) -> None:
-    """The handler: note the first signal and raise its exception once (or when the
-    current critical section ends); ignore the rest."""
+    """The handler: note the first signal and raise its exception once (when the current
+    critical section ends; a moment later when it landed where it would be lost,
+    :func:`_unsafe`); ignore the rest."""
     if _State.signum is not None:
         return  # a second Ctrl-C while the first one's cleanup runs: it runs to the end
     _State.signum = signum
+    _State.pending = True
+    _raise_when_safe(frame)
+
+
+def _retry(signum: int, frame) -> None:
+    """SIGALRM's handler while a signal waits for a safe place (:data:`RETRY_S`)."""
+    if _State.pending:
+        _raise_when_safe(frame)
+
+
+def _raise_when_safe(frame) -> None:
     if _State.deferring:
-        _State.pending = True
+        return  # the critical section raises it at its end
+    if _unsafe(frame) and signal.getsignal(signal.SIGALRM) is _retry:
+        signal.setitimer(signal.ITIMER_REAL, RETRY_S)
         return
-    raise signal_exception(signum)
+    _State.pending = False
+    raise signal_exception(_State.signum)
+
+
+def _unsafe(frame) -> bool:
+    """Whether an exception raised at ``frame`` would be changed or lost: in the middle of
+    an import (importlib turns it into ``ImportError``, or runs into it in a module lock's
+    weakref callback, where it is only printed: ``Exception ignored in ...``), or in a
+    ``__del__`` or weakref callback (also only printed)."""
+    depth = 0
+    while frame is not None and depth < 500:
+        code = frame.f_code
+        if (
+            code.co_filename.startswith("<frozen importlib")
+            or code.co_name == "__del__"
+            or code.co_filename.endswith(("weakref.py", "_weakrefset.py"))
+        ):
+            return True
+        frame, depth = frame.f_back, depth + 1
+    return False
 
 
 @contextmanager
@@ -124,6 +160,7 @@ def exceptions_on_signals(ignore_after: bool = False):
         for signum in SIGNALS:
             if signal.getsignal(signum) is not signal.SIG_IGN:
                 previous[signum] = signal.signal(signum, _handle)
+        previous.update(_install_retry())
     _State.handling += 1
     try:
         if _State.pending and not _State.deferring:  # one that came while they were held
@@ -141,10 +178,27 @@ def exceptions_on_signals(ignore_after: bool = False):
     finally:
         _State.handling -= 1
         if _State.signum is not None:
+            if signal.getsignal(signal.SIGALRM) is _retry:
+                signal.setitimer(signal.ITIMER_REAL, 0)  # raised: no retry pending
+            _State.pending = False
             stop_stages()
         if _State.signum is None or not ignore_after:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+
+def _install_retry() -> dict:
+    """SIGALRM's handler for the retries, when SIGALRM is free (default, no timer running):
+    ``{SIGALRM: previous handler}``, or ``{}``."""
+    if getattr(signal, "setitimer", None) is None:
+        return {}
+    if signal.getsignal(signal.SIGALRM) is _retry:
+        return {}
+    if signal.getsignal(signal.SIGALRM) is not signal.SIG_DFL:
+        return {}
+    if signal.getitimer(signal.ITIMER_REAL) != (0.0, 0.0):
+        return {}
+    return {signal.SIGALRM: signal.signal(signal.SIGALRM, _retry)}
 
 
 def _is_signal_exception(exc: BaseException, signum: int) -> bool:
@@ -169,6 +223,7 @@ def hold_signals() -> None:
         for signum in SIGNALS
         if signal.getsignal(signum) is not signal.SIG_IGN
     }
+    _State.held.update(_install_retry())
 
 
 @contextmanager

@@ -19,8 +19,9 @@ from ..specs import BackendSpec, GallerySpec
 from .plan import Segment
 from .task import SegmentResult
 
-#: Bump when a SegmentResult's content changes, so older work is not reused.
-WORK_FORMAT = 1
+#: Bump when a SegmentResult's content or what computes it changes (2: the emotion crop
+#: rule of issue 21), so older work is not reused.
+WORK_FORMAT = 2
 
 
 def fingerprint(

@@ -72,3 +72,11 @@ def test_folder_of_three_clips_and_a_corrupt_one(cli, tmp_path):
     # the batch folder is a report's input as it is
     report = cli("report", out, "--out", tmp_path / "rep", "--format", "json")
     assert report.exit_code == 0, report.output
+
+
+def test_run_folders_made_unique_are_not_searched(tmp_path):
+    shutil.copy(data_file("fer/test.mp4"), tmp_path / "x.mp4")
+    for name in ("x_feelinvideo", "x_feelinvideo-2"):
+        (tmp_path / name).mkdir()
+        shutil.copy(data_file("fer/test.mp4"), tmp_path / name / "overlay.mp4")
+    assert find_videos([tmp_path]) == [tmp_path / "x.mp4"]

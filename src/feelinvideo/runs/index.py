@@ -97,9 +97,7 @@ def find_videos(paths: Iterable[str | os.PathLike], probed: dict | None = None) 
 def _search(folder: Path, probed: dict) -> list[Path]:
     out = []
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(
-            d for d in dirs if not d.startswith(".") and not d.endswith(RUN_DIR_SUFFIX)
-        )
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _is_run_dir(d))
         for name in sorted(files):
             path = Path(root) / name
             suffix = path.suffix.lower()
@@ -108,6 +106,12 @@ def _search(folder: Path, probed: dict) -> list[Path]:
             if suffix in VIDEO_EXTENSIONS or _opens_as_video(path, probed):
                 out.append(path)
     return out
+
+
+def _is_run_dir(name: str) -> bool:
+    """A run folder's name: ``<stem>_feelinvideo`` or, made unique, ``<stem>_feelinvideo-N``."""
+    base, _, n = name.rpartition("-")
+    return name.endswith(RUN_DIR_SUFFIX) or (n.isdigit() and base.endswith(RUN_DIR_SUFFIX))
 
 
 def _opens_as_video(path: Path, probed: dict) -> bool:

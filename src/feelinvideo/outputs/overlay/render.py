@@ -84,8 +84,8 @@ def write_overlay(
         detect: the analysis's detector (``detect(images) -> list[Faces]``, RGB uint8
             frames): run on every frame that is not sampled in the ``blur`` style, every
             face it finds blurred. Required for ``blur``; unused by the other styles.
-        min_face_px: the smallest face side the analysis found, in video pixels (> 0): it
-            sets the scale faces are followed at
+        min_face_px: the smallest face side the analysis found, in video pixels (> 0): with
+            the samples' faces, it sets the scale faces are followed at
             (:func:`~feelinvideo.outputs.overlay.follow.tracking_scale`).
         on_frame: called for each frame drawn with its 0-based position in decode order,
             its timestamp in seconds, the faces drawn with labels and float (M, 4) ``xyxy``:
@@ -120,7 +120,7 @@ def write_overlay(
         video_path,
         overlays,
         size,
-        tracking_scale(min_face_px),
+        tracking_scale(min_face_px, overlays),
         detect=detect if style == "blur" else None,
     )
     try:
@@ -241,11 +241,11 @@ class _Canvas:
     coordinates: whole chroma blocks) are converted to RGB (OpenCV's BT.601 I420
     conversion, as FFmpeg's default) into an RGB buffer, drawn on, and those it changes
     converted back; every other pixel goes to the encoder as
-    decoded (the inside of a ``box`` face is not converted at all). Converting whole
-    frames both ways cost about 20 ms of CPU a 1080p frame, a fifth of the rendering
-    (docs/benchmarks.md, "Rendering the overlay"). Other frames (another pixel format,
-    a display rotation, odd sides) are converted to RGB whole, drawn on and encoded from
-    RGB.
+    decoded (the inside of a ``box`` face is not converted at all). Drawing on whole frames
+    converted to RGB and back took 16% more time (18% more CPU) for the emoji style on the
+    street clip (``python bench/bench_render.py --clips street --whole-frames``,
+    docs/benchmarks.md "Rendering the overlay"). Other frames (another pixel format, a
+    display rotation, odd sides) are converted to RGB whole, drawn on and encoded from RGB.
 
     Args:
         width, height: the output's even sides in pixels (the upright frame's, cut to even).

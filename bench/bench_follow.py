@@ -10,9 +10,10 @@ the same ``--min-face``: the reference), and what it costs:
   from one box to the other, any other face stays where it was last seen;
 - ``flow forward``: median flow (:func:`feelinvideo.outputs.overlay.follow.flow_boxes`)
   from each sample until the next one;
-- OpenCV's trackers (``cv2.legacy.TrackerMOSSE``, ``cv2.TrackerKCF``,
-  ``cv2.legacy.TrackerMedianFlow``, ``cv2.TrackerCSRT``), one per face, forward from each
-  sample, on the same scaled frames;
+- OpenCV's trackers, one per face, forward from each sample, on the same scaled frames:
+  ``cv2.TrackerMIL`` (OpenCV's main modules) and, where opencv-contrib-python is
+  installed instead of opencv-python, ``cv2.legacy.TrackerMOSSE``, ``cv2.TrackerKCF``,
+  ``cv2.legacy.TrackerMedianFlow`` and ``cv2.TrackerCSRT``;
 - ``flow both ways``: what the overlay does
   (:class:`feelinvideo.outputs.overlay.follow.FaceFollower`: forward and backward,
   blended, faces a sample missed carried once);
@@ -177,24 +178,30 @@ def measure(name: str, video: Path, every_s: float, min_face: float) -> None:
 
     import feelinvideo
     from feelinvideo.models.mtcnn import MtcnnDetector
-    from feelinvideo.outputs.overlay.follow import FaceFollower, _small_gray, tracking_scale
+    from feelinvideo.outputs.overlay.follow import FaceFollower, small_gray, tracking_scale
     from feelinvideo.settings import AnalyzeOptions
     from feelinvideo.specs import BackendSpec
     from feelinvideo.video import iter_frames
 
-    scale = tracking_scale(min_face)
     spec = BackendSpec(min_face_px=min_face)
     options = AnalyzeOptions(every_s=every_s, write_video=False)
     analysis = feelinvideo.analyze(video, backend=spec, options=options)
     samples, info = analysis.samples, analysis.info
+    scale = tracking_scale(min_face, samples)  # as the overlay follows them
+    factor = round(1 / scale)
     images = [f.image for f in iter_frames(video)]
     times = [f.timestamp_s for f in iter_frames(video)]
     n = len(images)
     mtcnn = MtcnnDetector(min_face_px=min_face)
     mtcnn.detect(images[:1])  # the networks loaded before timing
     reference, ref_cpu, ref_wall = timed(lambda: detect_all(mtcnn, images))
-    size = (round(info.width * scale), round(info.height * scale))
-    small = [cv2.resize(image, size, interpolation=cv2.INTER_AREA) for image in images]
+    size = (info.width // factor, info.height // factor)
+    small = [
+        cv2.resize(
+            image[: size[1] * factor, : size[0] * factor], size, interpolation=cv2.INTER_AREA
+        )
+        for image in images
+    ]
     grays = [cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in small]
     bgrs = [cv2.cvtColor(image, cv2.COLOR_RGB2BGR) for image in small]
     rows = []
@@ -205,13 +212,20 @@ def measure(name: str, video: Path, every_s: float, min_face: float) -> None:
 
     add("hold (before)", *timed(lambda: hold(samples, times)))
     add("flow forward", *timed(lambda: flow_forward(samples, times, grays, scale)))
-    trackers = {
-        "OpenCV MOSSE forward": cv2.legacy.TrackerMOSSE_create,
-        "OpenCV KCF forward": cv2.TrackerKCF_create,
-        "OpenCV MedianFlow forward": cv2.legacy.TrackerMedianFlow_create,
-        "OpenCV CSRT forward": cv2.TrackerCSRT_create,
+    trackers = {  # MIL is in OpenCV's main modules; the others need opencv-contrib-python
+        "OpenCV MIL forward": ("TrackerMIL_create",),
+        "OpenCV MOSSE forward": ("legacy", "TrackerMOSSE_create"),
+        "OpenCV KCF forward": ("TrackerKCF_create",),
+        "OpenCV MedianFlow forward": ("legacy", "TrackerMedianFlow_create"),
+        "OpenCV CSRT forward": ("TrackerCSRT_create",),
     }
-    for label, make in trackers.items():
+    for label, names in trackers.items():
+        make = cv2
+        for attribute in names:
+            make = getattr(make, attribute, None)
+        if make is None:
+            print(f"({label} left out: needs opencv-contrib-python)", file=sys.stderr)
+            continue
         add(label, *timed(lambda make=make: opencv_tracker(make, samples, times, bgrs, scale)))
 
     def decode():
@@ -219,7 +233,7 @@ def measure(name: str, video: Path, every_s: float, min_face: float) -> None:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             for frame in container.decode(stream):
-                _small_gray(frame, *size)
+                small_gray(frame, factor)
 
     _, dec_cpu, dec_wall = timed(decode)
 
@@ -243,7 +257,8 @@ def measure(name: str, video: Path, every_s: float, min_face: float) -> None:
     except feelinvideo.FeelinvideoError as exc:
         print(f"(YuNet left out: {exc})", file=sys.stderr)
     print(
-        f"\n{name}: {n} frames, {len(samples)} samples (every {every_s:g} s), "
+        f"\n{name}: {n} frames, {len(samples)} samples (every {every_s:g} s), followed at "
+        f"1/{factor} scale, "
         f"decoding + grey images {1000 * dec_cpu / n:.1f} ms CPU / "
         f"{1000 * dec_wall / n:.1f} ms wall a frame\n"
     )

@@ -76,7 +76,7 @@ def dominant(faces: Faces) -> tuple[list[str], np.ndarray]:
 class _Emoji:
     """The seven emoji images (RGBA), resized on demand with a small cache, each size kept
     with its alpha as three channels for OpenCV's saturating uint8 blend (numpy's float
-    blend of a 200-px emoji cost about 1 ms; this one a tenth of it)."""
+    blend, with its temporary arrays, was several times slower when profiled)."""
 
     def __init__(self) -> None:
         import cv2

@@ -13,26 +13,32 @@ path that loses its face (too few of its points follow it consistently forward a
 stops there. Frames before the first sample are covered by following it backward, frames
 after the last by following it forward.
 
-Why optical flow, and this one (``python bench/bench_follow.py``, docs/benchmarks.md,
-"Following faces between samples"): against a per-frame run of the detector on the street
-clip (1920x1080, people walking toward the camera, 500 faces in 105 frames), holding each
-sample's boxes until the next sample puts 37% of the faces within a quarter of a face
-width of their box and blurs 60% of them; median flow forward only, 90% and 93%; OpenCV's
-trackers forward (MOSSE, KCF, CSRT, MedianFlow, one per face) 66-92%; median flow both
-ways 99.8% and 99.8%, at a small part of the cost of a per-frame detector pass (which is
-what the ``blur`` style adds on top, for its guarantee:
-:mod:`feelinvideo.outputs.overlay.render`).
+Why optical flow, and this one (``python bench/bench_follow.py --mosaic-seconds 30``,
+docs/benchmarks.md, "Following faces between samples"): against a per-frame run of the
+detector on the street clip (1920x1080, people walking toward the camera, 500 faces in 105
+frames, a sample a second), holding each sample's boxes until the next sample (the rule
+before) puts 37% of the faces within a quarter of a face width of their box and blurs 60%
+of them; median flow forward only, 93% and 93%; OpenCV's trackers forward, one per face,
+86.8% (MIL) and, with opencv-contrib, 66-93% (MOSSE, KCF, MedianFlow, CSRT); median flow both
+ways, 99.6% and 99.6% (and 99.6% on the classroom mosaic), for 8 ms of CPU a 1080p frame.
+A per-frame pass of the detector at the detection scale agrees with itself by definition,
+but costs 184 ms a 1080p frame with MTCNN, 113 ms with YuNet (72 and 43 ms at 720p):
+twenty times the flow, for the last 0.4%. So the emoji and box styles only follow, and the
+``blur`` style, whose promise is every face the detector finds, runs the detector on every
+frame on top of the flow (:mod:`feelinvideo.outputs.overlay.render`).
 
 The flow is median flow (Kalal, Mikolajczyk & Matas 2010, "Forward-Backward Error:
 Automatic Detection of Tracking Failures"): a grid of points inside the box is tracked with
 OpenCV's pyramidal Lucas-Kanade (``cv2.calcOpticalFlowPyrLK``) to the next frame and back;
 the points whose forward-backward error is above the median are dropped, the box moves by
 the median displacement of the others and scales by the median change of their distances
-to their centre. It is written here rather than used as ``cv2.legacy.TrackerMedianFlow``
-because every face of a frame goes through one Lucas-Kanade call (one image pyramid a
-frame instead of one a face, and the faces of an interval followed in both directions).
-Frames are followed in grey at :func:`tracking_scale` (a face of ``--min-face`` pixels
-becomes :data:`TRACK_FACE_PX` pixels, as for the detector).
+to their centre. It is written here rather than used as ``cv2.legacy.TrackerMedianFlow``:
+that one is in opencv-contrib only (the project installs opencv-python), follows one way
+with one object a face, and, forward on the street clip, was as accurate (93.0% against
+92.8%) for 5.7 times the CPU of this one in the same run, which follows each face in a
+crop around it (small image pyramids), forward and backward over the frames it holds.
+Frames are followed in grey (the decoded luma plane) at :func:`tracking_scale` (the
+smallest face becomes at least :data:`TRACK_FACE_PX` pixels, as for the detector).
 """
 
 from __future__ import annotations
@@ -76,16 +82,28 @@ CARRY_MAX_IOU = 0.3
 DUPLICATE_IOU = 0.5
 
 
-def tracking_scale(min_face_px: float) -> float:
-    """Scale (0, 1] of the grey images faces are followed in: ``min(1, 20 / min_face_px)``,
-    so that the smallest face the detector keeps is :data:`TRACK_FACE_PX` pixels there.
+def tracking_scale(min_face_px: float, samples: Sequence[Sample] = ()) -> float:
+    """Scale (0, 1] of the grey images faces are followed in: ``1 / k`` for the largest
+    whole ``k`` that keeps a face of ``side`` pixels at least :data:`TRACK_FACE_PX` pixels
+    there, where ``side`` is the smallest face the detector keeps (``min_face_px``) or,
+    when larger, the smallest face side in ``samples``: a video of large faces is followed
+    in smaller images (the classroom mosaic, whose faces are 140 px or more, at 1/7 instead
+    of 1/2; the flow's cost follows the faces' pixels). A whole factor lets OpenCV's area
+    averaging take its fast path (a factor like 0.143 takes its general one, about ten
+    times slower when profiled).
 
     Raises:
         ValueError: ``min_face_px`` is not > 0.
     """
     if not min_face_px > 0:
         raise ValueError(f"min_face_px must be > 0, got {min_face_px}")
-    return min(1.0, TRACK_FACE_PX / float(min_face_px))
+    sides = [
+        float(np.maximum(s.faces.xyxy[:, 2:] - s.faces.xyxy[:, :2], 0).max(axis=1).min())
+        for s in samples
+        if len(s.faces)
+    ]
+    side = max(float(min_face_px), min(sides, default=0.0))
+    return 1.0 / max(1, int(side // TRACK_FACE_PX))
 
 
 #: The grid of points over the middle of a unit box, float64 (GRID * GRID, 2).
@@ -176,8 +194,8 @@ def flow_boxes(
 
 def _row_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Median along the last axis of ``values`` over the entries where ``mask`` (broadcast
-    to ``values``) is True; every row needs at least one (numpy's ``nanmedian`` costs ten
-    times more on these small arrays)."""
+    to ``values``) is True; every row needs at least one (numpy's ``nanmedian`` goes
+    through masked arrays, many times slower on these small ones)."""
     mask = np.broadcast_to(mask, values.shape)
     v = np.sort(np.where(mask, values, np.inf), axis=-1)
     c = mask.sum(axis=-1)
@@ -491,7 +509,8 @@ class FaceFollower:
         samples: the analysis's sampled frames, in time order; each frame is in the
             interval of the latest sample at or before its time.
         frame_wh: the upright ``(width, height)`` of the frames in pixels.
-        scale: the tracking images' scale (:func:`tracking_scale`).
+        scale: the tracking images' scale (:func:`tracking_scale`), taken as ``1 / k`` for
+            the nearest whole ``k``.
         detect: a detector's ``detect(images) -> list[Faces]`` (RGB uint8 frames, boxes in
             their pixels), run on every frame that is not a sampled one; its faces are
             added to :attr:`FrameFaces.hidden`. None: faces are only followed.
@@ -512,10 +531,11 @@ class FaceFollower:
         self.video_path = str(video_path)
         self.samples = list(samples)
         self.frame_wh = (int(frame_wh[0]), int(frame_wh[1]))
-        self.scale = float(scale)
+        self.factor = max(1, round(1.0 / float(scale)))  # grey images 1/factor of the frames
+        self.scale = 1.0 / self.factor
         self.detect = detect
         width, height = self.frame_wh
-        tw, th = max(1, round(width * self.scale)), max(1, round(height * self.scale))
+        tw, th = max(1, width // self.factor), max(1, height // self.factor)
         #: the most frames held at once (:data:`HOLD_BYTES`)
         self.window = max(8, HOLD_BYTES // (width * height * 3 // 2 + tw * th))
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
@@ -636,8 +656,6 @@ class FaceFollower:
         decoded frame)`` of every frame, in decode order."""
         import av
 
-        width, height = self.frame_wh
-        tw, th = max(1, round(width * self.scale)), max(1, round(height * self.scale))
         with av.open(self.video_path) as src:
             vin = video_streams(src)[0]
             vin.thread_type = "AUTO"
@@ -645,7 +663,7 @@ class FaceFollower:
             for position, frame in enumerate(src.decode(vin)):
                 t = float((frame.pts - start) * vin.time_base) if frame.pts is not None else 0.0
                 rgb = upright(frame) if self.detect is not None else None
-                yield position, t, _small_gray(frame, tw, th), rgb, frame
+                yield position, t, small_gray(frame, self.factor), rgb, frame
 
 
 #: Pixel formats whose first plane is the luma, used as the grey image as it is.
@@ -654,21 +672,26 @@ LUMA_FIRST = frozenset(
 )
 
 
-def _small_gray(frame, width: int, height: int) -> np.ndarray:
-    """A decoded frame's grey image, upright, resized to ``width`` x ``height`` (area
-    averaging): the luma plane as decoded where the format has one (no conversion), else
-    FFmpeg's conversion to grey."""
+def small_gray(frame, factor: int) -> np.ndarray:
+    """A decoded PyAV frame's grey image, upright, ``factor`` (whole, >= 1) times smaller
+    on each side (area averaging, OpenCV's fast path for whole factors; the last rows and
+    columns short of a whole block left out, so that a pixel ``x`` of the frame is ``x /
+    factor`` of the image): the luma plane as decoded where the format has one (no
+    conversion), else FFmpeg's conversion to grey. uint8 (H // factor, W // factor)."""
     import cv2
 
-    turns = display_turns(frame)
-    sw, sh = (height, width) if turns % 2 else (width, height)
     if frame.format.name in LUMA_FIRST:
         plane = frame.planes[0]
         luma = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
         luma = luma[: frame.height, : frame.width]
-        gray = cv2.resize(luma, (sw, sh), interpolation=cv2.INTER_AREA)
     else:
-        gray = frame.reformat(width=sw, height=sh, format="gray").to_ndarray()
+        luma = frame.reformat(format="gray").to_ndarray()
+    if factor > 1:
+        h, w = luma.shape[0] // factor, luma.shape[1] // factor
+        gray = cv2.resize(luma[: h * factor, : w * factor], (w, h), interpolation=cv2.INTER_AREA)
+    else:
+        gray = np.array(luma)  # a copy: the plane belongs to the frame
+    turns = display_turns(frame)
     return np.ascontiguousarray(np.rot90(gray, turns)) if turns else gray
 
 

@@ -74,7 +74,9 @@ def write_overlay(
         overlays: the analysis's :class:`~feelinvideo.faces.Sample` per sampled frame, in
             time order; their faces are followed onto every frame
             (:class:`~feelinvideo.outputs.overlay.follow.FaceFollower`).
-        progress: called after each frame is written with its timestamp in seconds.
+        progress: called in this thread with the timestamp in seconds of the latest frame
+            encoded, after each frame drawn (so at most :data:`ENCODE_QUEUE` frames behind)
+            and once all are written.
         size: the upright ``(width, height)`` in pixels, as
             :func:`feelinvideo.video.probe` reports it (probed when None).
         style: ``"emoji"``, ``"box"`` or ``"blur"`` (see
@@ -82,8 +84,8 @@ def write_overlay(
         detect: the analysis's detector (``detect(images) -> list[Faces]``, RGB uint8
             frames): run on every frame that is not sampled in the ``blur`` style, every
             face it finds blurred. Required for ``blur``; unused by the other styles.
-        min_face_px: the smallest face side the analysis found, in video pixels (> 0): it
-            sets the scale faces are followed at
+        min_face_px: the smallest face side the analysis found, in video pixels (> 0): with
+            the samples' faces, it sets the scale faces are followed at
             (:func:`~feelinvideo.outputs.overlay.follow.tracking_scale`).
         on_frame: called for each frame drawn with its 0-based position in decode order,
             its timestamp in seconds, the faces drawn with labels and float (M, 4) ``xyxy``:
@@ -118,7 +120,7 @@ def write_overlay(
         video_path,
         overlays,
         size,
-        tracking_scale(min_face_px),
+        tracking_scale(min_face_px, overlays),
         detect=detect if style == "blur" else None,
     )
     try:
@@ -148,7 +150,6 @@ def write_overlay(
 
 def _transcode(src, dst, follower, annotator, progress, size, on_frame, preset) -> None:
     vin = video_streams(src)[0]
-    vin.thread_type = "AUTO"
     rate = vin.average_rate or vin.guessed_rate or Fraction(25)
     vout = dst.add_stream("libx264", rate=rate)
     width, height = size[0] // 2 * 2, size[1] // 2 * 2  # upright; H.264 wants even sides
@@ -169,7 +170,8 @@ def _transcode(src, dst, follower, annotator, progress, size, on_frame, preset) 
     start = vin.start_time or 0
     last_pts = None
     canvas = _Canvas(width, height)
-    with _Encoder(dst, vout, aout if reencode else None, progress) as encoder:
+    reported = -1.0
+    with _Encoder(dst, vout, aout if reencode else None) as encoder:
 
         def audio(packet) -> None:
             if packet.dts is None:
@@ -199,7 +201,12 @@ def _transcode(src, dst, follower, annotator, progress, size, on_frame, preset) 
                 pts = last_pts + 1
             last_pts = pts
             encoder.put(("picture", picture, pts, vin.time_base, t))
+            if progress is not None and encoder.done_s > reported:
+                reported = encoder.done_s
+                progress(reported)
         encoder.put(("end",))
+    if progress is not None and encoder.done_s > reported:
+        progress(encoder.done_s)
 
 
 def _frames_and_audio(src, vin, ain, followed, audio):
@@ -234,11 +241,11 @@ class _Canvas:
     coordinates: whole chroma blocks) are converted to RGB (OpenCV's BT.601 I420
     conversion, as FFmpeg's default) into an RGB buffer, drawn on, and those it changes
     converted back; every other pixel goes to the encoder as
-    decoded (the inside of a ``box`` face is not converted at all). Converting whole
-    frames both ways cost about 20 ms of CPU a 1080p frame, a fifth of the rendering
-    (docs/benchmarks.md, "Rendering the overlay"). Other frames (another pixel format,
-    a display rotation, odd sides) are converted to RGB whole, drawn on and encoded from
-    RGB.
+    decoded (the inside of a ``box`` face is not converted at all). Drawing on whole frames
+    converted to RGB and back took 16% more time (18% more CPU) for the emoji style on the
+    street clip (``python bench/bench_render.py --clips street --whole-frames``,
+    docs/benchmarks.md "Rendering the overlay"). Other frames (another pixel format, a
+    display rotation, odd sides) are converted to RGB whole, drawn on and encoded from RGB.
 
     Args:
         width, height: the output's even sides in pixels (the upright frame's, cut to even).
@@ -326,8 +333,10 @@ class _Encoder:
     An error in the thread is raised by the next :meth:`put` or on leaving the ``with``
     block."""
 
-    def __init__(self, dst, vout, aout, progress) -> None:
-        self.dst, self.vout, self.aout, self.progress = dst, vout, aout, progress
+    def __init__(self, dst, vout, aout) -> None:
+        self.dst, self.vout, self.aout = dst, vout, aout
+        #: timestamp in seconds of the latest frame encoded (-1: none yet)
+        self.done_s = -1.0
         self._queue: queue.Queue = queue.Queue(maxsize=ENCODE_QUEUE)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="feelinvideo-encode", daemon=True)
@@ -381,8 +390,7 @@ class _Encoder:
                     out.pts, out.time_base = pts, time_base
                     for packet in self.vout.encode(out):
                         self.dst.mux(packet)
-                    if self.progress is not None:
-                        self.progress(t)
+                    self.done_s = t
                 elif kind == "packet":
                     self.dst.mux(item[1])
                 elif kind == "audio frame":

@@ -7,9 +7,12 @@ they feel, so it shows how far each rule moves the shares, not which is right. M
 the faces once (``--every`` seconds apart); each rule cuts and scores the same boxes.
 
 Prints, per rule, the share of faces whose top emotion is each of the seven, and the mean
-happy + surprise and angry + disgust + fear + sad per face (what the verdict sums).
+happy + surprise and angry + disgust + fear + sad per face (what the verdict sums). With
+``--expect neutral,happy`` (what a clip's description says it shows, e.g. ``fer/woman2.mp4``,
+"neutral then smiling", in ../shared/data/README.md) it also prints the share of faces read
+as one of those: a weak label, one person's faces, but a real one.
 
-Usage: python bench/bench_emotion_clip.py [VIDEO] [--every 0.2]
+Usage: python bench/bench_emotion_clip.py [VIDEO] [--every 0.2] [--expect E1,E2]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("video", nargs="?", type=Path, default=DATA / "facenet-pytorch/video.mp4")
     parser.add_argument("--every", type=float, default=0.2, help="seconds between samples")
+    parser.add_argument("--expect", default="", help="emotions the clip shows, e.g. neutral,happy")
     args = parser.parse_args()
     if not args.video.is_file():
         sys.exit(f"{args.video}: no such video (../shared/data is absent?)")
@@ -45,23 +49,28 @@ def main() -> None:
         f"{args.video.name}: {len(frames)} frames, {len(sides)} faces, face_px "
         f"{np.percentile(sides, 10):.0f}-{np.percentile(sides, 90):.0f} (10th-90th percentile)"
     )
-    rules = {
-        "fer 10 px (before)": FER_RULE,
-        "box": BOX_RULE,
-        f"{CROP_RULE.describe()} (chosen)": CROP_RULE,
-        "box +10% a side": CropRule(margin=0.1),
-        "box +20% a side": CropRule(margin=0.2),
-    }
+    rules = {"fer 10 px (before)": FER_RULE, "box": BOX_RULE}
+    for margin in (0.05, 0.1, 0.15, 0.2):
+        rules[CropRule(margin=margin).describe()] = CropRule(margin=margin)
+    rules[CropRule(shift_y=-0.05).describe()] = CropRule(shift_y=-0.05)
+    rules[CROP_RULE.describe()] = CROP_RULE
+    rules = {(f"{k} (chosen)" if r == CROP_RULE else k): r for k, r in rules.items()}
+    expect = [EMOTIONS.index(e.strip()) for e in args.expect.split(",") if e.strip()]
     pos = [EMOTIONS.index(e) for e in POSITIVE]
     neg = [EMOTIONS.index(e) for e in NEGATIVE]
     for name, rule in rules.items():
         scores = np.concatenate(backend.emotions.score_frames(frames, boxes, rule))
         shares = np.bincount(scores.argmax(axis=1), minlength=len(EMOTIONS)) / len(scores)
         print(
-            f"  {name:<28} "
+            f"  {name:<40} "
             + " ".join(f"{e} {100 * s:.0f}%" for e, s in zip(EMOTIONS, shares, strict=True))
             + f" | positive {100 * scores[:, pos].sum(1).mean():.0f}%,"
             f" negative {100 * scores[:, neg].sum(1).mean():.0f}%"
+            + (
+                f" | read as {args.expect}: {100 * np.isin(scores.argmax(1), expect).mean():.0f}%"
+                if expect
+                else ""
+            )
         )
 
 

@@ -105,10 +105,13 @@ DEFAULT_MIN_FACE_PX = 40
 #: Smallest face (``face_px``, the longer side of its box in video pixels) whose emotion is
 #: counted (``--min-emotion-face``; 0 counts every face). Measured with
 #: ``python bench/bench_emotion_crops.py`` (docs/benchmarks.md, "Emotion crops"): labelled
-#: FER-2013 faces placed at known sizes into real frames, found by MTCNN and scored by the
-#: production crop rule; below this size accuracy falls more than 5 points under its level
-#: on 40-200 px faces.
-DEFAULT_MIN_EMOTION_FACE_PX = 32
+#: FER-2013 faces placed at 24-60 px into real frames, found by MTCNN and cut by the
+#: production crop rule: from 24 px on, accuracy stays within 5 points of its level on
+#: 40-200 px faces (45.2% at 24 px against 48.8%), and MTCNN finds nothing much smaller
+#: (20 px is its least face), so faces under 24 px are flagged. The scenes only take pixels
+#: away: a real small face (blurred, compressed, turned) may need more; measure yours with
+#: ``feelinvideo evaluate emotions DIR --pipeline``.
+DEFAULT_MIN_EMOTION_FACE_PX = 24
 #: dlib's same-person threshold on the euclidean distance between two descriptors
 #: (``--tolerance``; dlib's documented 0.6).
 DEFAULT_TOLERANCE = 0.6

@@ -10,8 +10,9 @@ fresh process (model loading included), overlay video written:
    bar: identity on must stay at least 3x faster. Reuses ``OUT/fer.json`` when
    ``bench_analyze.py`` already measured it (``--rerun-fer`` to measure again).
 
-It prints embeddings computed per face seen (dlib costs about 58 ms a face; the pipeline
-embeds a face track when it starts and then about once a second, not every face of every
+It prints embeddings computed per face seen (about 25 ms a face here; the pipeline
+embeds a face track when it starts, after a cut or a weak link, and then at most once per
+--reembed-every seconds (20 by default), not every face of every
 frame). fer needs ``pkg_resources``: ``pip install -e '.[bench]'``.
 
 Usage: python bench/bench_identity.py [--skip-fer] [--rerun-fer] [--gallery G] [--out bench/out]

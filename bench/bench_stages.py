@@ -115,9 +115,9 @@ def run(video: Path, every: float, detector: str, write_video: bool, identity: b
     backend = feelinvideo.LocalBackend(detector=detector)
     backend.analyze([np.zeros((360, 640, 3), np.uint8)])  # loads both models
     if identity:
-        from feelinvideo.models.dlib_process import encoder_process
+        from feelinvideo.models.dlib import chip_encodings
 
-        encoder_process.encode(np.zeros((1, 150, 150, 3), np.uint8))  # the child's network
+        chip_encodings(np.zeros((1, 150, 150, 3), np.uint8))  # the embedding network
     load = time.perf_counter() - start
     BUSY.clear()
     CALLS.clear()

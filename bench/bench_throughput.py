@@ -17,7 +17,8 @@ that with MTCNN); and fer 22.4.0's own time when fer can be imported
 ``detect_emotions`` over ``cv2.VideoCapture`` at 1 frame a second for the mosaic.
 Compare ratios, not seconds.
 
-Usage: python bench/bench_throughput.py [--minutes 4] [--skip-fer] [--out bench/out]
+Usage: python bench/bench_throughput.py [--minutes 4] [--skip-fer] [--skip-memory]
+       [--detectors mtcnn yunet] [--out bench/out]
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=4.0)
     parser.add_argument("--skip-fer", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true", help="no peak-memory runs")
+    parser.add_argument("--detectors", nargs="+", default=["mtcnn", "yunet"])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
     out = args.out
@@ -98,7 +101,7 @@ def main() -> None:
     # peak memory by video length, one piece (segments would run in worker processes,
     # whose memory this process's peak does not count); batches are smaller for short
     # videos (at least PROGRESS_STEPS of them a video), full from 1 minute on at 720p
-    for detector in ("mtcnn", "yunet"):
+    for detector in [] if args.skip_memory else args.detectors:
         peaks = {}
         lengths = (1, args.minutes, 2 * args.minutes) if detector == "mtcnn" else (1, args.minutes)
         for minutes in lengths:
@@ -132,7 +135,7 @@ def main() -> None:
             f"{name}: decode only {everything:.1f} s (every frame, the issue's reference), "
             f"{decode:.1f} s (as the pipeline decodes)"
         )
-        for detector in ("mtcnn", "yunet"):
+        for detector in args.detectors:
             run = measure(
                 out,
                 f"throughput_{name}_{detector}",
@@ -176,7 +179,7 @@ def main() -> None:
                 if done.returncode == 0
                 else {"wall_s": time.perf_counter() - start}
             )
-        for detector in ("mtcnn", "yunet"):
+        for detector in args.detectors:
             ours = json.loads((out / f"throughput_{name}_{detector}.json").read_text())["wall_s"]
             print(
                 f"  fer: {fer['wall_s']:.1f} s; feelinvideo --detector {detector} is "

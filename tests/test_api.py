@@ -15,7 +15,12 @@ import pytest
 from conftest import data_file
 
 import feelinvideo
-from feelinvideo.schema import FACE_COLUMNS, IDENTITY_COLUMNS, SMOOTHED_COLUMNS
+from feelinvideo.schema import (
+    EMOTION_SIZE_COLUMNS,
+    FACE_COLUMNS,
+    IDENTITY_COLUMNS,
+    SMOOTHED_COLUMNS,
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +40,8 @@ def test_analyze_from_python_writes_nothing(clip_dir):
     assert done.returncode == 0, done.stderr
     rows, cols = (int(v) for v in done.stdout.strip().strip("()").split(","))
     assert 3 <= rows <= 6
-    assert cols == len(FACE_COLUMNS) + len(IDENTITY_COLUMNS) + len(SMOOTHED_COLUMNS)
+    identity = len(IDENTITY_COLUMNS) + len(SMOOTHED_COLUMNS)
+    assert cols == len(FACE_COLUMNS) + identity + len(EMOTION_SIZE_COLUMNS)
     assert os.listdir(clip_dir) == ["clip.mp4"]
     assert "analysing" not in done.stderr  # no progress bar unless asked
 

@@ -82,20 +82,17 @@ def test_library_notes_go_to_stderr_only_while_shown(capsys):
     import logging
     import sys
 
-    from feelinvideo.models import tflite
     from feelinvideo.progress import library_notes
 
+    note = logging.getLogger("feelinvideo.models.fer")  # a library module's logger
     root = logging.StreamHandler(sys.stderr)  # as absl adds one with TensorFlow
     logging.getLogger().addHandler(root)
     try:
         with library_notes():
-            tflite.announce("MTCNN's networks", "/cache/mtcnn-0123")
-        tflite.announce("the emotion model", "/cache/fer.tflite")  # not shown: INFO
+            note.info("a note while shown: %s", "/models/fer.tflite")
+        note.info("a note after: %s", "/models/fer.tflite")  # not shown: INFO
     finally:
         logging.getLogger().removeHandler(root)
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.splitlines() == [
-        "feelinvideo: preparing MTCNN's networks for OpenCV, once (about 10 s, TensorFlow "
-        "converting): /cache/mtcnn-0123"
-    ]
+    assert captured.err.splitlines() == ["feelinvideo: a note while shown: /models/fer.tflite"]

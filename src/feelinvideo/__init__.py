@@ -20,7 +20,8 @@ The library API (the ``feelinvideo`` command is a thin layer over it)::
 
     feelinvideo.Watch("rtsp://cam/room", "room_today", on_window=print).run()  # live
 
-The package imports nothing heavy: TensorFlow, dlib, boto3 and matplotlib load on first use.
+The package imports nothing heavy: its modules, TensorFlow, dlib, boto3 and matplotlib load on
+first use.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 from .errors import FeelinvideoError
 from .faces import Faces
-from .galleries.interface import Gallery
-from .galleries.open import open_gallery
 
 _LAZY = {
+    "Gallery": ("galleries.interface", "Gallery"),
+    "open_gallery": ("galleries.open", "open_gallery"),
     "analyze": ("runs.driver", "analyze"),
     "analyze_videos": ("runs.driver", "analyze_videos"),
     "BatchResult": ("runs.driver", "BatchResult"),

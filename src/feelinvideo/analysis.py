@@ -22,6 +22,7 @@ from .outputs.summary import describe, rounded, run_summary
 from .outputs.table import faces_table
 from .schema import FACES_CSV, PEOPLE_JSON, SUMMARY_JSON
 from .settings import AnalyzeOptions
+from .specs import BackendSpec
 from .video import VideoInfo
 
 
@@ -49,6 +50,10 @@ class Analysis:
         reused: the outputs were those of an earlier finished run, read back from
             ``out_dir`` (then ``samples`` is empty and ``thumbnails`` None: what the files
             hold is all there is).
+        backend_spec: the :class:`~feelinvideo.specs.BackendSpec` the faces were found
+            with, None when the backend was given as an object: the ``blur`` overlay
+            rebuilds its detector from it to run it on every frame
+            (:func:`feelinvideo.outputs.save.overlay_detector`).
     """
 
     video: Path
@@ -67,6 +72,7 @@ class Analysis:
     segments_computed: int = 1
     seconds: float = 0.0
     reused: bool = False
+    backend_spec: BackendSpec | None = None
 
     def save(
         self,
@@ -104,11 +110,13 @@ def finish_analysis(
     stage: IdentityStage | None,
     notes: list[str],
     models: str = "",
+    backend_spec: BackendSpec | None = None,
 ) -> Analysis:
     """Resolve who is who over the whole video (names, unknown-N) and build the
     :class:`Analysis` (table, summary, people) from the time-ordered ``samples`` and the
     identity ``stage`` that tracked them (one that ran over the video, or the merge of
-    segments' stages); ``models`` names the backend's models in the summary."""
+    segments' stages); ``models`` names the backend's models in the summary,
+    ``backend_spec`` is kept as :attr:`Analysis.backend_spec`."""
 
     gallery = stage.naming.gallery if stage is not None else None
     identities = {}
@@ -142,13 +150,14 @@ def finish_analysis(
     people_json = thumbnails = None
     if stage is not None:
         work = people_out.with_enrolled(df)
-        keep, dropped = people_out.kept_people(work, options.min_frames)
+        keep, dropped = people_out.kept_people(work, options.min_frames, len(samples))
         people = people_out.person_summaries(work, keep, options.neutral_margin)
         people_json = people_out.people_json(work, info.width, info.height, keep)
         if options.thumbnails:
             thumbnails = people_out.thumbnails_by_person(stage.tracker.tracks, identities)
         summary["identity"] = stage.stats() | {
             "min_frames": options.min_frames,
+            **({"brief": people_out.brief_rule()} if options.min_frames is None else {}),
             "gallery": gallery.location if gallery is not None else None,
             "tolerance": options.tolerance,
         }
@@ -164,6 +173,7 @@ def finish_analysis(
         people_json=people_json,
         samples=samples,
         thumbnails=thumbnails,
+        backend_spec=backend_spec,
     )
 
 

@@ -9,10 +9,11 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import OutputError
+from .interrupts import deferred
 
 
 @contextlib.contextmanager
@@ -90,9 +91,11 @@ def prepare_dir(path: str | os.PathLike) -> Path:
 
 
 @contextlib.contextmanager
-def staged_folder(out: str | os.PathLike) -> Iterator[Path]:
+def staged_folder(out: str | os.PathLike, replaces: Iterable[str] = ()) -> Iterator[Path]:
     """Yield an empty staging folder beside ``out``; when the block succeeds, move every file
-    written there into ``out`` (created if needed), replacing files of the same names.
+    written there into ``out`` (created if needed), replacing files of the same names, and
+    remove the entries of ``out`` named in ``replaces`` that the block did not write (the
+    outputs of an earlier run that this one does not make; other files are left alone).
 
     All or nothing: on any exception (a write error, Ctrl-C, SIGTERM) the staging folder is
     removed and ``out`` keeps what it held; a folder created for the run is removed again.
@@ -113,7 +116,9 @@ def staged_folder(out: str | os.PathLike) -> Iterator[Path]:
     try:
         try:
             yield stage
+            written = set(os.listdir(stage))
             _move_in(stage, out, created)
+            _remove_stale(out, set(replaces) - written)
         except OutputError as exc:
             raise OutputError(str(exc).replace(str(stage), str(out))) from None
     finally:
@@ -122,8 +127,28 @@ def staged_folder(out: str | os.PathLike) -> Iterator[Path]:
             out.rmdir()
 
 
+def _remove_stale(out: Path, names: set[str]) -> None:
+    """Remove ``out/<name>`` for each name (files or folders), after the new outputs are in."""
+    for name in sorted(names):
+        target = out / name
+        try:
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+        except OSError as exc:
+            raise OutputError(f"{target}: cannot remove an earlier run's output ({exc})") from None
+
+
 def _move_in(stage: Path, out: Path, created: bool) -> None:
-    """Move the staged files into ``out`` (one rename when ``out`` was made for them)."""
+    """Move the staged files into ``out`` (one rename when ``out`` was made for them); a
+    Ctrl-C or SIGTERM meanwhile waits until all are in (:func:`feelinvideo.interrupts.
+    deferred`), so ``out`` never holds half of a run's files."""
+    with deferred():
+        _move_files(stage, out, created)
+
+
+def _move_files(stage: Path, out: Path, created: bool) -> None:
     try:
         if created and not any(out.iterdir()):
             out.rmdir()

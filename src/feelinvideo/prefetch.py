@@ -1,9 +1,22 @@
 """A bounded background-thread prefetch: the pipeline's stages (decoding, the models,
-identity) each run on their own thread, at most a batch ahead of the next."""
+identity) each run on their own thread, at most a batch ahead of the next; each thread is
+registered with :mod:`feelinvideo.interrupts`, which stops and joins them on a signal or
+at exit."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+
+from .interrupts import STOP_TIMEOUT_S, register_stage, unregister_stage
+
+#: how often, in seconds, a stage waiting on its queue looks whether it was stopped
+POLL_S = 0.1
+
+
+class StageStopped(Exception):
+    """A stage's consumer was still waiting when the stage was stopped from outside
+    (:func:`feelinvideo.interrupts.stop_stages`: the run is ending on a signal or at the
+    interpreter's exit)."""
 
 
 def run_ahead(items: Iterator, max_ahead: int = 32, niceness: int = 0) -> Iterator:
@@ -14,16 +27,21 @@ def run_ahead(items: Iterator, max_ahead: int = 32, niceness: int = 0) -> Iterat
     PyAV (FFmpeg) and OpenCV release the GIL while they compute, so on two cores the
     wall time approaches the largest stage instead of the sum of the stages.
     The queue is bounded: memory stays flat however long the video. An error in the
-    producer is raised in the consumer; closing the consumer stops the producer. Written
-    by hand because the standard library has no bounded, closable thread-prefetch iterator
-    (``concurrent.futures`` maps over inputs, it does not pull from a generator).
+    producer is raised in the consumer. Closing the consumer (or leaving its loop by an
+    exception, once the generator is closed) stops the producer and joins its thread; so
+    does :func:`feelinvideo.interrupts.stop_stages` (Ctrl-C, SIGTERM, the interpreter's
+    exit), where a consumer still waiting gets :class:`StageStopped`. The producer closes
+    ``items`` when it ends. Written by hand because the standard library has no bounded,
+    closable thread-prefetch iterator (``concurrent.futures`` maps over inputs, it does not
+    pull from a generator).
 
     With ``niceness`` > 0 (Linux only, where the nice value is per thread), the producer
     thread, and the threads it starts (FFmpeg's decoding threads), run at that lower
     priority: see :func:`lower_priority`.
 
     Raises:
-        whatever ``items`` raises (VideoError for a corrupt file), in the consumer.
+        whatever ``items`` raises (VideoError for a corrupt file), in the consumer;
+        StageStopped: the stage was stopped from outside (:func:`stop_stages`).
     """
     import queue
     import threading
@@ -34,36 +52,45 @@ def run_ahead(items: Iterator, max_ahead: int = 32, niceness: int = 0) -> Iterat
     stop = threading.Event()
 
     def put(item) -> bool:
-        """Queue ``item`` unless the consumer has gone; False when it has."""
+        """Queue ``item`` unless the stage was stopped; False when it was."""
         while not stop.is_set():
             try:
-                pending.put(item, timeout=0.1)
+                pending.put(item, timeout=POLL_S)
                 return True
             except queue.Full:
                 continue
         return False
 
     def produce() -> None:
-        if niceness > 0:
-            lower_priority(niceness)
         try:
-            for item in source:
-                if not put(item):
-                    break
-            outcome = done
-        except BaseException as exc:  # forwarded to the consumer and raised there
-            outcome = exc
+            if niceness > 0:
+                lower_priority(niceness)
+            try:
+                for item in source:
+                    if not put(item):
+                        break
+                outcome = done
+            except BaseException as exc:  # forwarded to the consumer and raised there
+                outcome = exc
+            finally:
+                close = getattr(source, "close", None)
+                if close is not None:
+                    close()
+            put(outcome)
         finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()
-        put(outcome)
+            unregister_stage(threading.current_thread())
 
     worker = threading.Thread(target=produce, name="feelinvideo-ahead", daemon=True)
+    register_stage(worker, stop)
     worker.start()
     try:
         while True:
-            item = pending.get()
+            if stop.is_set():  # stopped from outside: the items ahead are not wanted
+                raise StageStopped("the pipeline was stopped")
+            try:
+                item = pending.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
             if item is done:
                 return
             if isinstance(item, BaseException):
@@ -71,7 +98,7 @@ def run_ahead(items: Iterator, max_ahead: int = 32, niceness: int = 0) -> Iterat
             yield item
     finally:
         stop.set()
-        worker.join(timeout=10)
+        worker.join(timeout=STOP_TIMEOUT_S)
 
 
 def lower_priority(niceness: int) -> bool:

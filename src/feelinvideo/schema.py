@@ -256,6 +256,18 @@ def format_time(seconds: float, millis: bool | None = True, compact: bool = Fals
     return f"{text}.{ms:03d}" if millis else text
 
 
+def noun(n: int, singular: str, plural: str | None = None) -> str:
+    """The noun in the number ``n`` takes: ``singular`` for 1, else ``plural`` (default
+    ``singular + "s"``)."""
+    return singular if int(n) == 1 else plural or singular + "s"
+
+
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """``n`` and a noun in the number it takes, for people to read: ``"1 frame"``,
+    ``"3 frames"``, ``"0 frames"``."""
+    return f"{int(n)} {noun(n, singular, plural)}"
+
+
 # ---------------------------------------------------------------- CSV safety
 
 #: Leading characters that make a spreadsheet read a cell as a formula (OWASP, "CSV

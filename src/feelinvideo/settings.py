@@ -32,7 +32,12 @@ class AnalyzeOptions:
             and write ``people.json`` / ``people.png``.
         tolerance: largest euclidean embedding distance (0-2; dlib's 0.6) to take a name.
         min_frames: people seen in fewer sampled frames are left out of people.json,
-            people.png and the per-person summary (>= 1).
+            people.png and the per-person summary, and counted in ``people_left_out``
+            (>= 1); None (the default): the measured automatic rule, which leaves out
+            unknown people seen in under 5% of the sampled frames and never on one track
+            for 3 s (the phantom of a false detection or a split), and keeps everyone
+            enrolled
+            (:func:`feelinvideo.outputs.people.brief`).
         thumbnails: draw face thumbnails in people.png (the only face crops written).
         reembed_every_s: re-embed a face on a steady track at most once per this many
             seconds of video time (> 0); tracks are also embedded when they start, after a
@@ -58,7 +63,7 @@ class AnalyzeOptions:
     write_video: bool = True
     identity: bool = True
     tolerance: float = DEFAULT_TOLERANCE
-    min_frames: int = 1
+    min_frames: int | None = None
     thumbnails: bool = True
     reembed_every_s: float = DEFAULT_REFRESH_S
     smooth_s: float = DEFAULT_SMOOTH_S
@@ -94,7 +99,7 @@ class AnalyzeOptions:
             raise OptionError(
                 f"min_emotion_face_px must be a finite number >= 0, got {self.min_emotion_face_px}"
             )
-        if self.min_frames < 1:
+        if self.min_frames is not None and self.min_frames < 1:
             raise OptionError(f"min_frames must be >= 1, got {self.min_frames}")
         if self.overlay not in OVERLAY_STYLES:
             raise OptionError(

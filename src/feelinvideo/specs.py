@@ -15,8 +15,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .backends.local import LocalBackend
+from .backends.rekognition.backend import RekognitionBackend
 from .cores import available_cores
 from .engines.processes import LocalEngine
+from .engines.ray import RayEngine
 from .errors import OptionError
 from .galleries.interface import default_gallery_path
 from .galleries.open import open_gallery
@@ -96,8 +98,6 @@ class BackendSpec:
         """
         self.check()
         if self.kind == "rekognition":
-            from .backends.rekognition.backend import RekognitionBackend
-
             return RekognitionBackend(
                 region=self.region, profile=self.profile, frames_per_call=self.frames_per_call
             )
@@ -238,8 +238,6 @@ class EngineSpec:
                     "the ray engine rebuilds the backend and gallery on each node: give them "
                     "as a BackendSpec / GallerySpec (or a gallery path), not as objects"
                 )
-            from .engines.ray import RayEngine
-
             return RayEngine(self.jobs, address=self.address)
 
         jobs = 1 if in_process else (self.jobs or available_cores())

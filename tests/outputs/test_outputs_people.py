@@ -78,3 +78,50 @@ def test_people_png_is_drawn_without_pyplot(tmp_path):
     draw_people(tmp_path / "people.png", df, ["ada", "unknown-1"], 4.0, thumbs)
     with Image.open(tmp_path / "people.png") as image:
         assert image.width == 1000 and image.height > 150
+
+
+def class_table(sampled: int, people: dict[str, list[tuple[int, int]]]):
+    """faces.csv rows of ``sampled`` frames (one a second): ``{person: [(frame, track)]}``."""
+    samples = []
+    for k in range(sampled):
+        here = [(p, t) for p, seen in people.items() for f, t in seen if f == k]
+        samples.append(
+            Sample(
+                k * 25,
+                float(k),
+                Faces(
+                    [[10 + 100 * i, 20, 70 + 100 * i, 100] for i in range(len(here))],
+                    np.ones(len(here)),
+                    np.tile(np.eye(7)[3], (len(here), 1)),
+                    tracker_id=[t for _, t in here],
+                    person=[p for p, _ in here],
+                ),
+            )
+        )
+    return with_enrolled(faces_table(samples))
+
+
+def test_the_default_rule_leaves_a_phantom_out_and_keeps_brief_real_people():
+    """Issue 22 item 8, with the shapes measured by bench/bench_people.py: the mosaic's
+    phantoms (3 isolated one-frame tracks in 180 sampled frames; a split of a real person,
+    one track of 3 samples) are left out; a passer-by in 1 of 5 frames, a visitor on one
+    track of 5 s of 150 and an enrolled person seen once all count."""
+    every = [(k, 0) for k in range(180)]
+    phantom = [(107, 15), (130, 19), (168, 24)]
+    split = [(145, 20), (146, 20), (147, 20)]  # one track spanning 2 s
+    people = {"unknown-1": every, "unknown-5": phantom, "obama": [(50, 30)], "unknown-6": split}
+    df = class_table(180, people)
+    keep, dropped = kept_people(df, sampled_frames=180)
+    assert keep == ["unknown-1", "obama"] and dropped == ["unknown-5", "unknown-6"]
+    assert kept_people(df, min_frames=1, sampled_frames=180) == (
+        ["unknown-1", "obama", "unknown-5", "unknown-6"],
+        [],
+    )
+    assert kept_people(df, min_frames=4)[1] == ["obama", "unknown-5", "unknown-6"]  # everyone
+    passer = class_table(5, {"unknown-1": [(k, 0) for k in range(5)], "unknown-7": [(2, 3)]})
+    assert kept_people(passer, sampled_frames=5) == (["unknown-1", "unknown-7"], [])
+    visitor = class_table(150, {"unknown-1": [(k, 2) for k in range(70, 75)]})
+    assert kept_people(visitor, sampled_frames=150) == (["unknown-1"], [])
+    # the same 5 frames on five one-frame tracks: no track spans 3 s, 3% of the video
+    scattered = class_table(150, {"unknown-1": [(k, k) for k in range(70, 75)]})
+    assert kept_people(scattered, sampled_frames=150) == ([], ["unknown-1"])

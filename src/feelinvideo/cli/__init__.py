@@ -13,16 +13,15 @@ import click
 
 from .. import __version__
 from ..errors import FeelinvideoError, OptionError
+from ..interrupts import Terminated, exceptions_on_signals
 from ..progress import library_notes
 from .flags import CONTEXT
 
 
-class Terminated(BaseException):
-    """Raised in the main thread by SIGTERM, so that cleanup runs as for Ctrl-C."""
-
-
-def _terminate(signum, frame) -> None:
-    raise Terminated()
+def _what_was_kept(exc: BaseException) -> str:
+    """What an interrupted run kept and how to resume (the library sets
+    ``feelinvideo_kept`` on the interrupt when finished work stays for a rerun)."""
+    return getattr(exc, "feelinvideo_kept", None) or "nothing of this run was kept."
 
 
 class Group(click.Group):
@@ -31,28 +30,20 @@ class Group(click.Group):
     what the interrupted run had staged (earlier outputs stay as they were)."""
 
     def invoke(self, ctx: click.Context):
-        import signal
-        import threading
-
-        main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
         try:
-            with library_notes():
+            with library_notes(), exceptions_on_signals(ignore_after=True):
                 return super().invoke(ctx)
         except OptionError as exc:
             raise click.UsageError(" ".join(str(exc).split())) from None
         except FeelinvideoError as exc:
             message = " ".join(str(exc).split())
             raise click.ClickException(message) from None
-        except KeyboardInterrupt:
-            click.echo("Interrupted: nothing of this run was kept.", err=True)
+        except KeyboardInterrupt as exc:
+            click.echo(f"Interrupted: {_what_was_kept(exc)}", err=True)
             ctx.exit(130)
-        except Terminated:
-            click.echo("Terminated: nothing of this run was kept.", err=True)
+        except Terminated as exc:
+            click.echo(f"Terminated: {_what_was_kept(exc)}", err=True)
             ctx.exit(143)
-        finally:
-            if main_thread:
-                signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=Group, context_settings=CONTEXT)

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import click
 
+from ..backends.rekognition.pricing import dry_run_plan
 from ..galleries.collection import DEFAULT_FACE_MATCH_THRESHOLD
+from ..runs.driver import analyze as analyze_video
+from ..runs.driver import analyze_videos
 from ..runs.index import BATCH_JSON, FAILED
 from ..schema import (
     DEFAULT_BATCH_DIR,
@@ -101,10 +104,11 @@ from .flags import (
 @click.option(
     "--min-frames",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Leave people seen in fewer sampled frames out of people.json and people.png "
-    "(they are counted in the summary).",
+    default=None,
+    help="Leave people seen in fewer sampled frames out of people.json, people.png and "
+    "the people of the summary (counted apart, as people_left_out). Default: unknown "
+    "people seen in under 5% of the sampled frames and never on one track for 3 s (the "
+    "phantom of a false detection or a split) are left out; enrolled people always count.",
 )
 @reembed_option
 @click.option(
@@ -161,7 +165,8 @@ from .flags import (
 @click.option(
     "--force",
     is_flag=True,
-    help="Recompute segments kept from an interrupted run of the same command.",
+    help="Recompute segments kept from an interrupted run of the same command, and videos "
+    "of a folder whose run folder already holds outputs of the same settings.",
 )
 @click.option(
     "--keep-work",
@@ -188,9 +193,10 @@ def analyze(videos, out_dir, quiet, dry_run, no_gallery, segment, force, keep_wo
       feelinvideo analyze class.mp4 --gallery students.sqlite --min-frames 5
 
     \b
-    Who is who: faces are followed across sampled frames (overlapping boxes), embedded with
-    dlib's 128-d face descriptor about once a second per face track, named from the gallery
-    when within --tolerance, and the rest grouped into distinct unknown people. faces.csv
+    Who is who: faces are followed across sampled frames (overlapping boxes) and embedded
+    with dlib's 128-d face descriptor when a track starts, after a cut or a weak link, and
+    on a steady track at most once per --reembed-every seconds (default 20); named from the
+    gallery when within --tolerance, and the rest grouped into distinct unknown people. faces.csv
     gains person, match_distance, track_id; people.json and people.png list who was seen
     when. Nothing leaves the machine.
 
@@ -200,8 +206,6 @@ def analyze(videos, out_dir, quiet, dry_run, no_gallery, segment, force, keep_wo
     Finished segments are kept in --out until the run completes, so running the same
     command again after a crash or Ctrl-C computes only the rest.
     """
-    import feelinvideo
-
     if quiet:
         logging.getLogger("feelinvideo").setLevel(logging.WARNING)  # no notes either
     f = flags
@@ -221,10 +225,10 @@ def analyze(videos, out_dir, quiet, dry_run, no_gallery, segment, force, keep_wo
     EngineSpec(run["engine"], run["jobs"], run["address"]).check()
     if len(videos) == 1 and not videos[0].is_dir():
         out = out_dir if out_dir is not None else default_run_dir(videos[0])
-        _echo_one(feelinvideo.analyze(videos[0], out, **run))
+        _echo_one(analyze_video(videos[0], out, **run))
     else:
         parent = out_dir if out_dir is not None else Path(DEFAULT_BATCH_DIR)
-        _echo_batch(feelinvideo.analyze_videos(videos, parent, **run))
+        _echo_batch(analyze_videos(videos, parent, **run))
 
 
 def _echo_one(result) -> None:
@@ -307,8 +311,6 @@ def analyze_options(f: dict):
 def _dry_run(video: Path, every: float, backend: str, collection) -> str:
     """What ``--dry-run`` prints: the API calls and their cost; nothing is called or written."""
     if backend == "rekognition":
-        from ..backends.rekognition import dry_run_plan
-
         return dry_run_plan(video, every, collection).describe()
 
     info = probe(video)

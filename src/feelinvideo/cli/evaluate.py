@@ -140,24 +140,45 @@ def evaluate_emotions(
     "deleted)."
 )
 @aws_options
+@click.option(
+    "--sizes",
+    metavar="PX,PX,...",
+    default="",
+    help="Also show every probe with its face this many pixels wide in a 1280x720 video "
+    "frame (e.g. 32,40,54,80) and report naming per size.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def evaluate_identity(folder, tolerance, fmt, backend, region, profile, quiet):
+def evaluate_identity(folder, tolerance, fmt, backend, region, profile, sizes, quiet):
     """Rank-1 accuracy, wrong names and unknowns of naming on DIR/<person>/*.jpg.
 
     The first photo (by file name) of each person is enrolled into a temporary gallery;
     every other photo is a probe, named as `analyze` names faces. Also prints the distances
     of right and wrong matches, and (local gallery) of each probe to its own person and to
-    the nearest other person, to choose --tolerance.
+    the nearest other person, to choose --tolerance. With --sizes, each probe is also
+    shown small (scaled, centred in a grey 720p frame, H.264-encoded) and named again
+    against the full-size gallery: rank-1, wrong names and unknowns per face size.
     """
     from tqdm import tqdm
 
+    try:
+        widths = [int(v) for v in sizes.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise click.BadParameter(
+            f"expected pixel widths like 32,54,80, got {sizes!r}", param_hint="--sizes"
+        ) from None
     total = sum(max(0, len(v) - 1) for v in find_photos(folder).values())
     prefix = "feelinvideo-evaluate" if backend == "rekognition" else None
     if backend != "rekognition" and (region or profile):
         raise click.UsageError("--region, --profile only apply to --backend rekognition")
     with tqdm(total=total, unit="probe", file=sys.stderr, disable=quiet) as bar:
         result = score_identity(
-            folder, tolerance, prefix, region, profile, progress=lambda n: bar.update(n - bar.n)
+            folder,
+            tolerance,
+            prefix,
+            region,
+            profile,
+            progress=lambda n: bar.update(n - bar.n),
+            sizes=widths,
         )
     for line in result.skipped:
         click.echo(f"Warning: skipped {line}", err=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import VideoError
-from ..schema import DEFAULT_EVERY_S, DEFAULT_WINDOW_S
+from ..schema import DEFAULT_EVERY_S, DEFAULT_WINDOW_S, counted
 from ..settings import AnalyzeOptions
 from ..specs import BackendSpec, GallerySpec
 from ..watch import Watch, WatchSettings, parse_source
@@ -208,9 +208,10 @@ def watch(
     lat = w["latency_s"]
     latency = f", latency p50 {lat['p50']} s p95 {lat['p95']} s" if lat["p50"] is not None else ""
     log(
-        f"ended ({w['ended']}) after {w['elapsed_s']:.1f} s: {w['frames_analysed']} frames "
-        f"analysed ({w['sample_rate']}/s), {w['frames_dropped']} dropped, "
-        f"{w['gap_count']} gaps{latency}" + (f"; wrote {out_dir}" if out_dir is not None else "")
+        f"ended ({w['ended']}) after {w['elapsed_s']:.1f} s: "
+        f"{counted(w['frames_analysed'], 'frame')} analysed ({w['sample_rate']}/s), "
+        f"{w['frames_dropped']} dropped, {counted(w['gap_count'], 'gap')}{latency}"
+        + (f"; wrote {out_dir}" if out_dir is not None else "")
     )
     for warning in summary.get("warnings", []):
         click.echo(f"Warning: {warning}", err=True)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from ..cores import available_cores
 from ..errors import FeelinvideoError
+from ..interrupts import register_stopper, unregister_stopper
 
 #: per worker process: {(backend spec, gallery spec): (backend, gallery)}
 _MODELS: dict = {}
@@ -161,12 +163,65 @@ class LocalEngine:
             initializer=init_worker,
             initargs=(threads, first.backend, gallery),
         )
+        pending: dict = {}
+        finished = False
+        # an interrupt that leaves this generator suspended (caught above it, not closed)
+        # still ends the workers, from interrupts.stop_stages
+        register_stopper(pool, lambda: stop_workers(pool))
         try:
-            pending = {pool.submit(work, task): task for task in tasks}
+            with _sigint_blocked():  # the workers start now, and inherit the blocked signal
+                for task in tasks:
+                    pending[pool.submit(work, task)] = task
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     task = pending.pop(future)
                     yield task, future.result()
+            finished = True
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            unregister_stopper(pool)
+            if not finished:  # interrupted, or the caller stopped early: nobody wants the rest
+                stop_workers(pool)
+            pool.shutdown(wait=not finished, cancel_futures=True)  # the stopped ones reaped
+
+
+def stop_workers(pool) -> None:
+    """End a process pool's workers now (SIGTERM), in the middle of their tasks: on Ctrl-C
+    or SIGTERM the parent stops them instead of waiting for their segments to finish
+    (``shutdown`` only cancels the tasks not yet started). A worker's model child processes
+    end when its pipes close. Python 3.14's ``terminate_workers`` where there is one; before
+    it, ``concurrent.futures`` has no public way, so its ``_processes`` table is used."""
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            process.terminate()
+        except (OSError, ValueError, AttributeError):
+            pass  # already gone
+
+
+@contextmanager
+def _sigint_blocked():
+    """Block SIGINT in this thread while worker processes start, so that they start with it
+    blocked: a terminal's Ctrl-C goes to the whole process group, and a worker that took it
+    would print its own ``KeyboardInterrupt`` traceback. The parent stops the workers
+    (:func:`stop_workers`). A SIGINT that arrives meanwhile is delivered when the block
+    ends. Where signal masks do not exist (Windows), nothing is done."""
+    import signal
+
+    block = getattr(signal, "pthread_sigmask", None)
+    if block is None:
+        yield
+        return
+    from multiprocessing import resource_tracker
+
+    # multiprocessing's resource tracker is started first: starting it unblocks SIGINT in
+    # the calling thread
+    resource_tracker.ensure_running()
+    before = block(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        block(signal.SIG_SETMASK, before)

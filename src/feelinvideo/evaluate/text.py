@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 from tabulate import tabulate
 
@@ -134,9 +135,13 @@ def format_identity(result: IdentityEvaluation, fmt: str = "text") -> str:
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["photo", "person", "named", "distance"])
+        writer.writerow(["photo", "person", "named", "distance", "size_px"])
         for r in data["results"]:
-            writer.writerow([csv_safe(str(r[k]) if r[k] is not None else "") for k in r])
+            writer.writerow([csv_safe(str(r[k]) if r[k] is not None else "") for k in r] + [""])
+        for size in data["sizes"]:
+            for r in size["results"]:
+                row = [r["photo"], r["person"], r["named"], r["distance"], size["size_px"]]
+                writer.writerow([csv_safe("" if v is None else str(v)) for v in row])
         return buf.getvalue().rstrip("\n")
     lines = [
         f"rank-1 accuracy {_pct(result.accuracy)}: {result.right} of {len(result.probes)} "
@@ -154,4 +159,28 @@ def format_identity(result: IdentityEvaluation, fmt: str = "text") -> str:
     if result.wrong:
         lines += ["", "wrong names:"]
         lines += [f"  {p.path.name}: {p.person} named {p.named}" for p in result.wrong]
+    if data["sizes"]:
+        rows = [
+            [
+                r["size_px"],
+                f"{r['found']}/{r['shown']}",
+                _pct(r["accuracy"]),
+                r["right"],
+                r["wrong"],
+                r["unknown"],
+                r["genuine"]["median"],
+                r["genuine"]["max"],
+                r["impostor"]["min"],
+            ]
+            for r in data["sizes"]
+        ]
+        headers = ["face px", "found", "rank-1", "right", "wrong", "unknown"]
+        headers += ["genuine median", "genuine max", "impostor min"]
+        lines += ["", "by face size (probes shown small in a 1280x720 H.264 frame):"]
+        lines.append(tabulate(rows, headers=headers, tablefmt="simple", missingval="-"))
+        for r in data["sizes"]:
+            lines += [
+                f"  {r['size_px']} px: {Path(w['photo']).name}: {w['person']} named {w['named']}"
+                for w in r["wrong_names"]
+            ]
     return "\n".join(lines)

@@ -8,9 +8,12 @@ place is :func:`feelinvideo.identity.gallery.default_gallery_path`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
+import threading
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -29,25 +32,70 @@ _SCHEMA = (
     "CREATE TABLE embeddings (id INTEGER PRIMARY KEY, "
     "person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE, vector BLOB NOT NULL)",
 )
+#: Seconds a write waits for another process's (SQLite's busy timeout).
+BUSY_TIMEOUT_S = 30.0
+
+
+def _writable(path: Path) -> bool:
+    """Whether the gallery file and its folder (where SQLite writes its journal) may be
+    written: ``access(2)``, which also answers no on a read-only mount (EROFS), for root too."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _uri(path: Path, **query: str) -> str:
+    """An SQLite URI for ``path`` (https://sqlite.org/uri.html), e.g. ``mode=ro``."""
+    args = "&".join(f"{k}={v}" for k, v in query.items())
+    return f"file:{quote(str(path.resolve()))}?{args}"
+
+
+def _locked(method):
+    """Run the method holding the gallery's lock (one thread at a time on the connection)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class SqliteGallery:
     """The local face gallery: one SQLite file of names and dlib 128-d float64 embeddings,
-    several per name. Implements :class:`feelinvideo.identity.gallery.Gallery`.
+    several per name. Implements :class:`feelinvideo.galleries.interface.Gallery`.
 
     Use as a context manager, or call :meth:`close`.
 
+    Threads: one gallery may be used from any thread (a live watch opens it on the calling
+    thread and names faces on its analysis thread): the connection is made with
+    ``check_same_thread=False`` and every use holds a lock, as the :mod:`sqlite3` docs ask
+    of a connection shared between threads.
+
+    Processes: every write is one ``BEGIN IMMEDIATE`` transaction and waits up to
+    :data:`BUSY_TIMEOUT_S` for another process's (SQLite's busy timeout), so two enrolments
+    into one (new) gallery both keep their people. New galleries use SQLite's rollback
+    journal, not WAL: switching a new file to WAL takes its lock without the busy timeout
+    (two enrolments at once then failed with ``database is locked``, 4 of 40 tries with
+    four processes), and a WAL file cannot be read where its ``-shm`` file cannot be made.
+
+    Read-only: a gallery whose file or folder cannot be written (a read-only mount or
+    share, or permissions) is opened read-only (SQLite ``mode=ro``; ``immutable=1`` for an
+    older WAL gallery whose ``-shm`` cannot be made): it lists people and names faces, and
+    :meth:`add`, :meth:`remove` and :meth:`enroll` raise a GalleryError saying it is
+    read-only. :attr:`read_only` tells which.
+
     Args:
         path: the SQLite file.
-        create: create the file (and its folder) when it does not exist; otherwise a
-            missing file is an error.
+        create: create the file (and its folder) when it does not exist, for writing
+            (enrolment): a read-only gallery is then an error; otherwise a missing file is
+            an error.
         detector: the face detector :meth:`enroll` uses (an object with
             ``detect(images) -> [Faces]``); default :class:`~feelinvideo.models.mtcnn.
             MtcnnDetector`, loaded on first use.
 
     Raises:
         GalleryError: the file is missing (``create=False``), is not an SQLite file, is an
-            SQLite file of something else, or cannot be created. One line, naming the file.
+            SQLite file of something else, or cannot be created, or (``create=True``) is
+            read-only. One line, naming the file.
     """
 
     columns: tuple[str, ...] = ()
@@ -56,6 +104,7 @@ class SqliteGallery:
         self.path = Path(path).expanduser()
         self.location = str(self.path.resolve())
         self._detector = detector
+        self._lock = threading.RLock()
         if self.path.is_dir():
             raise GalleryError(f"{self.path}: is a folder, expected a gallery file")
         exists = self.path.exists()
@@ -71,23 +120,66 @@ class SqliteGallery:
                 raise GalleryError(
                     f"{self.path}: cannot create the gallery folder ({exc.strerror or exc})"
                 ) from None
-        try:
-            # autocommit mode: every write is an explicit BEGIN IMMEDIATE ... COMMIT, so two
-            # processes enrolling into one new gallery wait for each other (timeout 30 s)
-            self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise GalleryError(f"{self.path}: cannot open the gallery ({exc})") from None
+            if not os.access(self.path.parent, os.W_OK):
+                raise GalleryError(
+                    f"{self.path}: cannot create the gallery: its folder is read-only"
+                )
+        #: True when the file or its folder cannot be written: reading only.
+        self.read_only = exists and not _writable(self.path)
+        if self.read_only and create:
+            raise self._read_only_error()
         self._known: tuple[list[str], np.ndarray] | None = None
-        try:
-            self._check(create)
-        except BaseException:
-            self._db.close()
-            raise
+        self._db = self._connect(create)
+
+    def _connect(self, create: bool) -> sqlite3.Connection:
+        """The checked connection: read-write, else read-only (``mode=ro``, then
+        ``immutable=1`` for a WAL file whose ``-shm`` cannot be made). A file that
+        ``access(2)`` calls writable but that cannot be opened so (a share that refuses
+        writes whatever the permission bits say) is tried read-only too, unless
+        ``create`` asks to write; the first error is raised when nothing opens it."""
+        read_only = [{"mode": "ro"}, {"mode": "ro", "immutable": "1"}]
+        if self.read_only:
+            tries = read_only
+        else:
+            tries = [{"mode": "rwc" if create else "rw"}] + ([] if create else read_only)
+        first: GalleryError | None = None
+        for query in tries:
+            try:
+                # autocommit mode: every write is an explicit BEGIN IMMEDIATE ... COMMIT
+                db = sqlite3.connect(
+                    _uri(self.path, **query),
+                    uri=True,
+                    timeout=BUSY_TIMEOUT_S,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            except sqlite3.Error as exc:
+                first = first or GalleryError(f"{self.path}: cannot open the gallery ({exc})")
+                continue
+            try:
+                self._check(db, create and query["mode"] != "ro")
+            except GalleryError as exc:
+                db.close()
+                first = first or exc
+                continue
+            except BaseException:
+                db.close()
+                raise
+            self.read_only = query["mode"] == "ro"
+            return db
+        assert first is not None
+        raise first
 
     @contextlib.contextmanager
     def _write(self):
         """A write transaction taken at once (``BEGIN IMMEDIATE``): committed when the block
-        ends, rolled back on any error."""
+        ends, rolled back on any error.
+
+        Raises:
+            GalleryError: the gallery is read-only.
+        """
+        if self.read_only:
+            raise self._read_only_error()
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -96,25 +188,43 @@ class SqliteGallery:
             raise
         self._db.execute("COMMIT")
 
-    def _tables(self) -> set[str]:
-        return {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    def _write_error(self, exc: sqlite3.Error) -> GalleryError:
+        """A failed write as one line: read-only when SQLite found the file so
+        (``SQLITE_READONLY``, e.g. a share whose permission bits said writable)."""
+        if getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
+            return self._read_only_error()
+        return GalleryError(f"{self.path}: cannot write the gallery ({exc})")
 
-    def _check(self, create: bool) -> None:
+    def _read_only_error(self) -> GalleryError:
+        return GalleryError(
+            f"{self.path}: the gallery is read-only (its file or folder cannot be written: "
+            "a read-only disk, share or permissions); enrol into or remove from a writable copy"
+        )
+
+    @staticmethod
+    def _tables(db: sqlite3.Connection) -> set[str]:
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+    def _check(self, db: sqlite3.Connection, create: bool) -> None:
         try:
-            self._db.execute("PRAGMA foreign_keys = ON")
-            tables = self._tables()
+            db.execute("PRAGMA foreign_keys = ON")
+            tables = self._tables(db)
             if not tables and create:
-                self._db.execute("PRAGMA journal_mode = WAL")
-                with self._write():
-                    if not self._tables():  # another process may have created it meanwhile
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    if not self._tables(db):  # another process may have created it meanwhile
                         for statement in _SCHEMA:
-                            self._db.execute(statement)
-                        self._db.executemany(
+                            db.execute(statement)
+                        db.executemany(
                             "INSERT INTO meta VALUES (?, ?)",
                             [("format", _FORMAT), ("version", _VERSION), ("model", _MODEL)],
                         )
-                tables = self._tables()
-            meta = dict(self._db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+                tables = self._tables(db)
+            meta = dict(db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
         except sqlite3.DatabaseError as exc:
             raise GalleryError(
                 f"{self.path}: not a feelinvideo gallery, corrupt or not SQLite ({exc})"
@@ -134,16 +244,19 @@ class SqliteGallery:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @_locked
     def close(self) -> None:
         """Close the file."""
         self._db.close()
 
+    @_locked
     def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
         try:
             return self._db.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as exc:
             raise GalleryError(f"{self.path}: corrupt gallery ({exc})") from None
 
+    @_locked
     def people(self) -> dict[str, int]:
         """``{name: photo count}`` of every enrolled person, sorted by name."""
         return {
@@ -154,6 +267,7 @@ class SqliteGallery:
             )
         }
 
+    @_locked
     def add(self, name: str, embeddings: np.ndarray, replace: bool = False) -> int:
         """Add a person's embeddings (one per photo); return how many the person now has.
 
@@ -185,10 +299,11 @@ class SqliteGallery:
                     "SELECT COUNT(*) FROM embeddings WHERE person_id = ?", (pid,)
                 ).fetchone()
         except sqlite3.Error as exc:
-            raise GalleryError(f"{self.path}: cannot write the gallery ({exc})") from None
+            raise self._write_error(exc) from None
         self._known = None
         return int(count)
 
+    @_locked
     def remove(self, name: str) -> int:
         """Remove a person; return how many embeddings went with them.
 
@@ -196,6 +311,8 @@ class SqliteGallery:
             GalleryError: nobody of that name is enrolled, or the file cannot be written.
         """
         name = name.strip()
+        if self.read_only:
+            raise self._read_only_error()
         rows = self._query(
             "SELECT COUNT(e.id) FROM people p LEFT JOIN embeddings e ON e.person_id = p.id "
             "WHERE p.name = ? GROUP BY p.id",
@@ -208,10 +325,11 @@ class SqliteGallery:
             with self._write():
                 self._db.execute("DELETE FROM people WHERE name = ?", (name,))
         except sqlite3.Error as exc:
-            raise GalleryError(f"{self.path}: cannot write the gallery ({exc})") from None
+            raise self._write_error(exc) from None
         self._known = None
         return int(rows[0][0])
 
+    @_locked
     def embeddings(self) -> tuple[list[str], np.ndarray]:
         """All embeddings with their names: ``(names (M,), float64 array (M, 128))``.
 
@@ -240,6 +358,8 @@ class SqliteGallery:
             GalleryError: the file cannot be written.
             BackendError: the models are missing.
         """
+        if self.read_only:
+            raise self._read_only_error()
         if self._detector is None:
             self._detector = MtcnnDetector()
         vectors, warnings = [], []
@@ -269,9 +389,10 @@ class SqliteGallery:
         out.checked = faces.embedded
         if not out.checked.any():
             return out
-        if self._known is None:
-            self._known = self.embeddings()
-        names, vectors = self._known
+        known = self._known
+        if known is None:
+            known = self._known = self.embeddings()
+        names, vectors = known
         if not names:
             return out
         rows = np.flatnonzero(out.checked)

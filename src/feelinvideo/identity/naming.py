@@ -8,7 +8,24 @@
    median distance of those votes as ``match_distance``. The local gallery votes when a
    face's nearest enrolled embedding is within ``tolerance`` (dlib's 0.6); a Rekognition
    collection when ``SearchFacesByImage`` finds the face above its similarity threshold.
-2. **Distinct unknown people.** Tracks without a name are grouped by agglomerative
+2. **Far faces.** A small face's descriptor is noisier, and a wrong name is worse than none
+   (attendance), so a vote also depends on the face's width in the frame
+   (:func:`size_tolerance`, applied by :func:`sized_matches` to every gallery's answer):
+   faces narrower than :data:`MIN_NAMED_PX` (32) vote for no one; faces of 32-47 px only
+   within :data:`SMALL_TOLERANCE` (0.55, or the tolerance if stricter); wider ones within
+   the tolerance. Measured with ``feelinvideo evaluate identity --sizes``
+   (``bench/bench_identity_sizes.py``: 14 people enrolled from ../shared/data, 8 probes
+   each shown with its face 20-100 px wide in a 1280x720 H.264 frame, 2026-12-03): the
+   probes' distances to their own person (genuine) rise as faces shrink, median 0.37 at
+   100 px, 0.40 at 54, 0.44 at 40, 0.47 at 32, 0.51 at 24, 0.57 at 20, while the nearest
+   other person (impostor) comes closer, at least 0.674-0.712 from 48 px up but 0.640-0.693
+   under it. Under 32 px the largest genuine distances (0.58-0.68) reach the nearest
+   impostors (0.64-0.66; at 20 px they overlap): a name there is a guess. From 32 to 47 px
+   every genuine distance was at most 0.546, so 0.55 keeps them and stays 0.1 below every
+   impostor. (The tracker's part, re-checking a small face whose look changed so that
+   another person's face at the same place does not inherit the name, is in
+   :mod:`feelinvideo.identity.tracker`.)
+3. **Distinct unknown people.** Tracks without a name are grouped by agglomerative
    clustering with *average* linkage (:func:`scipy.cluster.hierarchy.linkage`) over the
    tracks' mean embeddings, cut at ``cluster_threshold`` (0.55). Average linkage joins two
    groups only when their faces are close on average, so one look-alike pair cannot chain
@@ -26,12 +43,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..faces import Faces
-from ..galleries.interface import Gallery
+from ..galleries.interface import Gallery, Matches
 from ..models.dlib import pairwise_distances
 from ..schema import DEFAULT_TOLERANCE, unknown_name
 from ..video import Frame
 from .tracker import Track
 
+#: Faces narrower than this (pixels) take no name from the gallery ...
+MIN_NAMED_PX = 32
+#: ... and faces narrower than this one only within SMALL_TOLERANCE (see the docstring).
+FULL_TOLERANCE_PX = 48
+SMALL_TOLERANCE = 0.55
 #: Average-linkage cut between unnamed tracks' mean embeddings (euclidean).
 DEFAULT_CLUSTER_THRESHOLD = 0.55
 #: Distance given to two tracks seen in the same frame (they cannot be one person).
@@ -52,6 +74,40 @@ class Identity:
 
     person: str
     match_distance: float | None
+
+
+def size_tolerance(width_px: np.ndarray, tolerance: float) -> np.ndarray:
+    """The largest distance that names a face of each width: the size rule.
+
+    Args:
+        width_px: float (N,), face box widths in pixels of the analysed frame.
+        tolerance: the distance for faces of :data:`FULL_TOLERANCE_PX` and wider.
+
+    Returns:
+        float (N,): ``tolerance`` from :data:`FULL_TOLERANCE_PX` up; at most
+        :data:`SMALL_TOLERANCE` from :data:`MIN_NAMED_PX` to there; ``-inf`` (no name)
+        below :data:`MIN_NAMED_PX`. The figures are measured in the module docstring.
+    """
+    width_px = np.asarray(width_px, np.float64)
+    return np.where(
+        width_px >= FULL_TOLERANCE_PX,
+        tolerance,
+        np.where(width_px >= MIN_NAMED_PX, min(tolerance, SMALL_TOLERANCE), -np.inf),
+    )
+
+
+def sized_matches(faces: Faces, matches: Matches, tolerance: float) -> Matches:
+    """``matches`` (a gallery's answer for ``faces``) with the names taken back from faces
+    too small for them (:func:`size_tolerance`): narrower than :data:`MIN_NAMED_PX`
+    whatever the gallery (a service's similarity too), or farther than their size allows.
+    ``analyze`` (:meth:`Naming.update`) and ``evaluate identity`` both name through it."""
+    width = faces.xyxy[:, 2] - faces.xyxy[:, 0]
+    limit = size_tolerance(width, tolerance)
+    far = np.isfinite(matches.distance) & (matches.distance > limit)
+    drop = (far | (width < MIN_NAMED_PX)) & (matches.name != "")
+    matches.name = np.where(drop, "", matches.name).astype(object)
+    matches.distance = np.where(drop, np.nan, matches.distance).astype(np.float32)
+    return matches
 
 
 class Naming:
@@ -87,6 +143,7 @@ class Naming:
         """
         if self.gallery is not None and len(faces):
             matches = self.gallery.match(frame.image, faces, self.tolerance)
+            matches = sized_matches(faces, matches, self.tolerance)
             faces.data.update(matches.data)
             for tid, checked, name, dist in zip(
                 faces.tracker_id, matches.checked, matches.name, matches.distance, strict=True

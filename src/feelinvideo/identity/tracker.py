@@ -11,11 +11,13 @@ Method (all local):
    detection), take part, with their last box or the box moved on at their last velocity.
    A face with no such partner may re-join a lost track by embedding, else starts a track.
 2. **Embeddings.** A face is embedded (dlib's 128-d descriptor, :mod:`feelinvideo.models.
-   dlib`, 58-100 ms a face here) when its track starts (after a cut too), when its link is
-   weak (IoU under ``weak_iou``, e.g. fast motion; contested: a face overlapping several
-   tracks or a track several faces; or the face's look changed: the correlation of its
-   24x24 grey patch with the track's last one is under ``min_patch_corr``), and otherwise
-   1 s, 2 s, 4 s... after its previous embedding, at most ``refresh_s`` seconds of video time
+   dlib`, about 25 ms a face here; the faces of a frame that need one go in one call) when
+   its track starts (after a cut too), when its link is weak (IoU under ``weak_iou``, e.g.
+   fast motion; contested: a face overlapping several tracks or a track several faces; or
+   the face's look changed: the correlation of its 24x24 grey patch with the track's last
+   one is under ``min_patch_corr``, or under ``small_patch_corr`` for a face narrower than
+   ``small_face_px``, a weak link then: see :data:`SMALL_FACE_PX`), and otherwise 1 s, 2 s,
+   4 s... after its previous embedding, at most ``refresh_s`` seconds of video time
    apart: never once per face per frame. Up to
    :data:`MAX_TRACK_EMBEDDINGS` are kept per track (evenly thinned), plus the running mean.
 3. **Verification.** Every refreshed embedding is checked against its track's mean: farther
@@ -43,8 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..faces import EMBEDDING_SIZE, Faces, box_iou
-from ..models.dlib import face_chips, pairwise_distances
-from ..models.dlib_process import encoder_process
+from ..models.dlib import chip_encodings, face_chips, pairwise_distances, preload
 from ..schema import DEFAULT_REFRESH_S
 from ..video import Frame
 from .cuts import CutDetector
@@ -60,6 +61,22 @@ DEFAULT_WEAK_IOU = 0.4
 DEFAULT_MIN_PATCH_CORR = 0.4
 #: Side in pixels of the grey face patch compared between sampled frames.
 PATCH_SIZE = 24
+#: A face narrower than SMALL_FACE_PX (pixels) whose patch correlates less than
+#: SMALL_FACE_PATCH_CORR with its track's last one is verified by embedding, as a weak link
+#: (split at ``split_distance``): the general bar (DEFAULT_MIN_PATCH_CORR) lets through a
+#: small face replaced by another. Measured (``bench/bench_identity_sizes.py``'s slideshow:
+#: portraits one after another at the same place of a grey 720p frame, no cut found since
+#: the frame is mostly background; and the test photos obama1 then alex_lacamoire1 at 54 px
+#: at the very same place): a portrait replaced by another kept patch correlations
+#: 0.13-0.59 with the first one's track (IoU 0.33-0.87), and where that passed the general
+#: bars the new face took the first one's name; the same portrait between sampled frames
+#: kept 1.00. The same walking pedestrians of facenet-pytorch's street clip (faces 40-99
+#: px, sampled every 0.2 s) kept a median correlation of 0.91 (5th percentile 0.58), with
+#: IoU down to 0.33, so IoU is no sign of a swap there and is not used. At 0.7 the street
+#: clip's extra checks split one pedestrian into two people at ``--every 0.1``; at 0.6 it
+#: keeps its 7 people at 0.1 and 0.2.
+SMALL_FACE_PX = 100
+SMALL_FACE_PATCH_CORR = 0.6
 #: A face may re-join a track lost at most this long ago (seconds of video time) ...
 DEFAULT_RELINK_S = 1.0
 #: ... when its embedding is this close (euclidean) to the track's mean embedding.
@@ -203,11 +220,11 @@ def face_patches(image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
 
 
 def dlib_encoder(image: np.ndarray, xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The default :data:`Encoder`: dlib's aligned chips and 128-d descriptors, the
-    network run in a child process (:mod:`feelinvideo.models.dlib_process`) so that it
-    does not stop the pipeline's decoding and model threads."""
+    """The default :data:`Encoder`: dlib's aligned chips and their 128-d descriptors, all
+    the boxes in one network call (OpenCV's dnn, which releases the GIL while it runs, so
+    the pipeline's decoding and model threads go on meanwhile)."""
     chips = face_chips(image, xyxy)
-    return chips, encoder_process.encode(chips)
+    return chips, chip_encodings(chips)
 
 
 class FaceTracker:
@@ -237,6 +254,9 @@ class FaceTracker:
         strong_split_distance: ... and a face on a strong link when farther than this.
         cuts: a :class:`~feelinvideo.identity.cuts.CutDetector` ending every track at a hard
             cut (default one with its measured thresholds); None: no cut detection.
+        small_face_px: faces narrower than this (pixels) are verified by embedding, as weak
+            links, when their patch correlates less than ``small_patch_corr`` with their
+            track's (:data:`SMALL_FACE_PX`, :data:`SMALL_FACE_PATCH_CORR`; 0 turns it off).
 
     Raises:
         ValueError: ``refresh_s`` <= 0.
@@ -255,6 +275,8 @@ class FaceTracker:
         weak_iou: float = DEFAULT_WEAK_IOU,
         min_patch_corr: float = DEFAULT_MIN_PATCH_CORR,
         cuts: CutDetector | None | str = "default",
+        small_face_px: float = SMALL_FACE_PX,
+        small_patch_corr: float = SMALL_FACE_PATCH_CORR,
     ):
         if not refresh_s > 0:
             raise ValueError(f"refresh_s must be > 0, got {refresh_s}")
@@ -267,10 +289,12 @@ class FaceTracker:
         self.weak_iou = float(weak_iou)
         self.min_patch_corr = float(min_patch_corr)
         self.cuts = CutDetector() if cuts == "default" else cuts
+        self.small_face_px = float(small_face_px)
+        self.small_patch_corr = float(small_patch_corr)
         self.thumbnails = thumbnails
         self._encoder = encoder or dlib_encoder
         if encoder is None:
-            encoder_process.start()  # loads dlib's models meanwhile, in its own process
+            preload()  # loads dlib's models on a background thread meanwhile
         self.tracks: list[Track] = []
         #: tracks started so far (the next ``tracker_id``; :meth:`forget` keeps it).
         self.tracks_created = 0
@@ -353,10 +377,15 @@ class FaceTracker:
                         weak.add(int(r))
                         check.add(int(r))
         patches = face_patches(image, faces.xyxy)
+        widths = faces.xyxy[:, 2] - faces.xyxy[:, 0]
         for i, track in assigned.items():
             flat = track.patch is None or not patches[i].any()
-            if not flat and float((patches[i] * track.patch).mean()) < self.min_patch_corr:
+            corr = 1.0 if flat else float((patches[i] * track.patch).mean())
+            if corr < self.min_patch_corr:
                 check.add(i)  # the face looks different: check who it is
+            if widths[i] < self.small_face_px and corr < self.small_patch_corr:
+                check.add(i)  # a small face that may be someone else: split at 0.6
+                weak.add(i)
         chips: dict[int, np.ndarray] = {}
         need = [
             i

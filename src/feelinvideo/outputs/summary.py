@@ -26,7 +26,9 @@ from ..schema import (
     EMOTIONS,
     NEGATIVE,
     POSITIVE,
+    counted,
     format_time,
+    noun,
     verdict,
     verdict_reason,
 )
@@ -64,7 +66,7 @@ def check_min_emotion_face(value: float) -> float:
     return value
 
 
-def counted(df: pd.DataFrame) -> np.ndarray:
+def counted_rows(df: pd.DataFrame) -> np.ndarray:
     """bool (N,): the rows whose emotion is counted (``emotion_reliable``; every row when
     the column is absent)."""
     if "emotion_reliable" not in df.columns:
@@ -92,7 +94,7 @@ def emotion_totals(df: pd.DataFrame, margin: float = DEFAULT_NEUTRAL_MARGIN) -> 
         ``small_faces`` (faces left out as too small to score reliably).
         With no counted rows, means and shares are 0 and the verdict is ``"neutral"``.
     """
-    mask = counted(df)
+    mask = counted_rows(df)
     total = len(df)
     df = df[mask] if not mask.all() else df
     n = len(df)
@@ -218,7 +220,7 @@ def group_totals(
     )
     if not len(df):
         return pd.DataFrame(columns=columns)
-    mask = counted(df)
+    mask = counted_rows(df)
     scores = df[emotions].astype(float).where(pd.Series(mask, index=df.index), 0.0)
     weighted = scores.mul(df["detection_confidence"].astype(float), axis=0)
     keys = [df[c] for c in ([by] if isinstance(by, str) else by)]
@@ -327,8 +329,8 @@ def describe(summary: dict, out_dir: str | os.PathLike | None = None) -> str:
     video = s["video"]
     lines = [
         f"{Path(video['path']).name}: {video['duration_s']:.1f} s, "
-        f"{video['width']}x{video['height']}, {s['sampled_frames']} sampled frames, "
-        f"{s['frames_with_faces']} with faces, {s['faces']} faces",
+        f"{video['width']}x{video['height']}, {counted(s['sampled_frames'], 'sampled frame')}, "
+        f"{s['frames_with_faces']} with faces, {counted(s['faces'], 'face')}",
     ]
     counted_faces = s.get("emotion_faces", s["faces"])
     small = s.get("small_faces", 0)
@@ -336,8 +338,12 @@ def describe(summary: dict, out_dir: str | os.PathLike | None = None) -> str:
         limit = s.get("min_emotion_face_px")
         under = f" under {limit:g} px" if isinstance(limit, (int, float)) else ""
         lines.append(
-            f"emotions counted from {counted_faces} of {s['faces']} faces"
-            + (f" ({small} faces{under} left out as too small to score)" if small else "")
+            f"emotions counted from {counted_faces} of {counted(s['faces'], 'face')}"
+            + (
+                f" ({counted(small, 'face')}{under} left out as too small to score)"
+                if small
+                else ""
+            )
         )
     if not s["faces"]:
         lines.append("no faces were found")
@@ -359,7 +365,7 @@ def describe(summary: dict, out_dir: str | os.PathLike | None = None) -> str:
         for w in s["windows"]:
             lines.append(
                 f"  {format_time(w['start_s'], False)}-{format_time(w['end_s'], False)}  "
-                f"{w['faces']:4d} faces  {w['dominant_emotion'] or '-'}"
+                f"{w['faces']:4d} {noun(w['faces'], 'face'):<5}  {w['dominant_emotion'] or '-'}"
             )
     if "people" in s:
         dropped = s["people_left_out"]
@@ -367,7 +373,7 @@ def describe(summary: dict, out_dir: str | os.PathLike | None = None) -> str:
         lines.append(f"people: {s['people_count']}{left}")
         for p in s["people"]:
             lines.append(
-                f"  {p['person']:<20} {p['frames']:5d} frames  "
+                f"  {p['person']:<20} {p['frames']:5d} {noun(p['frames'], 'frame'):<6}  "
                 f"{p['dominant_emotion'] or '-':<9} {p['verdict']}"
             )
     if out_dir is not None and s.get("outputs"):

@@ -1,8 +1,9 @@
 """The per-face table (``faces.csv``): one row per face per sampled frame, from :class:`Faces`.
 
 The only place faces become rows. Columns and rounding follow docs/outputs.md:
-:data:`~feelinvideo.schema.FACE_COLUMNS`, then :data:`~feelinvideo.schema.EMOTION_SIZE_COLUMNS`,
-then :data:`~feelinvideo.schema.IDENTITY_COLUMNS` when identity ran, then backend and gallery
+:data:`~feelinvideo.schema.FACE_COLUMNS`, then :data:`~feelinvideo.schema.IDENTITY_COLUMNS`
+(and the smoothed scores) when identity ran, then
+:data:`~feelinvideo.schema.EMOTION_SIZE_COLUMNS`, then backend and gallery
 columns (``Faces.data``, e.g. ``rek_*``).
 """
 
@@ -56,8 +57,9 @@ def faces_table(
             frames.append(np.full(len(faces), frame_index, np.int64))
             times.append(np.full(len(faces), timestamp_s, np.float64))
             chunks.append(faces)
-    columns = list(FACE_COLUMNS + EMOTION_SIZE_COLUMNS)
+    columns = list(FACE_COLUMNS)
     columns += list(IDENTITY_COLUMNS + SMOOTHED_COLUMNS) if identity else []
+    columns += list(EMOTION_SIZE_COLUMNS)  # after identity: earlier columns keep their place
     extra = [c for c in data_columns if c not in columns]
     for faces in chunks:
         extra += [k for k in faces.data if k not in extra and k not in columns]

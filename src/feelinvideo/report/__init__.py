@@ -5,7 +5,8 @@ Every number comes from the runs' ``faces.csv`` files (and the video facts in th
 
 The package, one concern per module:
 
-- :mod:`~feelinvideo.report.runs`: find, read and check ``faces.csv`` files; name people.
+- :mod:`~feelinvideo.report.load`: find, read and check ``faces.csv`` files; name people;
+  the videos a batch's ``batch.json`` lists that failed or were left out.
 - :mod:`~feelinvideo.report.tables`: class summary, attendance and time-window tables.
 - :mod:`~feelinvideo.report.db`: the ``--db`` SQLite database.
 - :mod:`~feelinvideo.report.formats`: the summary on stdout (text, json, csv, markdown).
@@ -42,7 +43,7 @@ from . import plots as plotting
 from .db import append_to_db
 from .formats import FORMATS, format_summary
 from .html import render_html, video_plot_name
-from .load import Run, find_csvs, load_runs, read_faces_csv
+from .load import LeftOut, Run, find_csvs, find_left_out, load_runs, read_faces_csv
 from .tables import (
     CLASS_SUMMARY_COLUMNS,
     DEFAULT_WINDOW_S,
@@ -75,6 +76,9 @@ class Report:
         neutral_margin: the verdict's neutral margin per face used.
         min_emotion_face_px: the smallest face (pixels) whose emotion was counted.
         warnings: one line per problem that did not stop the report.
+        left_out: the videos of the batches read (``batch.json``) that the report does not
+            cover, failed or with no ``faces.csv``, each with its reason
+            (:func:`feelinvideo.report.load.find_left_out`).
         out_dir: where the files went (after :func:`write_report`).
         files: name -> path of each file written (``class_summary``, ``windows``, the
             :data:`feelinvideo.schema.PLOT_FILES` keys, ``video_<k>_emotions`` (the k-th
@@ -93,6 +97,7 @@ class Report:
     neutral_margin: float = DEFAULT_NEUTRAL_MARGIN
     min_emotion_face_px: float = DEFAULT_MIN_EMOTION_FACE_PX
     warnings: list[str] = field(default_factory=list)
+    left_out: list[LeftOut] = field(default_factory=list)
     out_dir: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
     db: dict | None = None
@@ -127,7 +132,9 @@ def build_report(
             (0: every face); each run's faces get ``face_px`` and ``emotion_reliable``.
 
     Returns:
-        the :class:`Report` (``out_dir``, ``files`` and ``db`` not yet set).
+        the :class:`Report` (``out_dir``, ``files`` and ``db`` not yet set); its
+        ``left_out`` lists the videos of any ``batch.json`` among the inputs that failed or
+        have no ``faces.csv``.
 
     Raises:
         CsvError: a bad or missing input (see :func:`read_faces_csv`).
@@ -139,9 +146,11 @@ def build_report(
     margin = check_margin(neutral_margin)
     threshold = check_min_emotion_face(min_emotion_face_px)
     warnings: list[str] = []
+    inputs = list(inputs)
     runs = load_runs(inputs, warnings)
     for run in runs:
         run.faces = mark_reliable(run.faces, threshold)
+    left_out = find_left_out(inputs, warnings)
     people = class_summary(runs, margin)
     return Report(
         runs=runs,
@@ -155,6 +164,7 @@ def build_report(
         neutral_margin=margin,
         min_emotion_face_px=threshold,
         warnings=warnings,
+        left_out=left_out,
     )
 
 
@@ -279,6 +289,7 @@ __all__ = [
     "DEFAULT_WINDOW_S",
     "FORMATS",
     "WINDOW_COLUMNS",
+    "LeftOut",
     "Report",
     "Run",
     "all_faces",
@@ -287,6 +298,7 @@ __all__ = [
     "build_report",
     "class_summary",
     "find_csvs",
+    "find_left_out",
     "format_summary",
     "load_runs",
     "make_report",

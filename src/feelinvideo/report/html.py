@@ -1,6 +1,7 @@
 """``report.html``: the page a teacher acts on, rendered from ``templates/report.html.j2``.
 
-Order: a headline that says what it pools; a section per video (facts, the verdict with its
+Order: a headline that says what it pools; the videos of the batches read that failed or
+were left out (``batch.json``), with their reasons; a section per video (facts, the verdict with its
 numbers, the emotion mix over time, one row per person with a face thumbnail, minutes
 present, an emotion timeline strip and the verdict); the class table across videos; "How
 to read this" (the model, its accuracy, the verdict rule, the legal caveat).
@@ -31,7 +32,7 @@ import jinja2
 import numpy as np
 
 from .. import __version__
-from ..outputs.summary import counted, emotion_totals
+from ..outputs.summary import counted_rows, emotion_totals
 from ..schema import (
     EMOTIONS,
     INTERESTED,
@@ -40,6 +41,7 @@ from ..schema import (
     NOT_INTERESTED,
     PLOT_FILES,
     POSITIVE,
+    counted,
     format_time,
     verdict_reason,
 )
@@ -145,6 +147,10 @@ def render_html(
         "people_table": _class_table(report),
         "howto": _howto(report),
         "fallback": [r.video for r in report.runs if not r.has_person],
+        "left_out": [
+            {"path": x.path, "status": x.status, "reason": x.reason, "batch": str(x.batch)}
+            for x in report.left_out
+        ],
         "warnings": report.warnings,
         "version": __version__,
         "generated": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
@@ -219,6 +225,17 @@ def _verdict_block(
     return {"verdict": verdict, "css": _CSS.get(verdict, "neutral"), "reason": reason}
 
 
+def _brief_note(run: Run) -> str:
+    """``" (and 1 seen too briefly, left out: unknown-5, 3 frames)"`` or ``""``."""
+    if not run.brief:
+        return ""
+    names = ", ".join(
+        f"{name.removeprefix(f'{run.video}:')}, {counted(n, 'frame')}"
+        for name, n in list(run.brief.items())[:10]
+    )
+    return f" (and {len(run.brief)} seen too briefly, left out: {names})"
+
+
 def _headline(report: Report) -> dict:
     """What the page's first line says: per video when there are several (no pooled
     verdict over unrelated videos), the verdict and its numbers for one."""
@@ -231,6 +248,7 @@ def _headline(report: Report) -> dict:
     left = faces - report.emotion_faces
     head = {
         "faces": faces,
+        "faces_text": counted(faces, "face"),
         "small": (
             f"{left} of them under {report.min_emotion_face_px:g} px, too small to score, "
             "left out of the emotions"
@@ -301,14 +319,14 @@ def _video(report: Report, run: Run, k: int, mix_src, out_dir: Path, embed, thum
         ("frame size", f"{int(width)}×{int(height)} px" if width and height else "—"),
         (
             "sampled",
-            (f"{sampled} frames, " if sampled is not None else "")
+            (f"{counted(sampled, 'frame')}, " if sampled is not None else "")
             + f"one per {run.sample_interval_s:.3g} s",
         ),
-        ("people", str(int(run.faces["person"].nunique()) if faces else 0)),
+        ("people", str(int(run.faces["person"].nunique()) if faces else 0) + _brief_note(run)),
         ("faces", f"{faces} (face × sampled frame)"),
         (
             "emotions counted",
-            f"from {scored} faces"
+            f"from {counted(scored, 'face')}"
             + (
                 f"; {faces - scored} under {report.min_emotion_face_px:g} px left out as too "
                 "small to score"
@@ -336,6 +354,7 @@ def _video(report: Report, run: Run, k: int, mix_src, out_dir: Path, embed, thum
                 "minutes": _minutes(rec["minutes"]),
                 "share": _pct(rec["share"]),
                 "frames": int(rec["frames"]),
+                "frames_text": counted(rec["frames"], "frame"),
                 "dominant": dominant or "—",
                 "dominant_pct": _pct(rec[f"mean_{dominant}"]) if dominant else None,
                 "small_note": _small_note(small, int(rec["faces"]), report.min_emotion_face_px),
@@ -411,7 +430,8 @@ def _small_note(small: int, faces: int, threshold: float) -> str | None:
     if small == faces:
         return f"every face under {threshold:g} px: too small to score, emotions not counted"
     return (
-        f"{small} of {faces} faces under {threshold:g} px: too small to score, emotions from "
+        f"{small} of {counted(faces, 'face')} under {threshold:g} px: too small to score, "
+        "emotions from "
         f"the other {faces - small} only"
     )
 
@@ -420,7 +440,7 @@ def _strip(run: Run, person: str, window_s: float, duration_s: float) -> dict:
     """An emotion timeline of one person over the video: per time window where they were
     seen with a face large enough to count, a column of their mean emotion scores stacked
     bottom-up (SVG rectangles in a ``_STRIP_W`` x ``_STRIP_H`` box); blank elsewhere."""
-    faces = run.faces[(run.faces["person"] == person).to_numpy() & counted(run.faces)]
+    faces = run.faces[(run.faces["person"] == person).to_numpy() & counted_rows(run.faces)]
     count = max(1, math.ceil(max(duration_s, 1e-9) / window_s - 1e-9)) if window_s > 0 else 1
     width = _STRIP_W / count
     index = np.minimum((faces["timestamp_s"].to_numpy(dtype=float) // window_s), count - 1)
@@ -446,7 +466,7 @@ def _strip(run: Run, person: str, window_s: float, duration_s: float) -> dict:
                 "title": f"{format_time(start, None, compact=True)}–"
                 f"{format_time(end, None, compact=True)}: "
                 + ", ".join(f"{e} {_pct(row[e])}" for e in top)
-                + f" ({int(sizes[k])} faces)",
+                + f" ({counted(sizes[k], 'face')})",
             }
         )
     return {
@@ -471,6 +491,7 @@ def _class_table(report: Report) -> dict:
                 "videos": int(rec["videos"]),
                 "minutes": _minutes(rec["minutes"]),
                 "frames": int(rec["attended"]),
+                "frames_text": counted(rec["attended"], "frame"),
                 "means": [_pct(rec[f"mean_{e}"]) for e in EMOTIONS],
                 "dominant": rec["dominant_emotion"] or "—",
                 "small_note": _small_note(

@@ -13,13 +13,14 @@ import io
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import CsvError
+from ..runs.index import BATCH_JSON, DONE, KEPT, SKIPPED
 from ..schema import (
     EMOTIONS,
     FACE_COLUMNS,
@@ -60,6 +61,10 @@ class Run:
         summary: the ``summary.json`` dict beside the CSV, or None.
         has_person: whether the CSV had a ``person`` column.
         digest: sha256 of the CSV's bytes (hex).
+        brief: the people ``analyze`` left out of the run as seen too briefly (its
+            ``--min-frames`` or automatic rule, :func:`feelinvideo.outputs.people.brief`),
+            report name -> sampled frames seen; their rows are not in ``faces``, so no
+            number of the report counts them (see :func:`brief_people`).
     """
 
     csv_path: Path
@@ -68,6 +73,7 @@ class Run:
     summary: dict | None = None
     has_person: bool = False
     digest: str = ""
+    brief: dict[str, int] = field(default_factory=dict)
 
     @property
     def video_info(self) -> dict:
@@ -169,7 +175,9 @@ def find_csvs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
             csvs = [direct] if direct.is_file() else sorted(path.rglob(FACES_CSV))
             csvs = [p for p in csvs if p.is_file()]
             if not csvs:
-                raise CsvError(f"{path}: no {FACES_CSV} in this folder or below it")
+                left = find_left_out([path])
+                note = f" ({_left_out_note(left)})" if left else ""
+                raise CsvError(f"{path}: no {FACES_CSV} in this folder or below it{note}")
         elif path.exists():
             csvs = [path]
         else:
@@ -380,7 +388,142 @@ def load_runs(inputs: Iterable[str | os.PathLike], warnings: list[str] | None = 
             n += 1
             video = f"{base}-{n}"
         used.add(video)
+        brief = brief_people(df, summary) if has_person else set()
+        mask = _names(df).isin(brief).to_numpy() if brief else np.zeros(len(df), bool)
         df["person"] = people_of(df, has_person, video)
         df["video"] = video
-        runs.append(Run(csv_path, video, df, summary, has_person, digest))
+        left = {
+            str(p): int(n) for p, n in df[mask].groupby("person")["frame_index"].nunique().items()
+        }
+        if mask.any():
+            df = df[~mask].reset_index(drop=True)
+        runs.append(Run(csv_path, video, df, summary, has_person, digest, left))
     return runs
+
+
+def brief_people(df: pd.DataFrame, summary: dict | None) -> set[str]:
+    """The people (``faces.csv`` names) the run left out as seen too briefly: those in
+    ``df`` but not among ``summary.json``'s ``people``, when ``analyze`` decided it
+    (``identity.brief``, its automatic rule, or ``identity.min_frames`` above 1). Empty
+    for a run without that record (an older run, or a live watch, whose ``people`` may be
+    capped for memory: nobody is left out then)."""
+    identity = (summary or {}).get("identity")
+    people = (summary or {}).get("people")
+    if not isinstance(identity, dict) or not isinstance(people, list):
+        return set()
+    min_frames = finite_number(identity.get("min_frames"))
+    if not isinstance(identity.get("brief"), dict) and not (min_frames and min_frames > 1):
+        return set()
+    kept = {p.get("person") for p in people if isinstance(p, dict)}
+    return {p for p in set(_names(df)) if p not in kept}
+
+
+def _names(df: pd.DataFrame) -> pd.Series:
+    """The ``person`` cells as ``faces.csv`` holds them, stripped (blank: ``unknown``)."""
+    return df["person"].fillna(UNKNOWN).astype(str).str.strip()
+
+
+@dataclass
+class LeftOut:
+    """A video of a batch (``batch.json``, written by ``analyze`` of several videos) that
+    the report does not cover.
+
+    Attributes:
+        path: the video as ``batch.json`` names it.
+        status: its ``batch.json`` status (``failed``, or another the report cannot use),
+            or ``missing``: ``batch.json`` says it was analysed but its run folder holds no
+            ``faces.csv`` (moved or deleted since).
+        reason: one line: the error ``batch.json`` records (without the video's name in
+            front), else what the status means.
+        batch: the ``batch.json`` it comes from.
+    """
+
+    path: str
+    status: str
+    reason: str
+    batch: Path
+
+    def line(self) -> str:
+        """``<path>: <status>: <reason>``, for text output."""
+        return f"{self.path}: {self.status}: {self.reason}"
+
+
+#: The status of a video analysed by a batch whose run folder has no faces.csv any more.
+MISSING = "missing"
+
+
+def find_left_out(
+    inputs: Iterable[str | os.PathLike], warnings: list[str] | None = None
+) -> list[LeftOut]:
+    """The videos of the batches among ``inputs`` that no ``faces.csv`` stands for.
+
+    Each folder given is looked at as :func:`find_csvs` does: its own ``batch.json``, else
+    every ``batch.json`` below it (sorted, each once); files are not. Listed: every video
+    whose status is not ``done``, ``kept`` or ``skipped`` (a video named twice is analysed
+    once, under its first name), with the error ``batch.json`` records; and every ``done``
+    or ``kept`` video whose run folder (``batch.json``'s folder / the name of its
+    ``out_dir``) holds no ``faces.csv``.
+
+    Args:
+        inputs: the report's inputs.
+        warnings: gets one line per ``batch.json`` that is not readable JSON of
+            ``{"videos": [...]}`` (ignored).
+
+    Returns:
+        the videos left out, in ``batch.json`` order.
+    """
+    warnings = warnings if warnings is not None else []
+    batches: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if not path.is_dir():
+            continue
+        direct = path / BATCH_JSON
+        for found in [direct] if direct.is_file() else sorted(path.rglob(BATCH_JSON)):
+            if found.is_file() and found.resolve() not in {b.resolve() for b in batches}:
+                batches.append(found)
+    out: list[LeftOut] = []
+    for batch in batches:
+        try:
+            data = json.loads(batch.read_text(encoding="utf-8"))
+            videos = data["videos"]
+            if not isinstance(videos, list):
+                raise TypeError("videos is not a list")
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            reason = " ".join(str(exc).split())
+            warnings.append(f"{batch}: ignored, not a batch index ({reason})")
+            continue
+        for entry in videos:
+            if isinstance(entry, dict):
+                left = _left_out(entry, batch)
+                if left is not None:
+                    out.append(left)
+    return out
+
+
+def _left_out(entry: dict, batch: Path) -> LeftOut | None:
+    path = str(entry.get("path") or "?")
+    status = str(entry.get("status") or "?")
+    if status == SKIPPED:
+        return None
+    if status in (DONE, KEPT):
+        out_dir = entry.get("out_dir")
+        folder = batch.parent / Path(out_dir).name if isinstance(out_dir, str) else None
+        if folder is not None and (folder / FACES_CSV).is_file():
+            return None
+        where = f"its run folder {folder} holds no {FACES_CSV}" if folder else "no run folder"
+        return LeftOut(path, MISSING, f"{BATCH_JSON} says {status}, but {where}", batch)
+    error = entry.get("error")
+    if isinstance(error, str) and error.strip():
+        reason = " ".join(error.split()).removeprefix(f"{path}: ")
+    else:
+        reason = f"not analysed ({BATCH_JSON} gives no reason)"
+    return LeftOut(path, status, reason, batch)
+
+
+def _left_out_note(left: list[LeftOut]) -> str:
+    """``"its batch.json lists 2 videos not analysed: a.mp4: failed: ..."``."""
+    first = left[0].line()
+    more = f" and {len(left) - 1} more" if len(left) > 1 else ""
+    videos = "1 video" if len(left) == 1 else f"{len(left)} videos"
+    return f"{BATCH_JSON} lists {videos} not analysed: {first}{more}"

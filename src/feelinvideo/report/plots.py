@@ -12,7 +12,7 @@ import io
 
 import pandas as pd
 
-from ..schema import EMOTIONS, format_time
+from ..schema import EMOTIONS, counted, format_time
 from .formats import printable
 
 #: One colour per emotion, the same in every plot.
@@ -142,7 +142,7 @@ def emotions_over_time(windows: pd.DataFrame) -> bytes:
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
             _time_axis(ax, x[-1] - x[0])
             faces = int(part["faces"].sum())
-            ax.set_title(f"{_label(video)} — {faces} faces", loc="left", fontsize=10)
+            ax.set_title(f"{_label(video)} — {counted(faces, 'face')}", loc="left", fontsize=10)
             if faces == 0:
                 ax.text(0.5, 0.5, "no faces", transform=ax.transAxes, ha="center", color="#555")
             ax.set_ylabel("mean score")

@@ -14,6 +14,7 @@ code path runs in memory.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -26,7 +27,7 @@ from ..analysis import Analysis, finish_analysis, saved_analysis
 from ..atomic import prepare_dir
 from ..errors import FeelinvideoError, OptionError
 from ..progress import advance_to, progress_bar
-from ..schema import DEFAULT_SEGMENT_S, WORK_DIR
+from ..schema import DEFAULT_SEGMENT_S, SUMMARY_JSON, WORK_DIR
 from ..settings import AnalyzeOptions
 from ..specs import BackendSpec, EngineSpec, GallerySpec
 from ..stream import call_frames, call_span_s
@@ -38,15 +39,17 @@ from .index import (
     KEPT,
     SKIPPED,
     BatchItem,
+    check_out_dir,
     failure_message,
     find_videos,
     run_dir_names,
     write_batch_json,
 )
+from .lock import folder_locks
 from .merge import merge_segments
 from .plan import Segment, plan_segments
 from .task import SegmentResult, SegmentTask
-from .work import WorkFolder, fingerprint
+from .work import WorkFolder, fingerprint, outputs_fingerprint
 
 #: share of the progress a video's analysis takes when its overlay is rendered too (the
 #: rendering takes the rest)
@@ -193,6 +196,13 @@ class Run:
         gallery = self.gallery_spec if self.gallery_spec is not None else self.gallery
         return fingerprint(video, self.options, backend, gallery, self.segment_s)
 
+    def outputs_fingerprint(self, video: Path) -> str:
+        """The fingerprint of ``video``'s outputs under these settings (``summary.json``
+        ``fingerprint``)."""
+        backend = self.backend_spec if self.backend_spec is not None else self.backend
+        gallery = self.gallery_spec if self.gallery_spec is not None else self.gallery
+        return outputs_fingerprint(video, self.options, backend, gallery)
+
 
 def analyze(
     video: str | os.PathLike,
@@ -262,20 +272,29 @@ def analyze(
         info = probe(video)
         run.options.check(info.duration_s)
         out = Path(out) if out is not None else None
+        if out is not None:
+            check_out_dir(out, [video])
         job = VideoRun(video, info, out, out / WORK_DIR if out is not None else None)
         existed = out is not None and out.exists()
         result = None
-        try:
-            with _video_progress(info.duration_s, out, run.options, progress) as (advance, draw):
-                for _, result in run_videos([job], run, advance, draw):
-                    if isinstance(result, BaseException):
-                        raise result
-        except (FeelinvideoError, ValueError):
-            if out is not None:
-                shutil.rmtree(out / WORK_DIR, ignore_errors=True)
-                if not existed and out.is_dir() and not any(out.iterdir()):
-                    out.rmdir()
-            raise
+        with folder_locks([out] if out is not None else []):
+            try:
+                with _video_progress(info.duration_s, out, run.options, progress) as bars:
+                    for _, result in run_videos([job], run, *bars):
+                        if isinstance(result, BaseException):
+                            raise result
+            except BaseException as exc:
+                kept = _segments_kept([job])
+                if out is not None and (isinstance(exc, FeelinvideoError | ValueError) or not kept):
+                    shutil.rmtree(out / WORK_DIR, ignore_errors=True)
+                    if not existed and out.is_dir() and not any(out.iterdir()):
+                        out.rmdir()
+                elif kept:
+                    exc.feelinvideo_kept = (
+                        f"{kept} of {len(_planned(run, job))} segments kept in {job.work}; run "
+                        "the same command again to resume (--force starts over)"
+                    )
+                raise
     return result
 
 
@@ -336,6 +355,8 @@ def analyze_videos(
     ) as run:  # fmt: skip
         probed: dict = {}
         found = find_videos(paths, probed)
+        if out is not None:
+            check_out_dir(out, paths)
         parent = prepare_dir(out) if out is not None else None
         items: dict[int, BatchItem] = {}
         jobs_: list[VideoRun] = []
@@ -357,66 +378,103 @@ def analyze_videos(
             work = parent / WORK_DIR / name if parent is not None else None
             jobs_.append(VideoRun(video, info, run_dir, work))
             index.append(k)
-        analyses: dict[int, Analysis] = {}
-        if parent is not None:
-            write_batch_json(parent, [items[j] for j in sorted(items)])
-        total = sum(j.info.duration_s for j in jobs_)
-        start = time.perf_counter()
-        done_s: dict[int, float] = {}
-        with progress_bar(total, "batch", progress is True) as bar:
+        locks = [parent] + [j.out for j in jobs_] if parent is not None else []
+        with folder_locks(locks):
+            try:
+                return _batch(run, found, items, jobs_, index, parent, progress)
+            except BaseException as exc:
+                if not isinstance(exc, Exception):  # an interrupt: say what is kept
+                    done = sum(i.status in (DONE, KEPT) for i in items.values())
+                    segments = _segments_kept(jobs_)
+                    if parent is not None and (done or segments):
+                        exc.feelinvideo_kept = (
+                            f"{done} of {len(found)} videos finished and {segments} segments "
+                            f"kept in {parent}; run the same command again to resume"
+                        )
+                raise
 
-            def advance(job: int, seconds: float) -> None:
-                done_s[job] = max(done_s.get(job, 0.0), seconds)
-                advance_to(bar, min(sum(done_s.values()), total))
-                if callable(progress):
-                    progress(bar.n)
 
-            def draw(job: int, seconds: float) -> None:
-                pass  # the batch bar follows the analysis; rendering shows no bar of its own
+def _batch(run, found, items, jobs_, index, parent, progress) -> BatchResult:
+    """The videos of :func:`analyze_videos` after finding and probing: run, record each in
+    batch.json as it finishes, one progress bar over all."""
+    analyses: dict[int, Analysis] = {}
+    if parent is not None:
+        write_batch_json(parent, [items[j] for j in sorted(items)])
+    total = sum(j.info.duration_s for j in jobs_)
+    start = time.perf_counter()
+    share = ANALYSIS_SHARE if parent is not None and run.options.write_video else 1.0
+    analysed: dict[int, float] = {}
+    rendered: dict[int, float] = {}
+    with progress_bar(total, "batch", progress is True) as bar:
 
-            for job, outcome in run_videos(jobs_, run, _shared(advance, jobs_), draw, True):
-                k, video = index[job], jobs_[job]
-                if isinstance(outcome, BaseException):
-                    taken = round(time.perf_counter() - start, 2)
-                    message = failure_message(video.video, outcome)
-                    items[k] = BatchItem(
-                        str(video.video), FAILED, message, video.info.duration_s, taken
-                    )
-                else:
-                    analyses[k] = outcome
-                    status = KEPT if outcome.segments_computed == 0 and outcome.reused else DONE
-                    items[k] = BatchItem(
-                        str(video.video),
-                        status,
-                        None,
-                        video.info.duration_s,
-                        round(outcome.seconds, 2),
-                        str(video.out) if video.out is not None else None,
-                        outcome.summary.get("faces"),
-                        outcome.summary.get("people_count"),
-                    )
-                advance(job, video.info.duration_s)
-                if parent is not None:
-                    write_batch_json(parent, [items[j] for j in sorted(items)])
-        for k, video in enumerate(found):  # an engine that stopped early: say so
-            if k not in items:
-                items[k] = BatchItem(str(video), FAILED, f"{video}: not analysed")
-        ordered = [items[j] for j in sorted(items)]
-        if parent is not None:
-            write_batch_json(parent, ordered)
-            if not keep_work:
-                shutil.rmtree(parent / WORK_DIR, ignore_errors=True)
+        def moved() -> None:
+            done = sum(share * t for t in analysed.values()) + sum(
+                (1 - share) * t for t in rendered.values()
+            )
+            advance_to(bar, min(done, total))
+            if callable(progress):
+                progress(bar.n)
+
+        def advance(job: int, seconds: float) -> None:
+            analysed[job] = max(analysed.get(job, 0.0), min(seconds, jobs_[job].info.duration_s))
+            moved()
+
+        def draw(job: int, seconds: float) -> None:
+            rendered[job] = max(rendered.get(job, 0.0), min(seconds, jobs_[job].info.duration_s))
+            moved()
+
+        for job, outcome in run_videos(jobs_, run, advance, draw, True):
+            k, video = index[job], jobs_[job]
+            if isinstance(outcome, BaseException):
+                taken = round(time.perf_counter() - start, 2)
+                message = failure_message(video.video, outcome)
+                items[k] = BatchItem(
+                    str(video.video), FAILED, message, video.info.duration_s, taken
+                )
+            else:
+                analyses[k] = outcome
+                status = KEPT if outcome.segments_computed == 0 and outcome.reused else DONE
+                items[k] = BatchItem(
+                    str(video.video),
+                    status,
+                    None,
+                    video.info.duration_s,
+                    round(outcome.seconds, 2),
+                    str(video.out) if video.out is not None else None,
+                    outcome.summary.get("faces"),
+                    outcome.summary.get("people_count"),
+                )
+            advance(job, video.info.duration_s)
+            draw(job, video.info.duration_s)
+            if parent is not None:
+                write_batch_json(parent, [items[j] for j in sorted(items)])
+    for k, video in enumerate(found):  # an engine that stopped early: say so
+        if k not in items:
+            items[k] = BatchItem(str(video), FAILED, f"{video}: not analysed")
+    ordered = [items[j] for j in sorted(items)]
+    if parent is not None:
+        write_batch_json(parent, ordered)
+        if not run.keep_work:
+            shutil.rmtree(parent / WORK_DIR, ignore_errors=True)
     return BatchResult(ordered, [analyses.get(j) for j in sorted(items)], parent)
 
 
-def _shared(advance: Callable[[int, float], None], jobs: list[VideoRun]):
-    """``advance(job, seconds)`` that never passes a video's duration (segments of one
-    video report seconds into that video)."""
+def _segments_kept(jobs: list[VideoRun]) -> int:
+    """Finished segments kept in the jobs' work folders (what a rerun resumes from)."""
+    return sum(
+        len(list(j.work.glob("segment-*.pkl")))
+        for j in jobs
+        if j.work is not None and j.work.is_dir()
+    )
 
-    def step(job: int, seconds: float) -> None:
-        advance(job, min(seconds, jobs[job].info.duration_s))
 
-    return step
+def _planned(run: Run, job: VideoRun) -> list[Segment]:
+    """The segments ``job`` is cut into under ``run``'s settings."""
+    spec = run.backend_spec
+    frames_per_call = spec.call_frames if spec is not None else run.backend.frames_per_call
+    limit = call_frames(frames_per_call, job.info, run.options.every_s)
+    span = call_span_s(limit, run.options.every_s, job.info.fps)
+    return plan_segments(job.video, job.info.duration_s, run.segment_s, span)
 
 
 class _video_progress:
@@ -515,12 +573,20 @@ def run_videos(
             limit = call_frames(frames_per_call, job.info, options.every_s)
             span = call_span_s(limit, options.every_s, job.info.fps)
             segments = plan_segments(job.video, job.info.duration_s, run.segment_s, span)
-            work = None
+            work = kept = None
             if job.out is not None:
                 prepare_dir(job.out)  # the outputs' folder first: its errors name it
-                work = WorkFolder(job.work).open(run.fingerprint(job.video), run.force)
+                if keep_finished and not run.force:
+                    kept = _kept_outputs(job, run)
+                if kept is None:
+                    work = WorkFolder(job.work).open(run.fingerprint(job.video), run.force)
         except (FeelinvideoError, ValueError) as exc:
             yield k, exc
+            continue
+        if kept is not None:
+            if advance is not None:
+                advance(k, job.info.duration_s)
+            yield k, kept
             continue
         if work is not None and work.is_finished(job.out):
             try:
@@ -585,6 +651,27 @@ def run_videos(
                 yield task.key, exc
 
 
+def _kept_outputs(job: VideoRun, run: Run) -> Analysis | None:
+    """The outputs already in ``job.out`` when an earlier run wrote them from the same
+    file with the same settings (the same :meth:`Run.outputs_fingerprint` in its
+    ``summary.json``, every output it lists still there), read back; else None."""
+    summary = job.out / SUMMARY_JSON
+    try:
+        saved = json.loads(summary.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, dict) or saved.get("fingerprint") != run.outputs_fingerprint(
+        job.video
+    ):
+        return None
+    if not all((job.out / name).exists() for name in saved.get("outputs", {}).values()):
+        return None
+    try:
+        return saved_analysis(job.video, job.info, run.options, job.out)
+    except FeelinvideoError:
+        return None
+
+
 def _seconds_done(state: _State) -> float:
     """Seconds of video covered by the finished segments."""
     total = 0.0
@@ -604,9 +691,10 @@ def _finish(state: _State, run: Run, draw, keep_finished: bool) -> Analysis:
     job = state.job
     analysis = finish_analysis(
         job.video, job.info, first.backend_name, first.backend_columns, run.options, samples,
-        stage, notes, models=first.backend_models,
+        stage, notes, models=first.backend_models, backend_spec=run.backend_spec,
     )  # fmt: skip
     if job.out is not None:
+        analysis.summary["fingerprint"] = run.outputs_fingerprint(job.video)
         progress = (lambda t: draw(state.key, t)) if callable(draw) else bool(draw)  # noqa: E731
         analysis.save(job.out, progress=progress)
     if state.work is not None:

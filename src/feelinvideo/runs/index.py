@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..atomic import write_json
-from ..errors import FeelinvideoError, InputError, VideoError
+from ..errors import FeelinvideoError, InputError, OutputError, VideoError
 from ..schema import RUN_DIR_SUFFIX
 from ..video import probe
 
@@ -130,6 +130,26 @@ def run_dir_names(videos: list[Path]) -> list[str]:
         used.add(name)
         names.append(name)
     return names
+
+
+def check_out_dir(out: str | os.PathLike, inputs: Iterable[str | os.PathLike]) -> None:
+    """Refuse an output folder that is one of the input folders or the folder of an input
+    video: the outputs (``overlay.mp4`` among them) would lie among the videos, and a later
+    run over that folder would take them for lectures.
+
+    Raises:
+        OutputError: ``out`` is such a folder (naming it).
+    """
+    target = os.path.realpath(os.fspath(out))
+    for item in inputs:
+        path = Path(item)
+        folder = path if path.is_dir() else path.parent
+        if os.path.realpath(folder) == target:
+            raise OutputError(
+                f"{out}: is the folder of the input videos; the outputs (overlay.mp4 among "
+                "them) would mix with the videos and a later run would take them for input: "
+                "choose another --out"
+            )
 
 
 def failure_message(video: Path, error: BaseException) -> str:

@@ -30,27 +30,18 @@ def fingerprint(
     gallery,
     segment_s: float,
 ) -> str:
-    """A hex digest of what a segment's result depends on: the input file (size, mtime,
-    SHA-256 of its first and last MiB) and the settings that change results (sampling,
-    identity settings, backend, gallery, segment length); not the summary window,
-    smoothing, --min-frames or the overlay, which apply after the merge.
+    """A hex digest of what a segment's result depends on: the input file
+    (:func:`file_state`) and the settings that change results (sampling, identity settings,
+    backend, gallery, segment length); not the summary window, smoothing, --min-frames or
+    the overlay, which apply after the merge.
 
     ``backend`` and ``gallery`` are specs (:class:`~feelinvideo.specs.BackendSpec`,
     :class:`~feelinvideo.specs.GallerySpec`) or, given as objects, identified by their
     class and name or location."""
-
-    path = Path(video)
-    st = path.stat()
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        digest.update(f.read(1 << 20))
-        if st.st_size > 1 << 20:
-            f.seek(max(st.st_size - (1 << 20), 1 << 20))
-            digest.update(f.read(1 << 20))
     state = {
         "format": WORK_FORMAT,
         "version": __version__,
-        "file": [st.st_size, st.st_mtime_ns, digest.hexdigest()],
+        "file": file_state(video),
         "options": {
             k: getattr(options, k)
             for k in ("every_s", "identity", "tolerance", "thumbnails", "reembed_every_s")
@@ -59,8 +50,61 @@ def fingerprint(
         "gallery": _state(gallery) if gallery is not None and options.identity else None,
         "segment_s": segment_s,
     }
-    text = json.dumps(state, sort_keys=True, default=str)
+    return _digest(state)
+
+
+def outputs_fingerprint(video: str | os.PathLike, options: AnalyzeOptions, backend, gallery) -> str:
+    """A hex digest of everything a video's outputs depend on: the input file, every
+    setting of ``options`` (what is written included), the backend, the gallery's content
+    and feelinvideo's version; not the segment length or the engine, which do not change
+    results. Saved in ``summary.json`` (``fingerprint``): a batch rerun keeps a video whose
+    run folder holds outputs of the same fingerprint (``kept`` in batch.json)."""
+    state = {
+        "format": WORK_FORMAT,
+        "version": __version__,
+        "file": file_state(video),
+        "options": asdict(options),
+        "backend": _state(backend),
+        "gallery": _state(gallery) if gallery is not None and options.identity else None,
+    }
+    return _digest(state)
+
+
+def file_state(video: str | os.PathLike) -> list:
+    """What identifies a file's content cheaply: ``[size, mtime in ns, SHA-256 of its first
+    and last MiB]``.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    path = Path(video)
+    st = path.stat()
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        digest.update(f.read(1 << 20))
+        if st.st_size > 1 << 20:
+            f.seek(max(st.st_size - (1 << 20), 1 << 20))
+            digest.update(f.read(1 << 20))
+    return [st.st_size, st.st_mtime_ns, digest.hexdigest()]
+
+
+def _digest(state: dict) -> str:
+    """The digest of ``state``, numbers compared by value (32 and 32.0 are one setting)."""
+    text = json.dumps(_by_value(state), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _by_value(value):
+    """``value`` with every int (not bool) made a float, inside dicts, lists and tuples."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _by_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_by_value(v) for v in value]
+    return value
 
 
 def _state(item) -> dict:

@@ -95,7 +95,8 @@ class Watch:
         log: called with lines for people (gaps, reconnects, per-window status).
 
     Raises (from :meth:`run`; an error during the watch is raised after the last window,
-    summary.json and people.json were written, with ``watch.ended`` saying ``error: ...``):
+    summary.json and people.json were written, with ``watch.ended`` saying ``error: ...``;
+    a watch that fails before analysing its first frame leaves ``out`` as it found it):
         VideoError: the source cannot be opened.
         OutputError: the folder cannot be written or already holds a run; the metrics
             port is taken.
@@ -147,7 +148,8 @@ class Watch:
         columns = list(faces_table([], identity=stage is not None, data_columns=data_columns))
         if self.out is not None:
             RunFolder.check(self.out)  # before the models load and the source opens
-        folder = metrics = None
+        folder = metrics = state = None
+        written = False  # summary.json written: the folder holds a run
         try:
             metrics = WatchMetrics(self.settings.metrics_port)
             _warm_up(backend, stage is not None, self.log)
@@ -172,16 +174,20 @@ class Watch:
                 source.stop()
                 state.drain()
             summary = state.summary(started)
-            if folder is not None:
+            if folder is not None and not (state.error is not None and not state.analysed):
                 people = state.totals.people_json(source.width, source.height) if stage else None
                 folder.finish(summary, people)
+                written = True
             self.summary = summary
             if state.error is not None:
                 raise state.error
             return summary
         finally:
             if folder is not None:
-                folder.close()
+                if not written and (state is None or not state.analysed):
+                    folder.discard()  # failed before its first frame: nothing to keep
+                else:
+                    folder.close()
             if metrics is not None:
                 metrics.close()
             if self.source is not None:

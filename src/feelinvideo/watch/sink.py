@@ -7,10 +7,13 @@
 
 No ``overlay.mp4`` (a live stream is not kept) and no ``people.png`` (it needs every row).
 A folder that already holds a ``faces.csv`` is refused, so an earlier run is never changed.
+A watch that fails before analysing a frame leaves nothing (:meth:`RunFolder.discard`), so
+the same command can be run again once the cause is fixed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -39,6 +42,7 @@ class RunFolder:
         self.rows = 0
         csv = self.out / FACES_CSV
         self.check(self.out)
+        self.created = not self.out.exists()
         try:
             self.out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -101,3 +105,14 @@ class RunFolder:
         """Close ``faces.csv`` (after an error; what was written stays)."""
         if not self._file.closed:
             self._file.close()
+
+    def discard(self) -> None:
+        """Remove what this watch wrote (``faces.csv``, with no row yet) and the folder when
+        this watch made it and nothing else is in it: a watch that failed before its
+        first analysed frame leaves no run behind for the next one to refuse."""
+        self.close()
+        with contextlib.suppress(OSError):
+            (self.out / FACES_CSV).unlink()
+        if self.created:
+            with contextlib.suppress(OSError):
+                self.out.rmdir()  # only when empty

@@ -2,7 +2,9 @@
 
 :mod:`.annotators` draws on one frame (supervision's ``annotate(scene, faces) -> scene``):
 emoji over the face, a box around it, or the face blurred, each with labels that never
-overlap (:mod:`.placement`). :mod:`.video` re-decodes the input and writes the video.
+overlap (:mod:`.placement`). :mod:`.follow` follows the sampled frames' faces onto every
+frame (optical flow both ways between samples). :mod:`.render` re-decodes the input, draws
+every frame and writes the video.
 """
 
 from ...schema import OVERLAY_STYLES
@@ -14,8 +16,9 @@ from .annotators import (
     FaceOverlay,
     LabelAnnotator,
 )
+from .follow import FaceFollower, FrameFaces, follow_interval, tracking_scale
 from .placement import place_labels
-from .render import faces_between, write_overlay
+from .render import write_overlay
 
 __all__ = [
     "EMOTION_COLORS",
@@ -23,9 +26,12 @@ __all__ = [
     "BlurAnnotator",
     "BoxAnnotator",
     "EmojiAnnotator",
+    "FaceFollower",
     "FaceOverlay",
+    "FrameFaces",
     "LabelAnnotator",
-    "faces_between",
+    "follow_interval",
     "place_labels",
+    "tracking_scale",
     "write_overlay",
 ]

@@ -18,13 +18,14 @@ alike from 360p to 4K. The emoji PNGs in ``feelinvideo/emoji/`` are drawn by thi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from ...errors import OutputError
 from ...faces import Faces
 from ...schema import EMOTIONS, OVERLAY_STYLES
-from .placement import place_labels, segment_crosses
+from .placement import keep_beside, place_labels, segment_crosses
 
 EMOJI_DIR = Path(__file__).resolve().parents[2] / "emoji"
 #: RGB colour of each emotion's box and label (red anger, green disgust, purple fear,
@@ -73,7 +74,9 @@ def dominant(faces: Faces) -> tuple[list[str], np.ndarray]:
 
 
 class _Emoji:
-    """The seven emoji images (RGBA), resized on demand with a small cache."""
+    """The seven emoji images (RGBA), resized on demand with a small cache, each size kept
+    with its alpha as three channels for OpenCV's saturating uint8 blend (numpy's float
+    blend of a 200-px emoji cost about 1 ms; this one a tenth of it)."""
 
     def __init__(self) -> None:
         import cv2
@@ -84,23 +87,32 @@ class _Emoji:
             if bgra is None:  # pragma: no cover - files ship with the package
                 raise OutputError(f"{EMOJI_DIR / name}.png: emoji image missing from the package")
             self._images[name] = cv2.cvtColor(bgra, cv2.COLOR_BGRA2RGBA)
-        self._cache: dict[tuple[str, int], np.ndarray] = {}
+        self._cache: dict[tuple[str, int], tuple[np.ndarray, ...]] = {}
 
     def sized(self, name: str, side: int) -> np.ndarray:
+        """The emoji ``side`` x ``side`` pixels, RGBA uint8 (side, side, 4)."""
+        return self._sized(name, side)[0]
+
+    def _sized(self, name: str, side: int) -> tuple[np.ndarray, ...]:
+        """``(rgba, rgb, alpha, 255 - alpha)`` at ``side`` pixels (uint8, the last three
+        (side, side, 3) and contiguous)."""
         import cv2
 
         key = (name, side)
         if key not in self._cache:
             if len(self._cache) > 512:
                 self._cache.clear()
-            self._cache[key] = cv2.resize(
-                self._images[name], (side, side), interpolation=cv2.INTER_AREA
-            )
+            rgba = cv2.resize(self._images[name], (side, side), interpolation=cv2.INTER_AREA)
+            alpha = np.ascontiguousarray(np.repeat(rgba[:, :, 3:4], 3, axis=2))
+            self._cache[key] = (rgba, np.ascontiguousarray(rgba[:, :, :3]), alpha, 255 - alpha)
         return self._cache[key]
 
     def paste(self, scene: np.ndarray, name: str, left: int, top: int, side: int) -> None:
         """Alpha-blend the ``side`` x ``side`` emoji with its top-left corner at
-        ``(left, top)``, cut at the frame's edges."""
+        ``(left, top)``, cut at the frame's edges (``rgb * a / 255 + scene * (255 - a) /
+        255``, each term rounded)."""
+        import cv2
+
         h, w = scene.shape[:2]
         if side < 2:
             return
@@ -109,10 +121,11 @@ class _Emoji:
         dx1, dy1 = min(w, left + side), min(h, top + side)
         if dx1 <= dx0 or dy1 <= dy0:
             return
-        patch = self.sized(name, side)[sy0 : sy0 + dy1 - dy0, sx0 : sx0 + dx1 - dx0]
-        alpha = patch[:, :, 3:4].astype(np.float32) / 255.0
+        _, rgb, alpha, rest = self._sized(name, side)
+        cut = np.s_[sy0 : sy0 + dy1 - dy0, sx0 : sx0 + dx1 - dx0]
         region = scene[dy0:dy1, dx0:dx1]
-        region[:] = (patch[:, :, :3] * alpha + region * (1.0 - alpha)).astype(np.uint8)
+        over = cv2.multiply(rgb[cut], alpha[cut], scale=1 / 255)
+        region[:] = cv2.add(over, cv2.multiply(region, rest[cut], scale=1 / 255))
 
 
 def _int_boxes(xyxy: np.ndarray) -> np.ndarray:
@@ -140,6 +153,12 @@ class EmojiAnnotator:
         left = np.round((xyxy[:, 0] + xyxy[:, 2]) / 2 - side / 2)
         top = np.round((xyxy[:, 1] + xyxy[:, 3]) / 2 - side / 2)
         return np.stack([left, top, left + side, top + side], axis=1)
+
+    def changed(self, faces: Faces, scene: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(read, written)``: float (K, 4) ``xyxy`` rectangles whose pixels
+        :meth:`annotate` reads, and those it may change (here both the emoji squares)."""
+        squares = self.covered(faces, scene)
+        return squares, squares
 
     def annotate(self, scene: np.ndarray, faces: Faces) -> np.ndarray:
         """Draw the emoji over ``faces`` on ``scene`` (RGB uint8 (H, W, 3), in place);
@@ -171,6 +190,22 @@ class BoxAnnotator:
         """float (N, 4) ``xyxy``: each face box with its outline."""
         t = self._width(scene)
         return (_int_boxes(faces.xyxy) + [-t, -t, t, t]).astype(np.float64)
+
+    def changed(self, faces: Faces, scene: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(read, written)``: float (K, 4) ``xyxy`` rectangles whose pixels
+        :meth:`annotate` reads (none: the outline is painted over) and those it may change
+        (the four bands of each outline, not the face inside)."""
+        t = self._width(scene)
+        bands = []
+        for x1, y1, x2, y2 in _int_boxes(faces.xyxy):
+            ox1, oy1, ox2, oy2 = x1 - t, y1 - t, x2 + t, y2 + t
+            bands += [
+                [ox1, oy1, ox2, y1],
+                [ox1, y2, ox2, oy2],
+                [ox1, y1, x1, y2],
+                [x2, y1, ox2, y2],
+            ]
+        return np.zeros((0, 4)), np.asarray(bands, dtype=np.float64).reshape(-1, 4)
 
     def annotate(self, scene: np.ndarray, faces: Faces) -> np.ndarray:
         """Draw the outlines on ``scene`` (RGB uint8 (H, W, 3), in place); return it."""
@@ -212,6 +247,12 @@ class BlurAnnotator:
         out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, h)
         return out.astype(np.float64)
 
+    def changed(self, faces: Faces, scene: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(read, written)``: float (K, 4) ``xyxy`` rectangles whose pixels
+        :meth:`annotate` reads, and those it may change (here both the blurred areas)."""
+        areas = self.covered(faces, scene)
+        return areas, areas
+
     def annotate(self, scene: np.ndarray, faces: Faces) -> np.ndarray:
         """Blur the faces on ``scene`` (RGB uint8 (H, W, 3), in place); return it."""
         import cv2
@@ -230,6 +271,14 @@ class BlurAnnotator:
         return scene
 
 
+def _label_key(person, tracker_id):
+    """What a label follows from frame to frame: the person's name, else the track, else
+    nothing (None)."""
+    if person:
+        return ("person", str(person))
+    return ("track", int(tracker_id)) if tracker_id >= 0 else None
+
+
 def _nearest(a, b) -> tuple[int, int]:
     """The nearest points of two intervals ``a = (a1, a2)`` and ``b = (b1, b2)`` (one
     coordinate of two rectangles): ``(on a, on b)``, the same point where they overlap."""
@@ -245,7 +294,9 @@ class LabelAnnotator:
     """Writes ``[emoji] person: emotion score`` beside each face, on a background of the
     emotion's colour, placed so that labels never overlap each other, never cover their own
     face and avoid other faces where there is room
-    (:func:`~feelinvideo.outputs.overlay.placement.place_labels`).
+    (:func:`~feelinvideo.outputs.overlay.placement.place_labels`). From one frame to the
+    next a person's label keeps its side of the face while that place stays free
+    (:func:`~feelinvideo.outputs.overlay.placement.keep_beside`): one annotator per video.
 
     Args:
         emoji: start each label with the small emoji of its emotion.
@@ -257,16 +308,18 @@ class LabelAnnotator:
         self._emoji = _Emoji() if emoji else None
         self.keep_faces_clear = keep_faces_clear
         self.last_rects = np.zeros((0, 4))  # the latest call's label rectangles (tests)
+        # person (or track) -> (label rectangle, what covered its face) on the latest frame
+        self._previous: dict = {}
 
-    def annotate(
+    def layout(
         self,
         scene: np.ndarray,
         faces: Faces,
         covered: np.ndarray | None = None,
         obstacles: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Draw the labels of ``faces`` on ``scene`` (RGB uint8 (H, W, 3), in place);
-        return it.
+    ) -> LabelLayout:
+        """Where the labels of ``faces`` go on ``scene`` (only its shape is read), without
+        drawing them.
 
         Args:
             covered: float (N, 4) ``xyxy``: what is drawn over each face (default its box);
@@ -289,6 +342,12 @@ class LabelAnnotator:
             sizes.append((icon + tw + 2 * pad, box_h, pad, base))
         covered = faces.xyxy if covered is None else covered
         gap = max(2, line_width(h))
+        keys = [_label_key(p, k) for p, k in zip(faces.person, faces.tracker_id)]
+        preferred = np.full((len(keys), 4), np.nan)
+        for i, key in enumerate(keys):
+            if key in self._previous:
+                rect, anchor = self._previous[key]
+                preferred[i] = keep_beside(rect, anchor, covered[i], sizes[i][:2])
         rects = place_labels(
             covered,
             [s[:2] for s in sizes],
@@ -296,9 +355,16 @@ class LabelAnnotator:
             obstacles=obstacles,
             gap=gap,
             keep_faces_clear=self.keep_faces_clear,
+            preferred=preferred,
         )
         self.last_rects = rects
+        self._previous = {
+            key: (rect, np.asarray(anchor, np.float64))
+            for key, rect, anchor in zip(keys, rects, covered)
+            if key is not None and not np.isnan(rect[0])
+        }
         areas = covered if obstacles is None else np.concatenate([covered, obstacles])
+        lines = []
         for i, (rect, anchor, name) in enumerate(zip(rects, covered, names)):
             if np.isnan(rect[0]):
                 continue
@@ -309,8 +375,19 @@ class LabelAnnotator:
             )
             far = max(abs(lx - bx), abs(ly - by)) > 2 * gap
             if far and not segment_crosses((lx, ly), (bx, by), np.delete(areas, i, axis=0)):
-                cv2.line(scene, (lx, ly), (bx, by), EMOTION_COLORS[name], max(1, gap // 2))
-        for rect, text, name, (_, box_h, pad, base) in zip(rects, texts, names, sizes):
+                lines.append(((lx, ly), (bx, by), EMOTION_COLORS[name], max(1, gap // 2)))
+        return LabelLayout(rects, texts, names, sizes, lines, scale, thick)
+
+    def draw(self, scene: np.ndarray, layout: LabelLayout) -> np.ndarray:
+        """Draw the labels of ``layout`` on ``scene`` (RGB uint8 (H, W, 3), in place);
+        return it. Only the pixels of :meth:`LabelLayout.changed` change."""
+        import cv2
+
+        for start, end, color, width in layout.lines:
+            cv2.line(scene, start, end, color, width)
+        for rect, text, name, (_, box_h, pad, base) in zip(
+            layout.rects, layout.texts, layout.names, layout.sizes
+        ):
             if np.isnan(rect[0]):
                 continue
             x1, y1, x2, y2 = (int(v) for v in rect)
@@ -322,8 +399,65 @@ class LabelAnnotator:
                 x = x1 + box_h
             light = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2] > 140
             ink = (0, 0, 0) if light else (255, 255, 255)
-            cv2.putText(scene, text, (x, y2 - pad - base), FONT, scale, ink, thick, cv2.LINE_AA)
+            cv2.putText(
+                scene,
+                text,
+                (x, y2 - pad - base),
+                FONT,
+                layout.scale,
+                ink,
+                layout.thick,
+                cv2.LINE_AA,
+            )
         return scene
+
+    def annotate(
+        self,
+        scene: np.ndarray,
+        faces: Faces,
+        covered: np.ndarray | None = None,
+        obstacles: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Draw the labels of ``faces`` on ``scene`` (RGB uint8 (H, W, 3), in place);
+        return it (:meth:`layout` then :meth:`draw`)."""
+        return self.draw(scene, self.layout(scene, faces, covered, obstacles))
+
+
+class LabelLayout(NamedTuple):
+    """Where :class:`LabelAnnotator` draws the labels of one frame.
+
+    Attributes:
+        rects: float (N, 4) ``xyxy`` label rectangles (NaN rows: left out).
+        texts, names: each label's text and emotion.
+        sizes: each label's ``(width, height, padding, baseline)`` in pixels.
+        lines: leader lines ``((x1, y1), (x2, y2), colour, width)``.
+        scale, thick: OpenCV font scale and stroke thickness.
+    """
+
+    rects: np.ndarray
+    texts: list[str]
+    names: list[str]
+    sizes: list[tuple[int, int, int, int]]
+    lines: list
+    scale: float
+    thick: int
+
+    def changed(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(read, written)``: float (K, 4) ``xyxy`` rectangles whose pixels drawing the
+        labels reads (around the leader lines) and those it may change (the labels, which
+        are painted over whole, and around the lines)."""
+        rects = self.rects[~np.isnan(self.rects[:, 0])] if len(self.rects) else self.rects
+        lines = np.zeros((0, 4))
+        if self.lines:
+            lines = np.array(
+                [
+                    [min(x1, x2) - w - 1, min(y1, y2) - w - 1, max(x1, x2) + w + 2,
+                     max(y1, y2) + w + 2]
+                    for (x1, y1), (x2, y2), _, w in self.lines
+                ],
+                dtype=np.float64,
+            )  # fmt: skip
+        return lines, np.concatenate([np.asarray(rects, np.float64).reshape(-1, 4), lines])
 
 
 class FaceOverlay:
@@ -333,9 +467,10 @@ class FaceOverlay:
       in a crowd a label may cover another face's emoji rather than be left out.
     - ``"box"``: the face visible, a box in its emotion's colour, label with a small emoji;
       labels never cover a face (in a dense crowd a label with no free place is left out).
-    - ``"blur"``: every face blurred, label with a small emoji beside the blur, never over a
-      face: a video to share without showing anyone's face (only faces the detector found
-      are blurred).
+    - ``"blur"``: every face given blurred, label with a small emoji beside the blur, never
+      over a face. Which faces are given (the sampled faces followed onto the frame and
+      the detector's faces on it) is :mod:`~feelinvideo.outputs.overlay.render`'s part:
+      what that promises is in docs/outputs.md, "What the blur promises".
 
     Args:
         style: one of :data:`OVERLAY_STYLES`.
@@ -357,17 +492,59 @@ class FaceOverlay:
         """float (N, 4) ``xyxy``: what this style draws over each face."""
         return self.faces.covered(faces, scene)
 
+    def layout(self, scene: np.ndarray, faces: Faces, hidden: Faces | None = None) -> Layout:
+        """What :meth:`draw` draws on a frame like ``scene`` (only its shape is read):
+        ``faces`` with their labels and, in the ``blur`` style, ``hidden`` blurred without
+        one."""
+        if hidden is None or not len(hidden) or self.style != "blur":
+            hidden = Faces.empty()
+        hidden_covered = self.covered(hidden, scene)
+        covered = self.covered(faces, scene)
+        obstacles = hidden_covered if len(hidden) else None
+        labels = self.labels.layout(scene, faces, covered=covered, obstacles=obstacles)
+        return Layout(faces, hidden, covered, hidden_covered, labels)
+
+    def draw(self, scene: np.ndarray, layout: Layout) -> np.ndarray:
+        """Draw ``layout`` on ``scene`` (RGB uint8 (H, W, 3), in place); return it. Only
+        the pixels of :meth:`Layout.changed` are read or changed."""
+        if len(layout.hidden):
+            self.faces.annotate(scene, layout.hidden)
+        self.faces.annotate(scene, layout.faces)
+        return self.labels.draw(scene, layout.labels)
+
     def annotate(self, scene: np.ndarray, faces: Faces, hidden: Faces | None = None) -> np.ndarray:
         """Draw ``faces`` on ``scene`` (RGB uint8 (H, W, 3), in place); return it.
 
         Args:
-            hidden: more faces to blur without a label (``"blur"`` only): faces about to
-                appear or just gone between two sampled frames, so none shows unblurred.
+            hidden: more faces to blur without a label (``"blur"`` only): faces the
+                detector found that no label is for, second paths of a followed face.
         """
-        obstacles = None
-        if hidden is not None and len(hidden) and self.style == "blur":
-            self.faces.annotate(scene, hidden)
-            obstacles = self.covered(hidden, scene)
-        covered = self.covered(faces, scene)
-        self.faces.annotate(scene, faces)
-        return self.labels.annotate(scene, faces, covered=covered, obstacles=obstacles)
+        return self.draw(scene, self.layout(scene, faces, hidden))
+
+
+class Layout(NamedTuple):
+    """What :class:`FaceOverlay` draws on one frame.
+
+    Attributes:
+        faces: the faces drawn with labels; hidden: the faces only blurred.
+        covered, hidden_covered: float (N, 4) / (M, 4) ``xyxy``: what is drawn over them.
+        labels: the labels' :class:`LabelLayout`.
+    """
+
+    faces: Faces
+    hidden: Faces
+    covered: np.ndarray
+    hidden_covered: np.ndarray
+    labels: LabelLayout
+
+    def changed(self, annotator: FaceOverlay, scene: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(read, written)``: float (K, 4) ``xyxy`` rectangles whose pixels drawing this
+        layout with ``annotator`` on a frame like ``scene`` reads, and those it may change:
+        every other pixel is neither read nor changed."""
+        reads, writes = [], []
+        for faces in (self.hidden, self.faces):
+            r, w = annotator.faces.changed(faces, scene)
+            reads.append(r)
+            writes.append(w)
+        r, w = self.labels.changed()
+        return np.concatenate([*reads, r]), np.concatenate([*writes, w])

@@ -23,6 +23,7 @@ def place_labels(
     obstacles: np.ndarray | None = None,
     gap: int = 2,
     keep_faces_clear: bool = True,
+    preferred: np.ndarray | None = None,
 ) -> np.ndarray:
     """Place one label rectangle beside each face so that no two labels overlap.
 
@@ -37,6 +38,11 @@ def place_labels(
     cover its own face (along the frame's top or bottom edge). A label that still finds no
     place is left out (its row is NaN) rather than drawn over another.
 
+    With ``preferred`` (where each label was on the frame before, moved with its face:
+    :func:`keep_beside`), a label whose preferred place is inside the frame and free on the
+    first pass takes it before any candidate, so labels stay put while their faces move
+    instead of hopping between equally near places.
+
     Args:
         anchors: float (N, 4) ``xyxy`` pixels: each face's area that its label must not
             cover (the face box, or what is drawn over it: the emoji, the blur).
@@ -45,6 +51,8 @@ def place_labels(
         obstacles: float (M, 4) ``xyxy``: more areas treated like other faces.
         gap: pixels between a face and its label (>= 0).
         keep_faces_clear: never cover another face (rather leave a label out).
+        preferred: float (N, 4) ``xyxy``, a place to try first for each label (NaN rows:
+            none).
 
     Returns:
         float (N, 4) ``xyxy`` label rectangles with whole-pixel values (half-open: pixels
@@ -60,18 +68,31 @@ def place_labels(
     width, height = frame_wh
     areas = (anchors[:, 2] - anchors[:, 0]) * (anchors[:, 3] - anchors[:, 1])
     order = np.argsort(-areas, kind="stable")
-    beside = [_candidates(anchors[i], sizes[i], width, height, gap) for i in range(n)]
+    beside: dict[int, np.ndarray] = {}
+
+    def candidates_of(i: int) -> np.ndarray:
+        if i not in beside:
+            beside[i] = _candidates(anchors[i], sizes[i], width, height, gap)
+        return beside[i]
+
+    wanted = None if preferred is None else np.asarray(preferred, float).reshape(n, 4)
     placed = np.zeros((0, 4))
     passes = ("clear", "own face") if keep_faces_clear else ("clear", "labels", "own face")
     for rule in passes:
         for i in order:
             if not np.isnan(out[i, 0]):
                 continue
-            candidates = beside[i]
             others = [np.delete(anchors, i, axis=0), extra]
             if rule == "clear":
                 blocked = [placed, anchors[i : i + 1], *others]
+                if wanted is not None and _fits(wanted[i], sizes[i], width, height):
+                    if not _overlaps_any(wanted[i : i + 1], np.concatenate(blocked))[0]:
+                        out[i] = wanted[i]
+                        placed = np.concatenate([placed, out[i : i + 1]])
+                        continue
+                candidates = candidates_of(i)
             elif rule == "labels":
+                candidates = candidates_of(i)
                 blocked = [placed, anchors[i : i + 1]]
             else:
                 candidates = _pushed_in(sizes[i], width, height)
@@ -82,6 +103,37 @@ def place_labels(
             if free.any():
                 out[i] = candidates[np.argmax(free)]
                 placed = np.concatenate([placed, out[i : i + 1]])
+    return out
+
+
+def _fits(rect, size, width: int, height: int) -> bool:
+    """Whether ``rect`` is a whole-pixel rectangle of ``size`` inside the frame."""
+    if not np.isfinite(rect).all():
+        return False
+    x1, y1, x2, y2 = rect
+    return (
+        0 <= x1 and 0 <= y1 and x2 <= width and y2 <= height
+        and (x2 - x1, y2 - y1) == (float(size[0]), float(size[1]))
+    )  # fmt: skip
+
+
+def keep_beside(before, anchor_before, anchor, size) -> np.ndarray:
+    """Where a label that was at ``before`` beside ``anchor_before`` goes beside ``anchor``
+    now that it is ``size`` ``(width, height)`` pixels (rectangles float (4,) ``xyxy``): on
+    each axis, the same gap to the same side of the face where it was clear of it, the same
+    offset between centres where it was across it; rounded to whole pixels."""
+    before, old, new = (np.asarray(v, dtype=np.float64) for v in (before, anchor_before, anchor))
+    out = np.empty(4)
+    for axis, (lo, hi) in enumerate(((0, 2), (1, 3))):
+        extent = float(size[axis])
+        if before[hi] <= old[lo]:  # before the face on this axis
+            start = new[lo] - (old[lo] - before[hi]) - extent
+        elif before[lo] >= old[hi]:  # after it
+            start = new[hi] + (before[lo] - old[hi])
+        else:  # across it: keep the centres' offset
+            centre = (before[lo] + before[hi]) / 2 + (new[lo] + new[hi] - old[lo] - old[hi]) / 2
+            start = centre - extent / 2
+        out[lo], out[hi] = np.round(start), np.round(start) + extent
     return out
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import av
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import data_file
@@ -58,6 +59,11 @@ def test_woman2_one_face_mostly_happy(analyzed):
     assert summary["video"]["width"] == 596 and summary["video"]["height"] == 336
     assert summary["verdict"] == "interested"
     assert summary["faces"] == len(faces)
+    # every face is large enough to count: flagged reliable, all counted
+    sides = np.maximum(faces["x_max"] - faces["x_min"], faces["y_max"] - faces["y_min"])
+    assert np.allclose(faces["face_px"], sides, atol=0.15)
+    assert faces["emotion_reliable"].all() and summary["emotion_faces"] == len(faces)
+    assert summary["small_faces"] == 0 and summary["min_emotion_face_px"] == 24
     assert summary["frames_with_faces"] == faces["frame_index"].nunique()
     assert sum(summary["dominant_share"].values()) == pytest.approx(1.0)
     # windows of 10 s cover the whole video
@@ -181,3 +187,20 @@ def test_rotated_phone_clip_is_analysed_and_rendered_upright(cli, tmp_path):
     with av.open(str(out / "overlay.mp4")) as container:
         stream = container.streams.video[0]
         assert (stream.codec_context.width, stream.codec_context.height) == (596, 336)
+
+
+def test_faces_under_min_emotion_face_are_flagged_and_left_out(analyzed, cli, tmp_path):
+    video = data_file("fer/woman2.mp4")
+    out, faces, summary, result = analyzed(
+        video, "--every", "2", "--no-video", "--no-identity", "--min-emotion-face", "200"
+    )
+    assert len(faces) >= 7 and (faces["face_px"] < 200).all()  # her face is about 140 px
+    assert not faces["emotion_reliable"].any()
+    assert summary["faces"] == summary["small_faces"] == len(faces)
+    assert summary["emotion_faces"] == 0 and summary["verdict"] == "neutral"
+    assert summary["dominant_emotion"] is None
+    assert all(w["emotion_faces"] == 0 for w in summary["windows"])
+    assert f"emotions counted from 0 of {len(faces)} faces" in result.stdout
+    assert "under 200 px left out as too small to score" in result.stdout
+    bad = cli("analyze", video, "--out", tmp_path / "bad", "--min-emotion-face", "-1")
+    assert bad.exit_code == 2 and "--min-emotion-face" in bad.stderr

@@ -243,3 +243,19 @@ def test_the_videos_own_folder_is_refused_as_out(term, tmp_path, cli):
         assert "is the folder of the input videos" in result.stderr
         assert str(folder) in result.stderr
     assert sorted(p.name for p in folder.iterdir()) == ["c.mp4"]
+
+
+def test_each_video_is_handed_out_as_it_finishes(term, tmp_path):
+    """Issue 23: a batch's per-video line comes as each video finishes, not at the end."""
+    options = feelinvideo.AnalyzeOptions(every_s=1.0, write_video=False, identity=False)
+    done_s: list[float] = []
+    settled: list[tuple[str, float]] = []
+    batch = feelinvideo.analyze_videos(
+        term, out=tmp_path / "runs", jobs=1, segment_s=0, options=options,
+        progress=done_s.append,
+        on_item=lambda item: settled.append((item.status, done_s[-1] if done_s else 0.0)),
+    )  # fmt: skip
+    total = sum(i.duration_s for i in batch.items)
+    assert [status for status, _ in settled] == ["done"] * 3
+    assert settled[0][1] < total - 1.0  # the first came while others were still to run
+    assert [s for _, s in settled] == sorted(s for _, s in settled)

@@ -5,9 +5,11 @@ folder) -> a summary on stdout."""
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
 from ..backends.rekognition.pricing import dry_run_plan
 from ..galleries.collection import DEFAULT_FACE_MATCH_THRESHOLD
@@ -228,7 +230,7 @@ def analyze(videos, out_dir, quiet, dry_run, no_gallery, segment, force, keep_wo
         _echo_one(analyze_video(videos[0], out, **run))
     else:
         parent = out_dir if out_dir is not None else Path(DEFAULT_BATCH_DIR)
-        _echo_batch(analyze_videos(videos, parent, **run))
+        _echo_batch(analyze_videos(videos, parent, on_item=_echo_item, **run))
 
 
 def _echo_one(result) -> None:
@@ -244,12 +246,17 @@ def _echo_one(result) -> None:
     click.echo(result.describe())
 
 
+def _echo_item(item) -> None:
+    """A video of a batch, on stdout as soon as it is settled: ``status<TAB>path<TAB>run
+    folder or error``; written through tqdm so that the progress bar on stderr is cleared
+    first and redrawn below the line."""
+    where = item.out_dir if item.out_dir else item.error
+    tqdm.write(f"{item.status}\t{item.path}\t{where}", file=sys.stdout)
+
+
 def _echo_batch(batch) -> None:
-    """Several videos: a line a video on stdout, the failures again on stderr at the end,
-    exit 1 when any failed."""
-    for item in batch.items:
-        where = item.out_dir if item.out_dir else item.error
-        click.echo(f"{item.status}\t{item.path}\t{where}")
+    """Several videos, at the end (their lines were printed as each finished): the count
+    on stderr, the failures again, exit 1 when any failed."""
     failed = [item for item in batch.items if item.status == FAILED]
     click.echo(
         f"{len(batch.items) - len(failed)} of {len(batch.items)} videos analysed into "

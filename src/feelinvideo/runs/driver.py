@@ -312,6 +312,7 @@ def analyze_videos(
     force: bool = False,
     keep_work: bool = False,
     progress: Progress = False,
+    on_item: Callable[[BatchItem], None] | None = None,
 ) -> BatchResult:
     """Analyse many videos: files as given, folders searched for videos
     (:func:`~feelinvideo.runs.index.find_videos`); each into its own run folder
@@ -328,6 +329,10 @@ def analyze_videos(
             analyses are returned in memory).
         progress: True: one tqdm bar on stderr for the whole batch (seconds of video); a
             function: called with the seconds of video done over all videos.
+        on_item: called with each video's :class:`~feelinvideo.runs.index.BatchItem` as
+            soon as it is settled (failed or skipped when found, done, kept or failed as
+            its analysis and overlay finish), in that order: the ``analyze`` command prints
+            its line a video from it.
         backend, gallery, options, segment_s, jobs, engine, address, force, keep_work: as
             for :func:`analyze`. With ``out``, finished videos stay reusable by the same
             call (``kept`` in batch.json) when ``keep_work`` is set.
@@ -381,7 +386,7 @@ def analyze_videos(
         locks = [parent] + [j.out for j in jobs_] if parent is not None else []
         with folder_locks(locks):
             try:
-                return _batch(run, found, items, jobs_, index, parent, progress)
+                return _batch(run, found, items, jobs_, index, parent, progress, on_item)
             except BaseException as exc:
                 if not isinstance(exc, Exception):  # an interrupt: say what is kept
                     done = sum(i.status in (DONE, KEPT) for i in items.values())
@@ -394,10 +399,13 @@ def analyze_videos(
                 raise
 
 
-def _batch(run, found, items, jobs_, index, parent, progress) -> BatchResult:
+def _batch(run, found, items, jobs_, index, parent, progress, on_item=None) -> BatchResult:
     """The videos of :func:`analyze_videos` after finding and probing: run, record each in
-    batch.json as it finishes, one progress bar over all."""
+    batch.json and hand it to ``on_item`` as it finishes, one progress bar over all."""
     analyses: dict[int, Analysis] = {}
+    settled = on_item if on_item is not None else (lambda item: None)
+    for k in sorted(items):  # failed or skipped when found
+        settled(items[k])
     if parent is not None:
         write_batch_json(parent, [items[j] for j in sorted(items)])
     total = sum(j.info.duration_s for j in jobs_)
@@ -448,9 +456,11 @@ def _batch(run, found, items, jobs_, index, parent, progress) -> BatchResult:
             draw(job, video.info.duration_s)
             if parent is not None:
                 write_batch_json(parent, [items[j] for j in sorted(items)])
+            settled(items[k])
     for k, video in enumerate(found):  # an engine that stopped early: say so
         if k not in items:
             items[k] = BatchItem(str(video), FAILED, f"{video}: not analysed")
+            settled(items[k])
     ordered = [items[j] for j in sorted(items)]
     if parent is not None:
         write_batch_json(parent, ordered)

@@ -108,7 +108,8 @@ def lower_priority(niceness: int) -> bool:
 
     Why the pipeline uses it: decoding runs ahead of the models and identity, so when they
     are behind, the CPU decoding takes on two cores is taken from the stage everything
-    waits for (dlib's and YuNet's child processes). At nice 10 the decoding thread gets the
+    waits for (the models; measured when dlib's descriptor and YuNet ran in child processes,
+    YuNet still does). At nice 10 the decoding thread gets the
     CPU the others leave: the 2-minute classroom mosaic with YuNet took 16.8-17.7 s instead
     of 19.7-21.4 s (alternating runs in one session), the same results. When decoding is
     the slowest stage nothing else is runnable, so it loses nothing. Returns True when done.

@@ -188,8 +188,8 @@ class LocalEngine:
 def stop_workers(pool) -> None:
     """End a process pool's workers now (SIGTERM), in the middle of their tasks: on Ctrl-C
     or SIGTERM the parent stops them instead of waiting for their segments to finish
-    (``shutdown`` only cancels the tasks not yet started). A worker's model child processes
-    end when its pipes close. Python 3.14's ``terminate_workers`` where there is one; before
+    (``shutdown`` only cancels the tasks not yet started). A worker's model child process (YuNet's)
+    ends when its pipes close. Python 3.14's ``terminate_workers`` where there is one; before
     it, ``concurrent.futures`` has no public way, so its ``_processes`` table is used."""
     terminate = getattr(pool, "terminate_workers", None)
     if terminate is not None:

@@ -19,9 +19,11 @@ slideshow of the knn_examples people it was 0.44-0.79 (grey difference 19-83). B
 pass, so a moving crowd (large grey difference, same colours) is not a cut. A cut missed
 here is still caught by the tracker's face-appearance and embedding checks.
 
-Why not PySceneDetect: it depends on ``opencv-python``, which must not be installed beside
-fer's ``opencv-contrib-python`` (both write ``cv2``); OpenCV's own histogram functions do
-the work here.
+Why not PySceneDetect: its detectors are built for every frame of a stream (thresholds on
+frame-to-frame change, a minimum scene length in frames), while this compares sampled frames
+up to seconds apart, where motion inside a shot changes a frame far more; the two measures
+are OpenCV calls (``calcHist``, ``compareHist``) with thresholds measured at that spacing,
+and the project gains no dependency for them.
 """
 
 from __future__ import annotations

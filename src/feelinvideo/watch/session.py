@@ -400,8 +400,8 @@ class _Loop:
 
 
 def _warm_up(backend, identity: bool, log: Callable[[str], None]) -> None:
-    """Load the models before the watch's clock starts (under a second once the networks
-    are cached, about 25 s the first time, converting them), so the first frames are not
+    """Load the models before the watch's clock starts (about a second: the networks'
+    OpenCV copies ship in the package, nothing is converted), so the first frames are not
     dropped waiting for them: one call on a blank frame, and dlib's models when identity
     runs."""
     import numpy as np

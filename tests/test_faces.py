@@ -63,3 +63,27 @@ def test_box_iou_and_clip():
     b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30], [0, 0, 0, 0]])
     assert np.allclose(box_iou(a, b), [[1.0, 50 / 150, 0.0, 0.0]])
     assert clip_xyxy([[-5, -5, 50, 50]], 40, 30).tolist() == [[0, 0, 40, 30]]
+
+
+def test_landmarks_follow_selection_concatenation_and_pickling():
+    import pickle
+
+    points = np.arange(30, dtype=np.float32).reshape(3, 5, 2)
+    faces = Faces(np.zeros((3, 4)), np.ones(3), landmarks=points, embedding=np.zeros((3, 128)))
+    assert faces[np.array([False, True, True])].landmarks.tolist() == points[1:].tolist()
+    assert faces[0].landmarks.shape == (1, 5, 2)
+    plain = Faces(np.zeros((1, 4)), np.ones(1))
+    assert plain.landmarks.shape == (1, 5, 2) and np.isnan(plain.landmarks).all()
+    joined = Faces.concatenate([faces, plain])
+    assert len(joined) == 4 and joined.landmarks[:3].tolist() == points.tolist()
+    assert np.isnan(joined.landmarks[3]).all() and joined.embedded.tolist() == [1, 1, 1, 0]
+    assert len(Faces.concatenate([])) == 0
+    again = pickle.loads(pickle.dumps(faces))
+    assert again.landmarks.tolist() == points.tolist()
+    # a Faces pickled before landmarks existed reads back with NaN landmarks
+    old = pickle.loads(pickle.dumps(faces))
+    del old.__dict__["landmarks"]
+    older = pickle.loads(pickle.dumps(old))
+    assert older.landmarks.shape == (3, 5, 2) and np.isnan(older.landmarks).all()
+    with pytest.raises(ValueError, match="landmarks has 2 rows"):
+        Faces(np.zeros((3, 4)), np.ones(3), landmarks=np.zeros((2, 5, 2)))

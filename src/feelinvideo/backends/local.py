@@ -82,7 +82,9 @@ class LocalBackend:
             BackendError: a model is missing or cannot be loaded.
         """
         found = self.detector.detect(images)
-        scores = self.emotions.score_frames(images, [faces.xyxy for faces in found])
+        scores = self.emotions.score_frames(
+            images, [faces.xyxy for faces in found], landmarks=[f.landmarks for f in found]
+        )
         for faces, s in zip(found, scores):
             faces.scores = np.asarray(s, np.float32).reshape(len(faces), len(EMOTIONS))
         return found

@@ -23,6 +23,7 @@ from .flags import (
     backend_option,
     detector_options,
     implicit_gallery,
+    min_emotion_face_option,
     naming_options,
     reembed_option,
 )
@@ -102,6 +103,7 @@ FORMATS = ("text", "jsonl")
 @aws_options
 @naming_options
 @reembed_option
+@min_emotion_face_option
 @click.option("--no-identity", is_flag=True, help="Skip who-is-who (no person columns, no people).")
 @click.option("--quiet", "-q", is_flag=True, help="No status lines on stderr.")
 def watch(
@@ -124,6 +126,7 @@ def watch(
     no_gallery,
     tolerance,
     reembed_every,
+    min_emotion_face,
     no_identity,
     quiet,
 ):
@@ -164,6 +167,7 @@ def watch(
         reembed_every_s=reembed_every,
         thumbnails=False,
         write_video=False,
+        min_emotion_face_px=min_emotion_face,
     )
     settings = WatchSettings(
         window_s=window,

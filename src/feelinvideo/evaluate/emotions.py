@@ -235,15 +235,19 @@ def _score(images: list[np.ndarray], crops: bool, backend, rules: dict) -> dict:
         for faces in backend.analyze(images):
             out.append(faces.scores[int(np.argmax(faces.area))] if len(faces) else None)
         return {"production": out}
-    if crops:
+    if crops:  # a crop has no landmarks: an aligning rule cuts it unturned
         boxes = [np.array([[0, 0, im.shape[1], im.shape[0]]], np.float32) for im in images]
+        points = None
     else:
-        boxes = []
-        for faces in backend.detector.detect(images):
-            boxes.append(faces.xyxy[[int(np.argmax(faces.area))]] if len(faces) else faces.xyxy)
+        largest = [
+            faces[[int(np.argmax(faces.area))]] if len(faces) else faces
+            for faces in backend.detector.detect(images)
+        ]
+        boxes = [faces.xyxy for faces in largest]
+        points = [faces.landmarks for faces in largest]
     out = {}
     for name, rule in rules.items():
-        scores = backend.emotions.score_frames(images, boxes, rule)
+        scores = backend.emotions.score_frames(images, boxes, rule, points)
         out[name] = [s[0] if len(s) else None for s in scores]
     return out
 

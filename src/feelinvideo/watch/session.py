@@ -145,7 +145,14 @@ class Watch:
             stage = LiveIdentity(self.gallery, self.options.tolerance, self.options.reembed_every_s)
         data_columns = tuple(backend.columns) + (stage.columns if stage is not None else ())
         # faces.csv's header: the columns faces_table gives every window (pipeline's rule)
-        columns = list(faces_table([], identity=stage is not None, data_columns=data_columns))
+        columns = list(
+            faces_table(
+                [],
+                identity=stage is not None,
+                data_columns=data_columns,
+                min_emotion_face_px=self.options.min_emotion_face_px,
+            )
+        )
         if self.out is not None:
             RunFolder.check(self.out)  # before the models load and the source opens
         folder = metrics = state = None
@@ -305,7 +312,12 @@ class _Loop:
         """End window ``k`` at ``end_s``: table, numbers, faces.csv, metrics, stdout."""
         start = self.k * self.window_s
         end_s = max(end_s, start)
-        df = faces_table(self.samples, identity=self.stage is not None, data_columns=self.columns)
+        df = faces_table(
+            self.samples,
+            identity=self.stage is not None,
+            data_columns=self.columns,
+            min_emotion_face_px=self.watch.options.min_emotion_face_px,
+        )
         dropped = self.source.dropped - self.dropped_before
         self.dropped_before += dropped
         window = window_summary(df, start, end_s, len(self.samples), dropped)
@@ -351,6 +363,7 @@ class _Loop:
             "backend": self.backend.name,
             "every_s": options.every_s,
             "window_s": settings.window_s,
+            "min_emotion_face_px": options.min_emotion_face_px,
             **self.totals.summary_fields(),
         }
         if self.totals.window_count > len(self.totals.windows):

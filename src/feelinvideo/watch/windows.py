@@ -6,6 +6,11 @@ windows (:func:`feelinvideo.outputs.summary.emotion_totals`, ``weighted_dominant
 interest rule of :func:`feelinvideo.schema.verdict`. The run's totals are sums, counts and
 per-person sums folded in window by window (:class:`RunTotals`), so memory does not grow
 with the length of the watch: no table of every row is kept.
+
+Faces too small to score reliably (``emotion_reliable`` false in the rows: ``face_px``
+under ``--min-emotion-face``) count as present (``faces``, ``frames``, people) but not in
+any emotion number, as in ``analyze``: each window and the totals say how many faces were
+counted (``emotion_faces``) and how many left out (``small_faces``).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..outputs.people import people_json_frame
-from ..outputs.summary import emotion_totals, weighted_dominant
+from ..outputs.summary import counted_rows, emotion_totals
 from ..schema import (
     DEFAULT_NEUTRAL_MARGIN,
     EMOTIONS,
@@ -46,23 +51,28 @@ def window_summary(
         sampled_frames: frames analysed in the window; dropped: frames dropped in it.
 
     Returns:
-        ``start_s, end_s, faces, frames`` (frames with a face), ``sampled_frames,
-        dropped, mean_scores, dominant_share`` (fraction of faces per dominant emotion),
-        ``dominant_emotion`` (confidence-weighted, None without faces), ``positive,
-        negative, verdict``; with a ``person`` column also ``people`` (count) and
-        ``people_present`` (names, in order of first appearance in the window).
+        ``start_s, end_s, faces, frames`` (frames with a face), ``emotion_faces`` (faces
+        whose emotion is counted: ``emotion_reliable``, every face without the column),
+        ``small_faces`` (faces left out as too small to score), ``sampled_frames,
+        dropped, mean_scores, dominant_share`` (fraction of counted faces per dominant
+        emotion), ``dominant_emotion`` (confidence-weighted, None without counted faces),
+        ``positive, negative, verdict`` (over the counted faces); with a ``person`` column
+        also ``people`` (count, every face) and ``people_present`` (names, in order of
+        first appearance in the window).
     """
     totals = emotion_totals(df)
     window = {
         "start_s": round(float(start_s), 3),
         "end_s": round(float(end_s), 3),
         "faces": int(len(df)),
+        "emotion_faces": int(totals["emotion_faces"]),
+        "small_faces": int(totals["small_faces"]),
         "frames": int(df["frame_index"].nunique()) if len(df) else 0,
         "sampled_frames": int(sampled_frames),
         "dropped": int(dropped),
         "mean_scores": totals["mean_scores"],
         "dominant_share": totals["dominant_share"],
-        "dominant_emotion": weighted_dominant(df),
+        "dominant_emotion": totals["dominant_emotion"],
         "positive": totals["positive"],
         "negative": totals["negative"],
         "verdict": totals["verdict"],
@@ -75,11 +85,14 @@ def window_summary(
 
 
 def describe_window(window: dict, clock: str | None = None) -> str:
-    """One line for stdout: wall-clock time, the window, faces, people present, emotion
-    mix (share of faces per dominant emotion) and verdict."""
+    """One line for stdout: wall-clock time, the window, faces (and how many were left out
+    as too small to score), people present, emotion mix (share of counted faces per
+    dominant emotion) and verdict."""
     span = f"{format_time(window['start_s'], False)}-{format_time(window['end_s'], False)}"
     parts = [clock, span] if clock else [span]
-    parts.append(f"faces {window['faces']}")
+    small = window.get("small_faces", 0)
+    left_out = f" ({small} too small, not counted)" if small else ""
+    parts.append(f"faces {window['faces']}{left_out}")
     if "people" in window:
         names = ", ".join(window["people_present"][:8])
         more = len(window["people_present"]) - 8
@@ -102,6 +115,7 @@ class RunTotals:
     def __init__(self, margin: float = DEFAULT_NEUTRAL_MARGIN):
         self.margin = float(margin)
         self.faces = 0
+        self.emotion_faces = 0  # faces whose emotion is counted (emotion_reliable)
         self.frames_with_faces = 0
         self.sampled_frames = 0
         self.sums = np.zeros(len(EMOTIONS))
@@ -119,17 +133,24 @@ class RunTotals:
         self.sampled_frames += window["sampled_frames"]
         if not len(df):
             return
-        scores = df[list(EMOTIONS)].to_numpy(dtype=float)
+        counted = counted_rows(df)
+        # a face left out as too small adds nothing to any emotion number
+        scores = np.where(counted[:, None], df[list(EMOTIONS)].to_numpy(dtype=float), 0.0)
         self.faces += len(df)
+        self.emotion_faces += int(counted.sum())
         self.frames_with_faces += int(df["frame_index"].nunique())
         self.sums += scores.sum(axis=0)
-        self.dominant += np.bincount(scores.argmax(axis=1), minlength=len(EMOTIONS))
+        self.dominant += np.bincount(
+            scores[counted].argmax(axis=1), minlength=len(EMOTIONS)
+        ).astype(np.int64)
         weights = df["detection_confidence"].to_numpy(dtype=float)[:, None]
         self.weighted += (scores * weights).sum(axis=0)
         if "person" in df.columns:
-            self._add_people(df, scores, weights)
+            self._add_people(df, scores, weights, counted)
 
-    def _add_people(self, df: pd.DataFrame, scores: np.ndarray, weights: np.ndarray) -> None:
+    def _add_people(
+        self, df: pd.DataFrame, scores: np.ndarray, weights: np.ndarray, counted: np.ndarray
+    ) -> None:
         for person, idx in df.groupby("person", sort=False).indices.items():
             person = str(person)
             if not person:
@@ -141,6 +162,7 @@ class RunTotals:
                     continue
                 entry = self.people[person] = {
                     "faces": 0,
+                    "emotion_faces": 0,
                     "frames": 0,
                     "first_s": float("inf"),
                     "last_s": 0.0,
@@ -152,6 +174,7 @@ class RunTotals:
             rows = df.iloc[idx]
             times = rows["timestamp_s"].to_numpy(dtype=float)
             entry["faces"] += len(idx)
+            entry["emotion_faces"] += int(counted[idx].sum())
             entry["frames"] += int(rows["frame_index"].nunique())
             entry["first_s"] = min(entry["first_s"], float(times.min()))
             entry["last_s"] = max(entry["last_s"], float(times.max()))
@@ -170,9 +193,10 @@ class RunTotals:
             )
 
     def summary_fields(self) -> dict:
-        """``sampled_frames, frames_with_faces, faces, mean_scores, dominant_share,
-        positive, negative, verdict, windows`` as in ``analyze``'s summary.json."""
-        n = self.faces
+        """``sampled_frames, frames_with_faces, faces, emotion_faces, small_faces,
+        mean_scores, dominant_share, positive, negative, verdict, windows`` as in
+        ``analyze``'s summary.json (emotions over the counted faces only)."""
+        n = self.emotion_faces
         means = {e: float(self.sums[j] / n) if n else 0.0 for j, e in enumerate(EMOTIONS)}
         share = {e: float(self.dominant[j] / n) if n else 0.0 for j, e in enumerate(EMOTIONS)}
         positive, negative = _positive_negative(self.sums)
@@ -180,7 +204,9 @@ class RunTotals:
         out = {
             "sampled_frames": int(self.sampled_frames),
             "frames_with_faces": int(self.frames_with_faces),
-            "faces": int(n),
+            "faces": int(self.faces),
+            "emotion_faces": int(n),
+            "small_faces": int(self.faces - n),
             "mean_scores": means,
             "dominant_share": share,
             "positive": positive,
@@ -190,17 +216,19 @@ class RunTotals:
             "verdict": verdict(positive, negative, n, dominant, self.margin),
             "windows": list(self.windows),
         }
-        if not n:
+        if not self.faces:
             out["message"] = "no faces were found"
         return out
 
     def person_summaries(self) -> list[dict]:
         """Per person, in order of first appearance, the keys of ``analyze``'s summary
-        (:func:`feelinvideo.outputs.people.person_summaries`)."""
+        (:func:`feelinvideo.outputs.people.person_summaries`): emotions over the person's
+        counted faces (``emotion_faces``), None / 0 / neutral without any."""
         out = []
         for name, p in sorted(self.people.items(), key=lambda kv: kv[1]["first_s"]):
             positive, negative = _positive_negative(p["sums"])
-            dominant = EMOTIONS[int(np.argmax(p["weighted"]))]
+            scored = int(p["emotion_faces"])
+            dominant = EMOTIONS[int(np.argmax(p["weighted"]))] if scored else None
             distances = p["distances"]
             out.append(
                 {
@@ -208,17 +236,18 @@ class RunTotals:
                     "enrolled": not is_unknown(name),
                     "frames": int(p["frames"]),
                     "faces": int(p["faces"]),
+                    "emotion_faces": scored,
                     "first_seen_s": round(p["first_s"], 3),
                     "last_seen_s": round(p["last_s"], 3),
                     "match_distance": round(float(np.median(distances)), 4) if distances else None,
                     "mean_scores": {
-                        e: round(float(p["sums"][j] / p["faces"]), 4)
+                        e: round(float(p["sums"][j] / max(scored, 1)), 4)
                         for j, e in enumerate(EMOTIONS)
                     },
                     "dominant_emotion": dominant,
                     "positive": round(positive, 4),
                     "negative": round(negative, 4),
-                    "verdict": verdict(positive, negative, int(p["faces"]), dominant, self.margin),
+                    "verdict": verdict(positive, negative, scored, dominant, self.margin),
                 }
             )
         return out

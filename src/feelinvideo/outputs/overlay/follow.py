@@ -277,7 +277,11 @@ class IntervalFollower:
         window: int | None = None,
     ):
         own = first if first is not None else Faces.empty()
-        self.faces = _concat([own, carried]) if carried is not None and len(carried) else own
+        self.faces = (
+            replace(Faces.concatenate([own, carried]), embedding=None)
+            if carried is not None and len(carried)
+            else own
+        )
         self.own = len(own)
         self.sampled = first is not None or (carried is not None and len(carried) > 0)
         self.scale = float(scale)
@@ -443,22 +447,13 @@ def _gather(rows, boxes: np.ndarray) -> Faces:
     """The faces of ``rows`` (``(source Faces, row, _)``) in one :class:`Faces`, with
     ``boxes`` (video pixels) as their boxes."""
     parts = [source[[row]] for source, row, _ in rows]
-    joined = parts[0] if len(parts) == 1 else _concat(parts)
-    return replace(joined, xyxy=np.asarray(boxes, np.float32).reshape(-1, 4), embedding=None)
-
-
-def _concat(parts: list[Faces]) -> Faces:
-    """Faces of ``parts`` one after the other (the columns every part has)."""
-    keys = set.intersection(*(set(p.data) for p in parts)) if parts else set()
-    return Faces(
-        xyxy=np.concatenate([p.xyxy for p in parts]),
-        confidence=np.concatenate([p.confidence for p in parts]),
-        scores=np.concatenate([p.scores for p in parts]),
-        smoothed_scores=np.concatenate([p.smoothed_scores for p in parts]),
-        tracker_id=np.concatenate([p.tracker_id for p in parts]),
-        person=np.concatenate([p.person for p in parts]),
-        match_distance=np.concatenate([p.match_distance for p in parts]),
-        data={k: np.concatenate([p.data[k] for p in parts]) for k in keys},
+    joined = parts[0] if len(parts) == 1 else Faces.concatenate(parts)
+    # the boxes moved: the sampled frame's landmarks no longer fit them
+    return replace(
+        joined,
+        xyxy=np.asarray(boxes, np.float32).reshape(-1, 4),
+        embedding=None,
+        landmarks=None,
     )
 
 

@@ -69,7 +69,7 @@ def test_woman2_one_face_mostly_happy(analyzed):
     sides = np.maximum(faces["x_max"] - faces["x_min"], faces["y_max"] - faces["y_min"])
     assert np.allclose(faces["face_px"], sides, atol=0.15)
     assert faces["emotion_reliable"].all() and summary["emotion_faces"] == len(faces)
-    assert summary["small_faces"] == 0 and summary["min_emotion_face_px"] == 24
+    assert summary["small_faces"] == 0 and summary["min_emotion_face_px"] == 32
     assert summary["frames_with_faces"] == faces["frame_index"].nunique()
     assert sum(summary["dominant_share"].values()) == pytest.approx(1.0)
     # windows of 10 s cover the whole video

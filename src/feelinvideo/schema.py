@@ -106,15 +106,13 @@ DEFAULT_MIN_FACE_PX = 40
 #: counted (``--min-emotion-face``; 0 counts every face). Measured with
 #: ``python bench/bench_emotion_crops.py`` (docs/benchmarks.md, "Emotion crops"): labelled
 #: FER-2013 faces placed at 24-60 px into real frames, found by MTCNN and cut by the
-#: production crop rule: with the rule before the current one (box +10% a side, mirror
-#: averaged), from 24 px on accuracy stayed within 5 points of its level on 40-200 px faces
-#: (45.2% at 24 px against 48.8%), and MTCNN finds nothing much smaller (20 px is its least
-#: face), so faces under 24 px are flagged. With the current :data:`~feelinvideo.models.fer.
-#: CROP_RULE` (box, centre 5% up) the same criterion is met from 32 px (28 px: 48.3%
-#: against 53.9% - 5, 0.6 points short; 24 px: 41.8%); the default is not changed yet. The
+#: production crop rule (:data:`~feelinvideo.models.fer.CROP_RULE`, box, centre 5% up):
+#: the smallest size from which accuracy stays within 5 points of its level on 40-200 px
+#: faces (53.9%): 32 px 51.0%; 28 px 48.3% (0.6 points short, standard error about 1.8),
+#: 24 px 41.8%. (The rule before, box +10% a side mirror averaged, met it from 24 px.) The
 #: scenes only take pixels away: a real small face (blurred, compressed, turned) may need
 #: more; measure yours with ``feelinvideo evaluate emotions DIR --pipeline``.
-DEFAULT_MIN_EMOTION_FACE_PX = 24
+DEFAULT_MIN_EMOTION_FACE_PX = 32
 #: dlib's same-person threshold on the euclidean distance between two descriptors
 #: (``--tolerance``; dlib's documented 0.6).
 DEFAULT_TOLERANCE = 0.6

@@ -164,12 +164,12 @@ def test_small_faces_are_left_out_of_emotions_and_the_page_says_so(tmp_path):
     assert report.windows["emotion_faces"].tolist() == [2, 2, 0]
     text = render_html(report, {}, tmp_path / "out")
     words = " ".join(" ".join(parse(text).text).split())
-    assert "6 of them under 24 px, too small to score, left out of the emotions" in words
-    assert "emotions counted from 4 faces; 6 under 24 px left out as too small" in words
-    assert "every face under 24 px: too small to score, emotions not counted" in words
+    assert "6 of them under 32 px, too small to score, left out of the emotions" in words
+    assert "emotions counted from 4 faces; 6 under 32 px left out as too small" in words
+    assert "every face under 32 px: too small to score, emotions not counted" in words
     assert "faces too small" in words  # the last window holds kid's faces only
     assert "no face large enough to score" in words  # kid's verdict says why it is neutral
-    assert "Only faces at least 24 px on their box's longer side" in words
+    assert "Only faces at least 32 px on their box's longer side" in words
     assert "50% top-1 accuracy on 40 labelled faces (56% on the same faces' crops" in words
     table = re.search(r'<table class="by-size">.*?</table>', text, re.S).group(0)
     rows = re.findall(r"<tr><td[^>]*>(\d+)</td><td[^>]*>([\d.]+)</td>.*?<td>(yes|no)</td>", table)

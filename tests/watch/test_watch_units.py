@@ -140,7 +140,7 @@ def test_windows_and_totals_count_reliable_faces_only_and_say_how_many_were_left
     emotion number of a window, the run's totals or a person's; the window says how many."""
     small = _faces(2, 0.0)  # every score on the other six: sad-leaning, not happy
     small.scores[:, EMOTIONS.index("sad")] = 0.9
-    small.xyxy = np.tile([10, 10, 30, 30], (2, 1)).astype(np.float32)  # face_px 20 < 24
+    small.xyxy = np.tile([10, 10, 30, 30], (2, 1)).astype(np.float32)  # face_px 20 < 32
     w = _table([Sample(0, 0.5, _faces(1, 0.9)), Sample(1, 1.5, small)], [["alice"], ["bob"] * 2])
     assert w["emotion_reliable"].tolist() == [True, False, False]
     window = window_summary(w, 0, 2, 2, 0)

@@ -15,8 +15,9 @@ Method (all local):
    its track starts (after a cut too), when its link is weak (IoU under ``weak_iou``, e.g.
    fast motion; contested: a face overlapping several tracks or a track several faces; or
    the face's look changed: the correlation of its 24x24 grey patch with the track's last
-   one is under ``min_patch_corr``, or under ``small_patch_corr`` for a face narrower than
-   ``small_face_px``, a weak link then: see :data:`SMALL_FACE_PX`), and otherwise 1 s, 2 s,
+   one is under ``min_patch_corr``; or under ``small_patch_corr`` for a face narrower than
+   ``small_face_px`` or whose box moved (IoU under ``moved_iou``), a weak link then: see
+   :data:`SMALL_FACE_PX` and :data:`MOVED_IOU`), and otherwise 1 s, 2 s,
    4 s... after its previous embedding, at most ``refresh_s`` seconds of video time
    apart: never once per face per frame. Up to
    :data:`MAX_TRACK_EMBEDDINGS` are kept per track (evenly thinned), plus the running mean.
@@ -77,6 +78,21 @@ PATCH_SIZE = 24
 #: keeps its 7 people at 0.1 and 0.2.
 SMALL_FACE_PX = 100
 SMALL_FACE_PATCH_CORR = 0.6
+#: A face of any size whose box moved (IoU with its track's box under MOVED_IOU) and whose
+#: patch correlates less than SMALL_FACE_PATCH_CORR is verified by embedding as a weak link
+#: too: its look does not confirm the link and its box does not either. Measured (2026-12-03,
+#: ``/tmp`` scripts over ``bench/bench_identity_sizes.py``'s slideshow at 32-200 px and the
+#: real clips, every face embedded): at 100-200 px the one swap the rules above let through
+#: (alex_lacamoire1 shown after obama1 at the same place) had IoU 0.41-0.44, correlation
+#: 0.44-0.56 and distance 0.71-0.72 to the first one's track, and every swap with a
+#: correlation over 0.4 at any size had IoU <= 0.48 and distance >= 0.685. The same person
+#: between sampled frames with a correlation under 0.6 and IoU under 0.6 (17 links of the
+#: 4-minute classroom mosaic at 1 s, faces 116-216 px; 5 of the street clip at 0.2 s; 1 of
+#: WolfgangLanger at 1 s) stayed within 0.49 of their track, so 0.6 splits the swaps and
+#: none of them; the mosaic's same-person links with IoU of 0.6 or more reach 0.65 (under a
+#: correlation of 0.6), so a tighter split there would cut real tracks. On the mosaic it adds
+#: 2 embeddings (the links with correlation 0.4-0.6 and IoU under 0.6).
+MOVED_IOU = 0.6
 #: A face may re-join a track lost at most this long ago (seconds of video time) ...
 DEFAULT_RELINK_S = 1.0
 #: ... when its embedding is this close (euclidean) to the track's mean embedding.
@@ -257,6 +273,9 @@ class FaceTracker:
         small_face_px: faces narrower than this (pixels) are verified by embedding, as weak
             links, when their patch correlates less than ``small_patch_corr`` with their
             track's (:data:`SMALL_FACE_PX`, :data:`SMALL_FACE_PATCH_CORR`; 0 turns it off).
+        moved_iou: faces of any size whose link has an IoU under this are verified the same
+            way when their patch correlates less than ``small_patch_corr``
+            (:data:`MOVED_IOU`; 0 turns it off).
 
     Raises:
         ValueError: ``refresh_s`` <= 0.
@@ -277,6 +296,7 @@ class FaceTracker:
         cuts: CutDetector | None | str = "default",
         small_face_px: float = SMALL_FACE_PX,
         small_patch_corr: float = SMALL_FACE_PATCH_CORR,
+        moved_iou: float = MOVED_IOU,
     ):
         if not refresh_s > 0:
             raise ValueError(f"refresh_s must be > 0, got {refresh_s}")
@@ -291,6 +311,7 @@ class FaceTracker:
         self.cuts = CutDetector() if cuts == "default" else cuts
         self.small_face_px = float(small_face_px)
         self.small_patch_corr = float(small_patch_corr)
+        self.moved_iou = float(moved_iou)
         self.thumbnails = thumbnails
         self._encoder = encoder or dlib_encoder
         if encoder is None:
@@ -359,6 +380,7 @@ class FaceTracker:
         if not n:
             return faces
         assigned: dict[int, Track] = {}
+        link_iou: dict[int, float] = {}
         weak: set[int] = set()  # geometrically weak links: contested or low overlap
         check: set[int] = set()  # links to verify by embedding
         prev = list(self._recent)
@@ -372,6 +394,7 @@ class FaceTracker:
             for r, c in zip(rows, cols, strict=True):
                 if overlaps[r, c]:
                     assigned[int(r)] = prev[int(c)]
+                    link_iou[int(r)] = float(iou[r, c])
                     contested = overlaps[r].sum() > 1 or overlaps[:, c].sum() > 1
                     if contested or iou[r, c] < self.weak_iou:
                         weak.add(int(r))
@@ -383,8 +406,10 @@ class FaceTracker:
             corr = 1.0 if flat else float((patches[i] * track.patch).mean())
             if corr < self.min_patch_corr:
                 check.add(i)  # the face looks different: check who it is
-            if widths[i] < self.small_face_px and corr < self.small_patch_corr:
-                check.add(i)  # a small face that may be someone else: split at 0.6
+            small = widths[i] < self.small_face_px
+            moved = link_iou[i] < self.moved_iou
+            if (small or moved) and corr < self.small_patch_corr:
+                check.add(i)  # a small or moved face that may be someone else: split at 0.6
                 weak.add(i)
         chips: dict[int, np.ndarray] = {}
         need = [

@@ -205,11 +205,14 @@ def _backend_results(
     try:
         for frame in frames:
             here = None if span_s is None else math.floor((frame.timestamp_s + 1e-6) / span_s)
-            if pending and (here != block or len(pending) >= limit):
+            if pending and here != block:
                 yield list(zip(pending, backend.analyze([f.image for f in pending]), strict=True))
                 pending = []
             block = here
             pending.append(frame)
+            if len(pending) >= limit:  # full: now, not when the next frame comes (live)
+                yield list(zip(pending, backend.analyze([f.image for f in pending]), strict=True))
+                pending = []
         if pending:
             yield list(zip(pending, backend.analyze([f.image for f in pending]), strict=True))
     finally:

@@ -82,18 +82,19 @@ SMALL_FACE_PX = 100
 SMALL_FACE_PATCH_CORR = 0.6
 #: A face of any size whose box moved (IoU with its track's box under MOVED_IOU) and whose
 #: patch correlates less than SMALL_FACE_PATCH_CORR is verified by embedding as a weak link
-#: too: its look does not confirm the link and its box does not either. Measured (2026-12-03,
-#: ``/tmp`` scripts over ``bench/bench_identity_sizes.py``'s slideshow at 32-200 px and the
-#: real clips, every face embedded): at 100-200 px the one swap the rules above let through
-#: (alex_lacamoire1 shown after obama1 at the same place) had IoU 0.41-0.44, correlation
-#: 0.44-0.56 and distance 0.71-0.72 to the first one's track, and every swap with a
-#: correlation over 0.4 at any size had IoU <= 0.48 and distance >= 0.685. The same person
-#: between sampled frames with a correlation under 0.6 and IoU under 0.6 (17 links of the
-#: 4-minute classroom mosaic at 1 s, faces 116-216 px; 5 of the street clip at 0.2 s; 1 of
-#: WolfgangLanger at 1 s) stayed within 0.49 of their track, so 0.6 splits the swaps and
-#: none of them; the mosaic's same-person links with IoU of 0.6 or more reach 0.65 (under a
-#: correlation of 0.6), so a tighter split there would cut real tracks. On the mosaic it adds
-#: 2 embeddings (the links with correlation 0.4-0.6 and IoU under 0.6).
+#: too: neither its look nor its box confirms the link. Measured with every face embedded
+#: (``python bench/bench_track_links.py --slideshow 32 40 54 64 80 100 120 160 200 --clips
+#: MOSAIC:1 STREET:0.2 STREET:0.1 WOLFGANG:1 WOMAN2:0.2``, 2026-12-03): on
+#: bench/bench_identity_sizes.py's slideshow the one swap the rules above let through at
+#: 100-200 px (alex_lacamoire1 shown after obama1 at the same place) had IoU 0.41-0.43,
+#: correlation 0.44-0.56 and distance 0.71-0.72 from the first one's faces, and the 12
+#: swaps with a correlation of 0.4 or more at any size had IoU <= 0.44 and distance >= 0.685.
+#: The same person between sampled frames with correlation and IoU both under 0.6 (22 links
+#: of the 4-minute classroom mosaic at 1 s, faces 116-216 px; 5 of the street clip at 0.2 s;
+#: 1 of WolfgangLanger at 1 s) stayed within 0.49 of their track's earlier faces, so a split
+#: at 0.6 parts the swaps and none of them; with IoU of 0.6 or more the mosaic's reached 0.67
+#: (171 links under a correlation of 0.6), so the rule leaves those to the general bars. On
+#: the mosaic it costs 2 embeddings (186 instead of 184) and changes no track.
 MOVED_IOU = 0.6
 #: A face may re-join a track lost at most this long ago (seconds of video time) ...
 DEFAULT_RELINK_S = 1.0

@@ -83,20 +83,22 @@ def timed_iter(stage: str, fn):
 
 def instrument() -> None:
     """Wrap the stage functions of the package with timers."""
-    from feelinvideo import pipeline
+    from feelinvideo import analysis, stream
     from feelinvideo.identity import IdentityStage, tracker
     from feelinvideo.models.fer import FerEmotionModel
     from feelinvideo.models.mtcnn import MtcnnDetector
     from feelinvideo.models.yunet import YunetDetector
-    from feelinvideo.outputs import save
 
-    pipeline.iter_frames = timed_iter("decode", pipeline.iter_frames)
+    stream.iter_frames = timed_iter("decode", stream.iter_frames)
     MtcnnDetector.detect = timed("detect", MtcnnDetector.detect)
     YunetDetector.detect = timed("detect", YunetDetector.detect)
     FerEmotionModel.score_frames = timed("emotion", FerEmotionModel.score_frames)
-    IdentityStage.update = timed("identity", IdentityStage.update)
+    # a backend call's frames at a time; "embed" is inside it: the batch of the call
+    # (alignment and network) and any face embedded on the spot
+    IdentityStage.update_many = timed("identity", IdentityStage.update_many)
     tracker.dlib_encoder = timed("embed", tracker.dlib_encoder)
-    save.save_analysis = timed("write", save.save_analysis)
+    tracker.dlib_batch_encoder = timed("embed", tracker.dlib_batch_encoder)
+    analysis.save_analysis = timed("write", analysis.save_analysis)
 
 
 def cpu_seconds() -> float:
@@ -126,9 +128,7 @@ def run(video: Path, every: float, detector: str, write_video: bool, identity: b
     options = feelinvideo.AnalyzeOptions(every_s=every, write_video=write_video, identity=identity)
     with tempfile.TemporaryDirectory() as tmp:
         analysis = feelinvideo.analyze(video, backend=backend, options=options)
-        from feelinvideo.outputs import save
-
-        save.save_analysis(analysis, Path(tmp) / "run")
+        analysis.save(Path(tmp) / "run")
     wall = time.perf_counter() - start
     return {
         "load": load,

@@ -7,10 +7,12 @@ every run (:func:`feelinvideo.runs.driver.analyze_videos`, through
 
 Streaming: three stages overlap, each on its own thread and at most one backend call ahead of the
 next (:func:`feelinvideo.video.run_ahead`): decoding, the backend's models, and identity
-(tracks, embeddings, names) in time order. Frames go to the backend in calls of up to
-``backend.frames_per_call`` sampled frames (capped at :data:`CALL_BYTES` of decoded pixels), so
-peak memory depends on the frames per call and the frame size, not on the video's length. Only the
-per-face numbers are kept (tens of bytes a face).
+(tracks, embeddings, names) in time order, a backend call's frames at a time (their faces
+needing an embedding go through one network call: :meth:`IdentityStage.update_many`).
+Frames go to the backend in calls of up to ``backend.frames_per_call`` sampled frames
+(capped at :data:`CALL_BYTES` of decoded pixels), so peak memory depends on the frames per
+call and the frame size, not on the video's length. Only the per-face numbers are kept
+(tens of bytes a face).
 """
 
 from __future__ import annotations
@@ -153,16 +155,18 @@ def _frames(
     smoother = EmotionSmoother(options.smooth_s) if identity is not None and smooth else None
     # three stages on their own threads, each at most one backend call ahead of the next: decoding,
     # the backend's models (OpenCV's networks or the service), and here, in time order, identity
-    results = _backend_results(frames, backend, limit, span)
+    calls = _backend_results(frames, backend, limit, span)
     # closed explicitly, not when garbage-collected: an exception's traceback keeps this
     # frame alive, and the stage threads must be joined before the run ends
-    with _opencv_threads(identity is not None), closing(run_ahead(results, limit)) as staged:
-        for frame, faces in staged:
-            if identity is not None:
-                faces = identity.update(frame, faces)
-            if smoother is not None:
-                faces = smoother.update(frame.timestamp_s, faces)
-            yield frame, faces
+    with _opencv_threads(identity is not None), closing(run_ahead(calls, 1)) as staged:
+        for call in staged:
+            got = [faces for _, faces in call]
+            if identity is not None:  # the call's embeddings in one network call
+                got = identity.update_many([frame for frame, _ in call], got)
+            for (frame, _), faces in zip(call, got, strict=True):
+                if smoother is not None:
+                    faces = smoother.update(frame.timestamp_s, faces)
+                yield frame, faces
 
 
 @contextmanager
@@ -184,9 +188,10 @@ def _opencv_threads(identity: bool):
 
 def _backend_results(
     frames: Iterator[Frame], backend: Backend, limit: int, span_s: float | None = None
-) -> Iterator[tuple[Frame, Faces]]:
-    """``(frame, faces)`` from the backend, up to ``limit`` frames a call;
-    ``frames`` is closed when this ends (an interrupt stops the decoding thread).
+) -> Iterator[list[tuple[Frame, Faces]]]:
+    """The ``(frame, faces)`` pairs of each backend call (a list per call, up to ``limit``
+    frames), so that identity takes a call's frames together; ``frames`` is closed when this
+    ends (an interrupt stops the decoding thread).
 
     With ``span_s``, a call holds the sampled frames of one block
     ``[j * span_s, (j + 1) * span_s)`` of video time (at most ``limit`` of them), so the
@@ -200,13 +205,16 @@ def _backend_results(
     try:
         for frame in frames:
             here = None if span_s is None else math.floor((frame.timestamp_s + 1e-6) / span_s)
-            if pending and (here != block or len(pending) >= limit):
-                yield from zip(pending, backend.analyze([f.image for f in pending]), strict=True)
+            if pending and here != block:
+                yield list(zip(pending, backend.analyze([f.image for f in pending]), strict=True))
                 pending = []
             block = here
             pending.append(frame)
+            if len(pending) >= limit:  # full: now, not when the next frame comes (live)
+                yield list(zip(pending, backend.analyze([f.image for f in pending]), strict=True))
+                pending = []
         if pending:
-            yield from zip(pending, backend.analyze([f.image for f in pending]), strict=True)
+            yield list(zip(pending, backend.analyze([f.image for f in pending]), strict=True))
     finally:
         close = getattr(frames, "close", None)
         if close is not None:

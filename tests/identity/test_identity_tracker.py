@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from feelinvideo.faces import Faces
 from feelinvideo.identity.tracker import FaceTracker
@@ -92,3 +93,63 @@ def test_empty_frame_gives_empty_faces():
     tracker = FaceTracker(thumbnails=False, encoder=fake_encoder({}))
     out = tracker.update(frame(0.0), Faces.empty())
     assert len(out) == 0 and out.tracker_id.shape == (0,)
+
+
+def person_encoder(image, xyxy):
+    """Encoder giving each face the vector of the person painted in the frame's first pixel."""
+    chips = np.zeros((len(xyxy), 150, 150, 3), np.uint8)
+    return chips, np.array([unit(int(image[0, 0, 0])) for _ in range(len(xyxy))])
+
+
+def test_prepared_batches_give_the_frame_by_frame_results():
+    """Person 0 at x=0 for 1.5 s, then person 5 moved in beside the same place (a weak
+    link: split by embedding): prepare() cannot foresee the split, so the new track's
+    second embedding is missed by the batch and embedded on the spot; the tracks,
+    embeddings and counts are those of update() alone, in one batch call per 9 frames."""
+    frames, faces = [], []
+    for k in range(30):
+        image = np.zeros((100, 900, 3), np.uint8)
+        image[0, 0, 0] = 0 if k < 15 else 5
+        frames.append(Frame(k, 0.1 * k, image))
+        faces.append(faces_at([0 if k < 15 else 25]))
+    alone = FaceTracker(thumbnails=False, encoder=person_encoder)
+    expected = [alone.update(f, x) for f, x in zip(frames, faces_at_each(faces), strict=True)]
+    spot, calls = [], []
+
+    def on_the_spot(image, xyxy):
+        spot.append(len(xyxy))
+        return person_encoder(image, xyxy)
+
+    def batch(requests):
+        calls.append(len(requests))
+        return [person_encoder(image, xyxy) for image, xyxy in requests]
+
+    batched = FaceTracker(thumbnails=False, encoder=on_the_spot)
+    batched._batch_encoder = batch
+    got = []
+    for start in range(0, 30, 9):
+        chunk, found = frames[start : start + 9], faces_at_each(faces[start : start + 9])
+        batched.prepare(chunk, found)
+        got += [batched.update(f, x) for f, x in zip(chunk, found, strict=True)]
+    assert [e.tracker_id.tolist() for e in expected] == [g.tracker_id.tolist() for g in got]
+    assert sorted({int(e.tracker_id[0]) for e in expected}) == [0, 1]  # the split happened
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(e.embedding, g.embedding)
+    assert batched.embeddings_computed == alone.embeddings_computed
+    assert batched.faces_seen == alone.faces_seen and len(batched.tracks) == len(alone.tracks)
+    assert len(calls) <= 4  # one batch call per prepared chunk with embeddings
+    assert spot  # the new track's embeddings the rehearsal could not foresee
+
+
+def test_update_refuses_a_frame_out_of_the_prepared_order():
+    tracker = FaceTracker(thumbnails=False, encoder=fake_encoder({0: unit(0)}))
+    frames = [frame(0.0, 0), frame(0.1, 1)]
+    found = [faces_at([0]), faces_at([0])]
+    tracker.prepare(frames, found)
+    with pytest.raises(ValueError, match="order"):
+        tracker.update(frames[1], found[1])
+
+
+def faces_at_each(faces: list[Faces]) -> list[Faces]:
+    """Fresh copies (update() sets tracker_id and embedding on the Faces it is given)."""
+    return [Faces(f.xyxy.copy(), f.confidence.copy(), f.scores.copy()) for f in faces]

@@ -30,10 +30,10 @@ import numpy as np
 
 from ..errors import ImageError, OptionError
 from ..faces import Faces, box_iou
-from ..galleries.enroll import find_photos, load_photo
+from ..galleries.enroll import ENROLL_BATCH, find_photos, load_photo
 from ..galleries.interface import Gallery, Photo
 from ..identity.naming import sized_matches
-from ..models.dlib import face_encodings, pairwise_distances
+from ..models.dlib import chip_encodings, face_chips, pairwise_distances
 from ..models.mtcnn import MtcnnDetector
 from ..schema import DEFAULT_MIN_FACE_PX
 from ..specs import GallerySpec
@@ -332,17 +332,28 @@ def _evaluate(
     result = IdentityEvaluation(f"temporary {where}", float(tolerance), [], [], 0)
     by_size = {size: SizeResult(size, 0, []) for size in sizes}
     probes: list[tuple[str, Path]] = []
-    for person, photos in people.items():
-        try:
-            enrolled = gallery.enroll(person, [Photo(photos[0], load_photo(photos[0]))])
-        except ImageError as exc:
-            result.skipped.append(f"{person}: {exc}")
-            continue
-        if not enrolled.used:
-            result.skipped.append(f"{person}: {photos[0]} holds no usable face, not enrolled")
-            continue
-        result.enrolled.append(person)
-        probes += [(person, p) for p in photos[1:]]
+    names = list(people)
+    for start in range(0, len(names), ENROLL_BATCH):  # first photos, embedded together
+        batch = []
+        for person in names[start : start + ENROLL_BATCH]:
+            first = people[person][0]
+            try:
+                batch.append((person, [Photo(first, load_photo(first))]))
+            except ImageError as exc:
+                result.skipped.append(f"{person}: {exc}")
+        together = getattr(gallery, "enroll_many", None)
+        if together is not None:
+            outcomes = together(batch) if batch else []
+        else:
+            outcomes = [gallery.enroll(person, photos) for person, photos in batch]
+        for (person, photos), enrolled in zip(batch, outcomes, strict=True):
+            if not enrolled.used:
+                result.skipped.append(
+                    f"{person}: {photos[0].path} holds no usable face, not enrolled"
+                )
+                continue
+            result.enrolled.append(person)
+            probes += [(person, p) for p in people[person][1:]]
     known = gallery.embeddings() if hasattr(gallery, "embeddings") else None
     for done, (person, path) in enumerate(probes, 1):
         if person not in result.enrolled:
@@ -357,17 +368,21 @@ def _evaluate(
             result.no_face += 1
             continue
         face = faces[int(np.argmax(faces.area))]
-        result.probes.append(_probe(gallery, known, image, face, person, path, tolerance, None))
+        shown: list[tuple[np.ndarray, Faces, int | None]] = [(image, face, None)]
         for size in sizes:
             frame, expected = show_small(image, face.xyxy[0], size)
             by_size[size].shown += 1
             found = small.detect([frame])[0]
             iou = box_iou(expected[None].astype(np.float32), found.xyxy)[0]
             if len(found) and iou.max() >= 0.3:
-                shown = found[int(np.argmax(iou))]
-                by_size[size].probes.append(
-                    _probe(gallery, known, frame, shown, person, path, tolerance, size)
-                )
+                shown.append((frame, found[int(np.argmax(iou))], size))
+        # the photo's face at full size and at every size: aligned one by one, then one
+        # network call, as analyze embeds a backend call's faces
+        chips = np.concatenate([face_chips(img, f.xyxy) for img, f, _ in shown])
+        for (img, f, size), vector in zip(shown, chip_encodings(chips), strict=True):
+            f.embedding = vector[None]
+            probe = _probe(gallery, known, img, f, person, path, tolerance, size)
+            (result.probes if size is None else by_size[size].probes).append(probe)
         if progress is not None:
             progress(done)
     result.genuine = [p.genuine for p in result.probes if np.isfinite(p.genuine)]
@@ -377,8 +392,7 @@ def _evaluate(
 
 
 def _probe(gallery, known, image, face: Faces, person, path, tolerance, size) -> Probe:
-    """Embed and name one face (1 row) as ``analyze`` does, size rule included."""
-    face.embedding = face_encodings(image, face.xyxy)
+    """Name one face (1 row, its ``embedding`` set) as ``analyze`` does, size rule included."""
     match = sized_matches(face, gallery.match(image, face, tolerance), tolerance)
     width = float(face.xyxy[0, 2] - face.xyxy[0, 0])
     probe = Probe(path, person, str(match.name[0]), float(match.distance[0]), size, width)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..faces import Faces
 from ..galleries.interface import Gallery
 from ..schema import DEFAULT_REFRESH_S, DEFAULT_TOLERANCE
@@ -47,6 +49,17 @@ class IdentityStage:
             GalleryError: the gallery cannot be read.
         """
         return self.naming.update(frame, self.tracker.update(frame, faces))
+
+    def update_many(self, frames: Sequence[Frame], faces: Sequence[Faces]) -> list[Faces]:
+        """:meth:`update` for the consecutive sampled frames of one backend call, their faces
+        needing an embedding embedded in one network call (:meth:`FaceTracker.prepare`);
+        the same results as :meth:`update` frame by frame.
+
+        Raises:
+            as :meth:`update`.
+        """
+        self.tracker.prepare(frames, faces)
+        return [self.update(frame, found) for frame, found in zip(frames, faces, strict=True)]
 
     def resolve(self) -> dict[int, Identity]:
         """``{tracker_id: Identity}`` for every track seen (call after the last frame)."""

@@ -11,12 +11,14 @@ Method (all local):
    detection), take part, with their last box or the box moved on at their last velocity.
    A face with no such partner may re-join a lost track by embedding, else starts a track.
 2. **Embeddings.** A face is embedded (dlib's 128-d descriptor, :mod:`feelinvideo.models.
-   dlib`, about 25 ms a face here; the faces of a frame that need one go in one call) when
+   dlib`, about 25 ms a face here; the faces that need one in all the frames of a backend
+   call go through one network call, see :meth:`FaceTracker.prepare`) when
    its track starts (after a cut too), when its link is weak (IoU under ``weak_iou``, e.g.
    fast motion; contested: a face overlapping several tracks or a track several faces; or
    the face's look changed: the correlation of its 24x24 grey patch with the track's last
-   one is under ``min_patch_corr``, or under ``small_patch_corr`` for a face narrower than
-   ``small_face_px``, a weak link then: see :data:`SMALL_FACE_PX`), and otherwise 1 s, 2 s,
+   one is under ``min_patch_corr``; or under ``small_patch_corr`` for a face narrower than
+   ``small_face_px`` or whose box moved (IoU under ``moved_iou``), a weak link then: see
+   :data:`SMALL_FACE_PX` and :data:`MOVED_IOU`), and otherwise 1 s, 2 s,
    4 s... after its previous embedding, at most ``refresh_s`` seconds of video time
    apart: never once per face per frame. Up to
    :data:`MAX_TRACK_EMBEDDINGS` are kept per track (evenly thinned), plus the running mean.
@@ -38,8 +40,9 @@ Memory is constant per track: a few embeddings, a running sum and up to
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -77,6 +80,22 @@ PATCH_SIZE = 24
 #: keeps its 7 people at 0.1 and 0.2.
 SMALL_FACE_PX = 100
 SMALL_FACE_PATCH_CORR = 0.6
+#: A face of any size whose box moved (IoU with its track's box under MOVED_IOU) and whose
+#: patch correlates less than SMALL_FACE_PATCH_CORR is verified by embedding as a weak link
+#: too: neither its look nor its box confirms the link. Measured with every face embedded
+#: (``python bench/bench_track_links.py --slideshow 32 40 54 64 80 100 120 160 200 --clips
+#: MOSAIC:1 STREET:0.2 STREET:0.1 WOLFGANG:1 WOMAN2:0.2``, 2026-12-03): on
+#: bench/bench_identity_sizes.py's slideshow the one swap the rules above let through at
+#: 100-200 px (alex_lacamoire1 shown after obama1 at the same place) had IoU 0.41-0.43,
+#: correlation 0.44-0.56 and distance 0.71-0.72 from the first one's faces, and the 12
+#: swaps with a correlation of 0.4 or more at any size had IoU <= 0.44 and distance >= 0.685.
+#: The same person between sampled frames with correlation and IoU both under 0.6 (22 links
+#: of the 4-minute classroom mosaic at 1 s, faces 116-216 px; 5 of the street clip at 0.2 s;
+#: 1 of WolfgangLanger at 1 s) stayed within 0.49 of their track's earlier faces, so a split
+#: at 0.6 parts the swaps and none of them; with IoU of 0.6 or more the mosaic's reached 0.67
+#: (171 links under a correlation of 0.6), so the rule leaves those to the general bars. On
+#: the mosaic it costs 2 embeddings (186 instead of 184) and changes no track.
+MOVED_IOU = 0.6
 #: A face may re-join a track lost at most this long ago (seconds of video time) ...
 DEFAULT_RELINK_S = 1.0
 #: ... when its embedding is this close (euclidean) to the track's mean embedding.
@@ -94,6 +113,9 @@ THUMB_SIZE = 72
 #: ``(image RGB uint8 (H, W, 3), xyxy (K, 4)) -> (chips uint8 (K, 150, 150, 3),
 #: embeddings float64 (K, 128))``
 Encoder = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+#: ``[(image, xyxy (K_j, 4)), ...] -> [(chips (K_j, 150, 150, 3), embeddings (K_j, 128)), ...]``:
+#: an :data:`Encoder` over several frames at once, one result per request, in order.
+BatchEncoder = Callable[[list[tuple[np.ndarray, np.ndarray]]], list[tuple[np.ndarray, np.ndarray]]]
 
 
 def _thin(items: list, limit: int) -> list:
@@ -227,6 +249,49 @@ def dlib_encoder(image: np.ndarray, xyxy: np.ndarray) -> tuple[np.ndarray, np.nd
     return chips, chip_encodings(chips)
 
 
+def dlib_batch_encoder(
+    requests: list[tuple[np.ndarray, np.ndarray]],
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The default :data:`BatchEncoder`: each request's faces aligned in its own image
+    (dlib's 5 points, per face), then every chip of every request through the network in
+    one :func:`~feelinvideo.models.dlib.chip_encodings` call (16 chips a pass). The
+    descriptors are bitwise those of one call per frame (checked on real chips)."""
+    chips = [face_chips(image, xyxy) for image, xyxy in requests]
+    sizes = [len(c) for c in chips]
+    if not sum(sizes):
+        return [(c, np.zeros((0, EMBEDDING_SIZE))) for c in chips]
+    vectors = chip_encodings(np.concatenate([c for c in chips if len(c)]))
+    bounds = np.cumsum([0, *sizes])
+    return [(c, vectors[a:b]) for c, a, b in zip(chips, bounds[:-1], bounds[1:], strict=True)]
+
+
+@dataclass
+class _Planned:
+    """One frame as :meth:`FaceTracker.prepare` worked it out ahead.
+
+    Attributes:
+        frame: the frame (matched by identity in :meth:`FaceTracker.update`).
+        cut: whether a hard cut lies before it (the cut detector already advanced).
+        patches: float32 (N, PATCH_SIZE, PATCH_SIZE), its faces' patches.
+        embedded: ``{face row: (chip uint8 (150, 150, 3), embedding float64 (128,))}`` for
+            the faces predicted to need an embedding.
+    """
+
+    frame: Frame
+    cut: bool
+    patches: np.ndarray
+    embedded: dict[int, tuple[np.ndarray, np.ndarray]]
+
+
+def _sketch(track: Track) -> Track:
+    """A copy of ``track`` that :meth:`FaceTracker.prepare`'s rehearsal may change freely
+    (its frame ranges copied; no embeddings or thumbnails kept)."""
+    out = copy.copy(track)
+    out.segments = [list(s) for s in track.segments]
+    out.embeddings, out.thumbs = [], []
+    return out
+
+
 class FaceTracker:
     """Follows faces across sampled frames and embeds each track at intervals.
 
@@ -243,7 +308,9 @@ class FaceTracker:
         min_patch_corr: links whose face patch correlates less than this (-1 to 1) with
             the track's previous one are verified by embedding.
         thumbnails: keep small aligned face thumbnails for people.png.
-        encoder: an :data:`Encoder`; default :func:`dlib_encoder`.
+        encoder: an :data:`Encoder`; default :func:`dlib_encoder` (and for
+            :meth:`prepare`'s batches :func:`dlib_batch_encoder`; a given encoder is called
+            once per frame there).
         relink_s: a face that overlaps no track may continue a track lost at most this
             many seconds ago (a missed detection, fast motion) ...
         relink_distance: ... when its embedding is within this euclidean distance of the
@@ -257,6 +324,9 @@ class FaceTracker:
         small_face_px: faces narrower than this (pixels) are verified by embedding, as weak
             links, when their patch correlates less than ``small_patch_corr`` with their
             track's (:data:`SMALL_FACE_PX`, :data:`SMALL_FACE_PATCH_CORR`; 0 turns it off).
+        moved_iou: faces of any size whose link has an IoU under this are verified the same
+            way when their patch correlates less than ``small_patch_corr``
+            (:data:`MOVED_IOU`; 0 turns it off).
 
     Raises:
         ValueError: ``refresh_s`` <= 0.
@@ -277,6 +347,7 @@ class FaceTracker:
         cuts: CutDetector | None | str = "default",
         small_face_px: float = SMALL_FACE_PX,
         small_patch_corr: float = SMALL_FACE_PATCH_CORR,
+        moved_iou: float = MOVED_IOU,
     ):
         if not refresh_s > 0:
             raise ValueError(f"refresh_s must be > 0, got {refresh_s}")
@@ -291,10 +362,17 @@ class FaceTracker:
         self.cuts = CutDetector() if cuts == "default" else cuts
         self.small_face_px = float(small_face_px)
         self.small_patch_corr = float(small_patch_corr)
+        self.moved_iou = float(moved_iou)
         self.thumbnails = thumbnails
         self._encoder = encoder or dlib_encoder
+        self._batch_encoder: BatchEncoder = (
+            dlib_batch_encoder
+            if encoder is None
+            else (lambda requests: [encoder(image, xyxy) for image, xyxy in requests])
+        )
         if encoder is None:
             preload()  # loads dlib's models on a background thread meanwhile
+        self._plan: list[_Planned] = []
         self.tracks: list[Track] = []
         #: tracks started so far (the next ``tracker_id``; :meth:`forget` keeps it).
         self.tracks_created = 0
@@ -303,6 +381,9 @@ class FaceTracker:
         #: faces seen and embeddings computed so far.
         self.faces_seen = 0
         self.embeddings_computed = 0
+        #: embeddings :meth:`prepare` computed that the frames turned out not to need
+        #: (after a split or a re-link it could not foresee): a cost, not in the summary.
+        self.embeddings_unused = 0
 
     def forget(self, before_s: float) -> list[Track]:
         """Drop the tracks last seen before ``before_s`` (seconds of video time) that can no
@@ -338,16 +419,115 @@ class FaceTracker:
 
         Raises:
             BackendError: dlib or its model files are missing.
+            ValueError: frames given to :meth:`prepare` are still due and ``frame`` is not
+                the next of them.
         """
+        if not self._plan:
+            cut = self.cuts is not None and self.cuts.update(frame.image)
+            patches = face_patches(frame.image, faces.xyxy)
+            return self._update(frame, faces, cut, patches, self._encode_now(frame, faces))
+        plan = self._plan[0]
+        if plan.frame is not frame or len(plan.patches) != len(faces):
+            raise ValueError("frames given to prepare() must be updated in their order")
+        self._plan.pop(0)
+        used: set[int] = set()
+
+        def encode(rows: list[int]) -> tuple[list[np.ndarray], np.ndarray]:
+            missing = [i for i in rows if i not in plan.embedded]
+            if missing:  # foreseen wrongly (a split or re-link before): embedded now
+                got_chips, got = self._encoder(frame.image, faces.xyxy[missing])
+                plan.embedded.update(zip(missing, zip(got_chips, got, strict=True)))
+            used.update(rows)
+            return [plan.embedded[i][0] for i in rows], np.array(
+                [plan.embedded[i][1] for i in rows]
+            )
+
+        faces = self._update(frame, faces, plan.cut, plan.patches, encode)
+        self.embeddings_unused += len(set(plan.embedded) - used)
+        return faces
+
+    def prepare(self, frames: Sequence[Frame], faces: Sequence[Faces]) -> None:
+        """Embed ahead, in one batch, the faces that the next :meth:`update` calls on these
+        frames will need, so that the faces of a whole backend call go through one network
+        call (:data:`BatchEncoder`) instead of one call per frame.
+
+        The calls are rehearsed on a copy of the tracker's recent state that assumes no
+        split and no re-link (those need the embeddings themselves); the faces the
+        rehearsal embeds are aligned and embedded together. Then :meth:`update` is called
+        as usual, for each of ``frames`` in order: it takes the embeddings from the batch,
+        embeds any face the rehearsal did not foresee (after a split or a re-link) on the
+        spot, and counts the foreseen ones it did not need in :attr:`embeddings_unused`.
+        The tracks, names and counts are those of :meth:`update` alone (the network gives
+        the same descriptors in a batch as alone). The cut detector and the face patches
+        run here, once.
+
+        Args:
+            frames: consecutive sampled frames, in time order, not yet given to
+                :meth:`update`.
+            faces: their faces, one :class:`~feelinvideo.faces.Faces` per frame.
+
+        Raises:
+            BackendError: dlib or its model files are missing.
+            ValueError: ``frames`` and ``faces`` differ in length.
+        """
+        if len(frames) != len(faces):
+            raise ValueError(f"{len(frames)} frames but {len(faces)} Faces")
+        self._plan = []
+        if len(frames) < 2:
+            return  # nothing to batch: update() embeds as it goes
+        rehearsal = copy.copy(self)
+        rehearsal.tracks = []
+        rehearsal._recent = [_sketch(t) for t in self._recent]
+        rehearsal.thumbnails = False
+        rehearsal.split_distance = rehearsal.strong_split_distance = math.inf
+        rehearsal.relink_distance = -math.inf
+        plans, wanted = [], []
+        for frame, found in zip(frames, faces, strict=True):
+            cut = self.cuts is not None and self.cuts.update(frame.image)
+            patches = face_patches(frame.image, found.xyxy)
+            rows: list[int] = []
+
+            def record(need: list[int], rows=rows) -> tuple[list[None], np.ndarray]:
+                rows.extend(need)
+                return [None] * len(need), np.zeros((len(need), EMBEDDING_SIZE))
+
+            rehearsal._update(frame, copy.copy(found), cut, patches, record)
+            plans.append(_Planned(frame, cut, patches, {}))
+            wanted.append(rows)
+        asked = [k for k, rows in enumerate(wanted) if rows]
+        if asked:
+            requests = [(frames[k].image, faces[k].xyxy[wanted[k]]) for k in asked]
+            for k, (chips, vectors) in zip(asked, self._batch_encoder(requests), strict=True):
+                plans[k].embedded = dict(zip(wanted[k], zip(chips, vectors, strict=True)))
+        self._plan = plans
+
+    def _encode_now(self, frame: Frame, faces: Faces):
+        """The ``encode(rows)`` of :meth:`_update` without a plan: the encoder on those rows."""
+
+        def encode(rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
+            return self._encoder(frame.image, faces.xyxy[rows])
+
+        return encode
+
+    def _update(
+        self,
+        frame: Frame,
+        faces: Faces,
+        cut: bool,
+        patches: np.ndarray,
+        encode: Callable[[list[int]], tuple[Sequence, np.ndarray]],
+    ) -> Faces:
+        """:meth:`update`'s linking, given the frame's cut flag, its faces' patches and
+        ``encode(rows) -> (chips, embeddings (K, 128))`` for the face rows needing one."""
         from scipy.optimize import linear_sum_assignment
 
-        timestamp_s, image = float(frame.timestamp_s), frame.image
+        timestamp_s = float(frame.timestamp_s)
         self._sample += 1
         sample, n = self._sample, len(faces)
         self.faces_seen += n
         faces.tracker_id = np.full(n, -1, dtype=np.int64)
         faces.embedding = np.full((n, EMBEDDING_SIZE), np.nan)
-        if self.cuts is not None and self.cuts.update(image):
+        if cut:
             self._recent = []  # a hard cut ends every track
         # Tracks seen lately: those of the previous sampled frame continue by box overlap,
         # those lost for at most relink_s seconds may continue by embedding.
@@ -359,6 +539,7 @@ class FaceTracker:
         if not n:
             return faces
         assigned: dict[int, Track] = {}
+        link_iou: dict[int, float] = {}
         weak: set[int] = set()  # geometrically weak links: contested or low overlap
         check: set[int] = set()  # links to verify by embedding
         prev = list(self._recent)
@@ -372,19 +553,21 @@ class FaceTracker:
             for r, c in zip(rows, cols, strict=True):
                 if overlaps[r, c]:
                     assigned[int(r)] = prev[int(c)]
+                    link_iou[int(r)] = float(iou[r, c])
                     contested = overlaps[r].sum() > 1 or overlaps[:, c].sum() > 1
                     if contested or iou[r, c] < self.weak_iou:
                         weak.add(int(r))
                         check.add(int(r))
-        patches = face_patches(image, faces.xyxy)
         widths = faces.xyxy[:, 2] - faces.xyxy[:, 0]
         for i, track in assigned.items():
             flat = track.patch is None or not patches[i].any()
             corr = 1.0 if flat else float((patches[i] * track.patch).mean())
             if corr < self.min_patch_corr:
                 check.add(i)  # the face looks different: check who it is
-            if widths[i] < self.small_face_px and corr < self.small_patch_corr:
-                check.add(i)  # a small face that may be someone else: split at 0.6
+            small = widths[i] < self.small_face_px
+            moved = link_iou[i] < self.moved_iou
+            if (small or moved) and corr < self.small_patch_corr:
+                check.add(i)  # a small or moved face that may be someone else: split at 0.6
                 weak.add(i)
         chips: dict[int, np.ndarray] = {}
         need = [
@@ -395,7 +578,7 @@ class FaceTracker:
             or timestamp_s - assigned[i].last_embed_s >= self.interval(assigned[i]) - 1e-6
         ]
         if need:
-            got_chips, got = self._encoder(image, faces.xyxy[need])
+            got_chips, got = encode(need)
             self.embeddings_computed += len(need)
             faces.embedding[need] = got
             chips = {i: got_chips[k] for k, i in enumerate(need)}

@@ -68,8 +68,24 @@ class Probe:
     impostor: float = float("nan")
 
 
+class _Named:
+    """``right`` and ``wrong`` over a result's ``probes`` (a list of :class:`Probe`)."""
+
+    probes: list[Probe]
+
+    @property
+    def right(self) -> int:
+        """Probes named as their own person."""
+        return sum(p.named == p.person for p in self.probes)
+
+    @property
+    def wrong(self) -> list[Probe]:
+        """Probes named as someone else (the costly error)."""
+        return [p for p in self.probes if p.named and p.named != p.person]
+
+
 @dataclass
-class SizeResult:
+class SizeResult(_Named):
     """Naming at one face size (:attr:`IdentityEvaluation.by_size`).
 
     Attributes:
@@ -80,14 +96,6 @@ class SizeResult:
     size: int
     shown: int
     probes: list[Probe]
-
-    @property
-    def right(self) -> int:
-        return sum(p.named == p.person for p in self.probes)
-
-    @property
-    def wrong(self) -> list[Probe]:
-        return [p for p in self.probes if p.named and p.named != p.person]
 
     def as_dict(self) -> dict:
         found = len(self.probes)
@@ -126,7 +134,7 @@ class SizeResult:
 
 
 @dataclass
-class IdentityEvaluation:
+class IdentityEvaluation(_Named):
     """The result of :func:`evaluate_identity`.
 
     Attributes:
@@ -149,16 +157,6 @@ class IdentityEvaluation:
     impostor: list[float] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     by_size: list[SizeResult] = field(default_factory=list)
-
-    @property
-    def right(self) -> int:
-        """Probes named as their own person."""
-        return sum(p.named == p.person for p in self.probes)
-
-    @property
-    def wrong(self) -> list[Probe]:
-        """Probes named as someone else (the costly error)."""
-        return [p for p in self.probes if p.named and p.named != p.person]
 
     @property
     def unknown(self) -> int:

@@ -111,17 +111,18 @@ def _alive(pid: int) -> bool:
 
 def test_a_run_stopped_early_ends_its_workers_at_once():
     """Closing the engine's iterator in the middle (what an interrupt does) ends the
-    workers in the middle of their tasks instead of waiting for them (120 s each here)."""
+    workers in the middle of their tasks instead of waiting for them: the tasks here sleep
+    an hour, so a close that waited would hang the suite rather than pass. No elapsed time
+    is asserted (a loaded machine may be slow to reap); the worker is waited for until it is
+    gone."""
     import time
 
-    tasks = [TinyTask(0)] + [TinyTask(k, sleep_s=120.0) for k in range(1, 4)]
+    tasks = [TinyTask(0)] + [TinyTask(k, sleep_s=3600.0) for k in range(1, 4)]
     run = LocalEngine(2, backend=RecordingBackend()).run(tasks)
     task, pid = next(run)
     assert task == tasks[0]
-    start = time.monotonic()
     run.close()
-    assert time.monotonic() - start < 60  # the tasks would take 120 s
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 600  # a hang guard, far below the tasks' hour
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)  # a stopped worker is reaped by its pool
     assert not _alive(pid)

@@ -8,7 +8,7 @@ the same ``--min-face``: the reference), and what it costs:
 
 - ``hold``: the rule before issue 23: a face whose track is in both samples moves linearly
   from one box to the other, any other face stays where it was last seen;
-- ``flow forward``: median flow (:func:`feelinvideo.outputs.overlay.follow.flow_boxes`)
+- ``flow forward``: median flow (:func:`feelinvideo.outputs.overlay.flow.flow_boxes`)
   from each sample until the next one;
 - OpenCV's trackers, one per face, forward from each sample, on the same scaled frames:
   ``cv2.TrackerMIL`` (OpenCV's main modules) and, where opencv-contrib-python is
@@ -86,7 +86,7 @@ def intervals(samples, times):
 
 
 def flow_forward(samples, times, grays, scale):
-    from feelinvideo.outputs.overlay.follow import _path
+    from feelinvideo.outputs.overlay.flow import follow_boxes as _path
 
     out = [np.zeros((0, 4))] * len(times)
     for s, (f0, f1) in zip(samples, intervals(samples, times)):
@@ -178,7 +178,8 @@ def measure(name: str, video: Path, every_s: float, min_face: float) -> None:
 
     import feelinvideo
     from feelinvideo.models.mtcnn import MtcnnDetector
-    from feelinvideo.outputs.overlay.follow import FaceFollower, small_gray, tracking_scale
+    from feelinvideo.outputs.overlay.flow import tracking_scale
+    from feelinvideo.outputs.overlay.follow import FaceFollower, small_gray
     from feelinvideo.settings import AnalyzeOptions
     from feelinvideo.specs import BackendSpec
     from feelinvideo.video import iter_frames

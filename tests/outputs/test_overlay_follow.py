@@ -9,7 +9,8 @@ import pytest
 
 from feelinvideo.faces import Faces, Sample
 from feelinvideo.outputs.overlay import FaceFollower, FaceOverlay, follow_interval
-from feelinvideo.outputs.overlay.follow import IntervalFollower, flow_boxes
+from feelinvideo.outputs.overlay.flow import flow_boxes
+from feelinvideo.outputs.overlay.follow import IntervalFollower
 from feelinvideo.outputs.overlay.render import _Canvas
 from feelinvideo.schema import EMOTIONS
 

@@ -5,9 +5,8 @@
 - :class:`BoxAnnotator`: a box around each face, in its emotion's colour, drawn outside the
   box so the face itself is untouched.
 - :class:`BlurAnnotator`: each face, slightly enlarged, blurred beyond recognition.
-- :class:`LabelAnnotator`: ``[emoji] person: emotion score`` beside each face, placed by
-  :func:`~feelinvideo.outputs.overlay.placement.place_labels` (labels never overlap).
-- :class:`FaceOverlay`: one of the three styles (``emoji``, ``box``, ``blur``) with its labels.
+
+Labels beside the faces are :mod:`.labels`; a style with its labels, :mod:`.styles`.
 
 Colours are per emotion (:data:`EMOTION_COLORS`), the same in every style. Text size,
 outline width and gaps grow with the frame's height (:func:`text_scale`), so labels read
@@ -18,14 +17,12 @@ alike from 360p to 4K. The emoji PNGs in ``feelinvideo/emoji/`` are drawn by thi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from ...errors import OutputError
 from ...faces import Faces
-from ...schema import EMOTIONS, OVERLAY_STYLES
-from .placement import keep_beside, place_labels, segment_crosses
+from ...schema import EMOTIONS
 
 EMOJI_DIR = Path(__file__).resolve().parents[2] / "emoji"
 #: RGB colour of each emotion's box and label (red anger, green disgust, purple fear,
@@ -73,7 +70,7 @@ def dominant(faces: Faces) -> tuple[list[str], np.ndarray]:
     return names, scores
 
 
-class _Emoji:
+class EmojiImages:
     """The seven emoji images (RGBA), resized on demand with a small cache, each size kept
     with its alpha as three channels for OpenCV's saturating uint8 blend (numpy's float
     blend, with its temporary arrays, was several times slower when profiled)."""
@@ -143,7 +140,7 @@ class EmojiAnnotator:
     """
 
     def __init__(self) -> None:
-        self._emoji = _Emoji()
+        self._emoji = EmojiImages()
 
     def covered(self, faces: Faces, scene: np.ndarray | None = None) -> np.ndarray:
         """float (N, 4) ``xyxy``: the squares the emoji cover (``scene`` unused; the
@@ -269,282 +266,3 @@ class BlurAnnotator:
             small = cv2.GaussianBlur(small, (0, 0), 1.0, borderType=cv2.BORDER_REPLICATE)
             roi[:] = cv2.resize(small, (int(bw), int(bh)), interpolation=cv2.INTER_LINEAR)
         return scene
-
-
-def _label_key(person, tracker_id):
-    """What a label follows from frame to frame: the person's name, else the track, else
-    nothing (None)."""
-    if person:
-        return ("person", str(person))
-    return ("track", int(tracker_id)) if tracker_id >= 0 else None
-
-
-def _nearest(a, b) -> tuple[int, int]:
-    """The nearest points of two intervals ``a = (a1, a2)`` and ``b = (b1, b2)`` (one
-    coordinate of two rectangles): ``(on a, on b)``, the same point where they overlap."""
-    if a[1] < b[0]:
-        return int(a[1]) - 1, int(b[0])
-    if b[1] < a[0]:
-        return int(a[0]), int(b[1]) - 1
-    mid = int((max(a[0], b[0]) + min(a[1], b[1])) / 2)
-    return mid, mid
-
-
-class LabelAnnotator:
-    """Writes ``[emoji] person: emotion score`` beside each face, on a background of the
-    emotion's colour, placed so that labels never overlap each other, never cover their own
-    face and avoid other faces where there is room
-    (:func:`~feelinvideo.outputs.overlay.placement.place_labels`). From one frame to the
-    next a person's label keeps its side of the face while that place stays free
-    (:func:`~feelinvideo.outputs.overlay.placement.keep_beside`): one annotator per video.
-
-    Args:
-        emoji: start each label with the small emoji of its emotion.
-        keep_faces_clear: never cover another face with a label (a label with no free
-            place is left out); False: cover one rather than leave a label out.
-    """
-
-    def __init__(self, emoji: bool = True, keep_faces_clear: bool = True) -> None:
-        self._emoji = _Emoji() if emoji else None
-        self.keep_faces_clear = keep_faces_clear
-        self.last_rects = np.zeros((0, 4))  # the latest call's label rectangles (tests)
-        # person (or track) -> (label rectangle, what covered its face) on the latest frame
-        self._previous: dict = {}
-
-    def layout(
-        self,
-        scene: np.ndarray,
-        faces: Faces,
-        covered: np.ndarray | None = None,
-        obstacles: np.ndarray | None = None,
-    ) -> LabelLayout:
-        """Where the labels of ``faces`` go on ``scene`` (only its shape is read), without
-        drawing them.
-
-        Args:
-            covered: float (N, 4) ``xyxy``: what is drawn over each face (default its box);
-                its label keeps clear of it, the other labels avoid it.
-            obstacles: float (M, 4) ``xyxy``: more areas labels avoid (other blurred faces).
-        """
-        import cv2
-
-        h, w = scene.shape[:2]
-        scale, thick = text_scale(h)
-        names, scores = dominant(faces)
-        texts, sizes = [], []
-        for name, score, person in zip(names, scores, faces.person):
-            text = name if np.isnan(score) else f"{name} {score:.2f}"
-            texts.append(f"{person}: {text}" if person else text)
-            (tw, th), base = cv2.getTextSize(texts[-1], FONT, scale, thick)
-            pad = max(2, round(th * 0.3))
-            box_h = th + base + 2 * pad
-            icon = box_h if self._emoji is not None else 0
-            sizes.append((icon + tw + 2 * pad, box_h, pad, base))
-        covered = faces.xyxy if covered is None else covered
-        gap = max(2, line_width(h))
-        keys = [_label_key(p, k) for p, k in zip(faces.person, faces.tracker_id)]
-        preferred = np.full((len(keys), 4), np.nan)
-        for i, key in enumerate(keys):
-            if key in self._previous:
-                rect, anchor = self._previous[key]
-                preferred[i] = keep_beside(rect, anchor, covered[i], sizes[i][:2])
-        rects = place_labels(
-            covered,
-            [s[:2] for s in sizes],
-            (w, h),
-            obstacles=obstacles,
-            gap=gap,
-            keep_faces_clear=self.keep_faces_clear,
-            preferred=preferred,
-        )
-        self.last_rects = rects
-        self._previous = {
-            key: (rect, np.asarray(anchor, np.float64))
-            for key, rect, anchor in zip(keys, rects, covered)
-            if key is not None and not np.isnan(rect[0])
-        }
-        areas = covered if obstacles is None else np.concatenate([covered, obstacles])
-        lines = []
-        for i, (rect, anchor, name) in enumerate(zip(rects, covered, names)):
-            if np.isnan(rect[0]):
-                continue
-            # a label away from its face gets a leader line, unless it would cross a face
-            (lx, bx), (ly, by) = (
-                _nearest(rect[0::2], anchor[0::2]),
-                _nearest(rect[1::2], anchor[1::2]),
-            )
-            far = max(abs(lx - bx), abs(ly - by)) > 2 * gap
-            if far and not segment_crosses((lx, ly), (bx, by), np.delete(areas, i, axis=0)):
-                lines.append(((lx, ly), (bx, by), EMOTION_COLORS[name], max(1, gap // 2)))
-        return LabelLayout(rects, texts, names, sizes, lines, scale, thick)
-
-    def draw(self, scene: np.ndarray, layout: LabelLayout) -> np.ndarray:
-        """Draw the labels of ``layout`` on ``scene`` (RGB uint8 (H, W, 3), in place);
-        return it. Only the pixels of :meth:`LabelLayout.changed` change."""
-        import cv2
-
-        for start, end, color, width in layout.lines:
-            cv2.line(scene, start, end, color, width)
-        for rect, text, name, (_, box_h, pad, base) in zip(
-            layout.rects, layout.texts, layout.names, layout.sizes
-        ):
-            if np.isnan(rect[0]):
-                continue
-            x1, y1, x2, y2 = (int(v) for v in rect)
-            color = EMOTION_COLORS[name]
-            scene[y1:y2, x1:x2] = color
-            x = x1 + pad
-            if self._emoji is not None:
-                self._emoji.paste(scene, name, x1, y1, box_h)
-                x = x1 + box_h
-            light = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2] > 140
-            ink = (0, 0, 0) if light else (255, 255, 255)
-            cv2.putText(
-                scene,
-                text,
-                (x, y2 - pad - base),
-                FONT,
-                layout.scale,
-                ink,
-                layout.thick,
-                cv2.LINE_AA,
-            )
-        return scene
-
-    def annotate(
-        self,
-        scene: np.ndarray,
-        faces: Faces,
-        covered: np.ndarray | None = None,
-        obstacles: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Draw the labels of ``faces`` on ``scene`` (RGB uint8 (H, W, 3), in place);
-        return it (:meth:`layout` then :meth:`draw`)."""
-        return self.draw(scene, self.layout(scene, faces, covered, obstacles))
-
-
-class LabelLayout(NamedTuple):
-    """Where :class:`LabelAnnotator` draws the labels of one frame.
-
-    Attributes:
-        rects: float (N, 4) ``xyxy`` label rectangles (NaN rows: left out).
-        texts, names: each label's text and emotion.
-        sizes: each label's ``(width, height, padding, baseline)`` in pixels.
-        lines: leader lines ``((x1, y1), (x2, y2), colour, width)``.
-        scale, thick: OpenCV font scale and stroke thickness.
-    """
-
-    rects: np.ndarray
-    texts: list[str]
-    names: list[str]
-    sizes: list[tuple[int, int, int, int]]
-    lines: list
-    scale: float
-    thick: int
-
-    def changed(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(read, written)``: float (K, 4) ``xyxy`` rectangles whose pixels drawing the
-        labels reads (around the leader lines) and those it may change (the labels, which
-        are painted over whole, and around the lines)."""
-        rects = self.rects[~np.isnan(self.rects[:, 0])] if len(self.rects) else self.rects
-        lines = np.zeros((0, 4))
-        if self.lines:
-            lines = np.array(
-                [
-                    [min(x1, x2) - w - 1, min(y1, y2) - w - 1, max(x1, x2) + w + 2,
-                     max(y1, y2) + w + 2]
-                    for (x1, y1), (x2, y2), _, w in self.lines
-                ],
-                dtype=np.float64,
-            )  # fmt: skip
-        return lines, np.concatenate([np.asarray(rects, np.float64).reshape(-1, 4), lines])
-
-
-class FaceOverlay:
-    """One overlay style with its labels: what ``analyze --overlay`` draws on each frame.
-
-    - ``"emoji"``: the emoji over each face (hides it), label beside it (the seed's look);
-      in a crowd a label may cover another face's emoji rather than be left out.
-    - ``"box"``: the face visible, a box in its emotion's colour, label with a small emoji;
-      labels never cover a face (in a dense crowd a label with no free place is left out).
-    - ``"blur"``: every face given blurred, label with a small emoji beside the blur, never
-      over a face. Which faces are given (the sampled faces followed onto the frame and
-      the detector's faces on it) is :mod:`~feelinvideo.outputs.overlay.render`'s part:
-      what that promises is in docs/outputs.md, "What the blur promises".
-
-    Args:
-        style: one of :data:`OVERLAY_STYLES`.
-
-    Raises:
-        ValueError: an unknown style.
-        OutputError: an emoji image is missing from the installed package.
-    """
-
-    def __init__(self, style: str = "emoji") -> None:
-        if style not in OVERLAY_STYLES:
-            raise ValueError(f"overlay must be one of {', '.join(OVERLAY_STYLES)}, got {style!r}")
-        self.style = style
-        self.faces = {"emoji": EmojiAnnotator, "box": BoxAnnotator, "blur": BlurAnnotator}[style]()
-        # labels may cover another face's emoji, never a face shown (box) or blurred
-        self.labels = LabelAnnotator(emoji=style != "emoji", keep_faces_clear=style != "emoji")
-
-    def covered(self, faces: Faces, scene: np.ndarray) -> np.ndarray:
-        """float (N, 4) ``xyxy``: what this style draws over each face."""
-        return self.faces.covered(faces, scene)
-
-    def layout(self, scene: np.ndarray, faces: Faces, hidden: Faces | None = None) -> Layout:
-        """What :meth:`draw` draws on a frame like ``scene`` (only its shape is read):
-        ``faces`` with their labels and, in the ``blur`` style, ``hidden`` blurred without
-        one."""
-        if hidden is None or not len(hidden) or self.style != "blur":
-            hidden = Faces.empty()
-        hidden_covered = self.covered(hidden, scene)
-        covered = self.covered(faces, scene)
-        obstacles = hidden_covered if len(hidden) else None
-        labels = self.labels.layout(scene, faces, covered=covered, obstacles=obstacles)
-        return Layout(faces, hidden, covered, hidden_covered, labels)
-
-    def draw(self, scene: np.ndarray, layout: Layout) -> np.ndarray:
-        """Draw ``layout`` on ``scene`` (RGB uint8 (H, W, 3), in place); return it. Only
-        the pixels of :meth:`Layout.changed` are read or changed."""
-        if len(layout.hidden):
-            self.faces.annotate(scene, layout.hidden)
-        self.faces.annotate(scene, layout.faces)
-        return self.labels.draw(scene, layout.labels)
-
-    def annotate(self, scene: np.ndarray, faces: Faces, hidden: Faces | None = None) -> np.ndarray:
-        """Draw ``faces`` on ``scene`` (RGB uint8 (H, W, 3), in place); return it.
-
-        Args:
-            hidden: more faces to blur without a label (``"blur"`` only): faces the
-                detector found that no label is for, second paths of a followed face.
-        """
-        return self.draw(scene, self.layout(scene, faces, hidden))
-
-
-class Layout(NamedTuple):
-    """What :class:`FaceOverlay` draws on one frame.
-
-    Attributes:
-        faces: the faces drawn with labels; hidden: the faces only blurred.
-        covered, hidden_covered: float (N, 4) / (M, 4) ``xyxy``: what is drawn over them.
-        labels: the labels' :class:`LabelLayout`.
-    """
-
-    faces: Faces
-    hidden: Faces
-    covered: np.ndarray
-    hidden_covered: np.ndarray
-    labels: LabelLayout
-
-    def changed(self, annotator: FaceOverlay, scene: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(read, written)``: float (K, 4) ``xyxy`` rectangles whose pixels drawing this
-        layout with ``annotator`` on a frame like ``scene`` reads, and those it may change:
-        every other pixel is neither read nor changed."""
-        reads, writes = [], []
-        for faces in (self.hidden, self.faces):
-            r, w = annotator.faces.changed(faces, scene)
-            reads.append(r)
-            writes.append(w)
-        r, w = self.labels.changed()
-        return np.concatenate([*reads, r]), np.concatenate([*writes, w])

@@ -1,5 +1,5 @@
 """The overlay video: the input decoded again, each frame drawn on by a
-:class:`~feelinvideo.outputs.overlay.annotators.FaceOverlay`, encoded H.264 / yuv420p with
+:class:`~feelinvideo.outputs.overlay.styles.FaceOverlay`, encoded H.264 / yuv420p with
 PyAV (FFmpeg inside the wheel, no ``ffmpeg`` binary), keeping the input's audio track
 (copied where MP4 can carry its codec, else re-encoded to AAC). Output goes to a temporary
 file renamed at the end.
@@ -37,8 +37,9 @@ from ...errors import OutputError, VideoError
 from ...faces import Faces, Sample
 from ...schema import DEFAULT_MIN_FACE_PX
 from ...video import display_turns, probe, upright, video_streams
-from .annotators import FaceOverlay
-from .follow import FaceFollower, tracking_scale
+from .flow import tracking_scale
+from .follow import FaceFollower
+from .styles import FaceOverlay
 
 #: errno values that mean the output could not be written (not that the input is bad).
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
@@ -80,13 +81,13 @@ def write_overlay(
         size: the upright ``(width, height)`` in pixels, as
             :func:`feelinvideo.video.probe` reports it (probed when None).
         style: ``"emoji"``, ``"box"`` or ``"blur"`` (see
-            :class:`~feelinvideo.outputs.overlay.annotators.FaceOverlay`).
+            :class:`~feelinvideo.outputs.overlay.styles.FaceOverlay`).
         detect: the analysis's detector (``detect(images) -> list[Faces]``, RGB uint8
             frames): run on every frame that is not sampled in the ``blur`` style, every
             face it finds blurred. Required for ``blur``; unused by the other styles.
         min_face_px: the smallest face side the analysis found, in video pixels (> 0): with
             the samples' faces, it sets the scale faces are followed at
-            (:func:`~feelinvideo.outputs.overlay.follow.tracking_scale`).
+            (:func:`~feelinvideo.outputs.overlay.flow.tracking_scale`).
         on_frame: called for each frame drawn with its 0-based position in decode order,
             its timestamp in seconds, the faces drawn with labels and float (M, 4) ``xyxy``:
             every area drawn over a face (emoji squares, box outlines or blurred areas,
@@ -237,7 +238,7 @@ class _Canvas:
 
     A frame decoded as yuv420p (nearly every H.264 / HEVC video) is drawn on in place:
     the rectangles the layout reads or changes
-    (:meth:`~feelinvideo.outputs.overlay.annotators.Layout.changed`, grown to even
+    (:meth:`~feelinvideo.outputs.overlay.styles.Layout.changed`, grown to even
     coordinates: whole chroma blocks) are converted to RGB (OpenCV's BT.601 I420
     conversion, as FFmpeg's default) into an RGB buffer, drawn on, and those it changes
     converted back; every other pixel goes to the encoder as

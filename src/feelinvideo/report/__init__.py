@@ -43,7 +43,8 @@ from . import plots as plotting
 from .db import append_to_db
 from .formats import FORMATS, format_summary
 from .html import render_html, video_plot_name
-from .load import LeftOut, Run, find_csvs, find_left_out, load_runs, read_faces_csv
+from .left_out import LeftOut, find_left_out
+from .load import Run, find_csvs, load_runs, read_faces_csv
 from .tables import (
     CLASS_SUMMARY_COLUMNS,
     DEFAULT_WINDOW_S,
@@ -78,7 +79,7 @@ class Report:
         warnings: one line per problem that did not stop the report.
         left_out: the videos of the batches read (``batch.json``) that the report does not
             cover, failed or with no ``faces.csv``, each with its reason
-            (:func:`feelinvideo.report.load.find_left_out`).
+            (:func:`feelinvideo.report.left_out.find_left_out`).
         out_dir: where the files went (after :func:`write_report`).
         files: name -> path of each file written (``class_summary``, ``windows``, the
             :data:`feelinvideo.schema.PLOT_FILES` keys, ``video_<k>_emotions`` (the k-th

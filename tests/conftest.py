@@ -65,3 +65,17 @@ def small_disk(folder: Path, size: str):
         yield folder
     finally:
         subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+@pytest.fixture()
+def weights(tmp_path, monkeypatch):
+    """A copy of the shipped model weights folder, which the package reads instead (to
+    damage or remove files in it)."""
+    import shutil
+
+    from feelinvideo.models import tflite
+
+    folder = tmp_path / "weights"
+    shutil.copytree(tflite.WEIGHTS, folder)
+    monkeypatch.setattr(tflite, "WEIGHTS", folder)
+    return folder

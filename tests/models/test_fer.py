@@ -5,7 +5,6 @@ square of the frame becomes the model's input) and mirror averaging."""
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import sys
 
 import numpy as np
@@ -13,7 +12,7 @@ import pytest
 from conftest import data_file
 
 from feelinvideo.errors import BackendError
-from feelinvideo.models import fer, tflite
+from feelinvideo.models import fer
 from feelinvideo.models.fer import (
     BOX_RULE,
     FER_RULE,
@@ -41,15 +40,6 @@ def woman2():
     boxes = [faces.xyxy for faces in LocalBackend().detector.detect(images)]
     assert sum(len(b) for b in boxes) >= 0.8 * len(images)
     return images, boxes
-
-
-@pytest.fixture()
-def weights(tmp_path, monkeypatch):
-    """A copy of the shipped weights folder, which the package reads instead."""
-    folder = tmp_path / "weights"
-    shutil.copytree(tflite.WEIGHTS, folder)
-    monkeypatch.setattr(tflite, "WEIGHTS", folder)
-    return folder
 
 
 @needs_keras

@@ -5,7 +5,6 @@ the same faces as the mtcnn package where it is installed (``pip install
 from __future__ import annotations
 
 import importlib.util
-import shutil
 
 import numpy as np
 import pytest
@@ -14,7 +13,6 @@ from conftest import data_file
 from feelinvideo.errors import BackendError
 from feelinvideo.faces import box_iou
 from feelinvideo.models import mtcnn_cascade as mc
-from feelinvideo.models import tflite
 from feelinvideo.models.mtcnn import MtcnnDetector
 from feelinvideo.video import iter_frames
 
@@ -233,15 +231,6 @@ def test_the_shipped_networks_find_the_faces_of_real_clips():
             sides = np.concatenate([f.xyxy[:, 2:] - f.xyxy[:, :2] for f in found])
             assert (sides > 60).all() and (sides < 300).all()
     assert detector.runtime_used == "opencv"
-
-
-@pytest.fixture()
-def weights(tmp_path, monkeypatch):
-    """A copy of the shipped weights folder, which the package reads instead."""
-    folder = tmp_path / "weights"
-    shutil.copytree(tflite.WEIGHTS, folder)
-    monkeypatch.setattr(tflite, "WEIGHTS", folder)
-    return folder
 
 
 @pytest.mark.parametrize("name", mc.FILES)
